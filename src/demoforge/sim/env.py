@@ -1,0 +1,149 @@
+"""A compiled scene with a robot in it: read poses, apply 7-D actions, step physics, save and restore state.
+
+Plain functions of ``MjModel`` / ``MjData`` underneath; the only per-step Python work is one IK solve.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from demoforge import geometry as geo
+from demoforge.sim.controller import DiffIK, action_to_target
+from demoforge.sim.robot import ROBOT_PREFIX, RobotConfig
+from demoforge.sim.scene import PhysicsSettings
+
+STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
+
+
+class SimEnv:
+    """One MuJoCo model + data, the robot's handles in it, and a 20 Hz delta-pose controller."""
+
+    def __init__(self, model: mujoco.MjModel, robot: RobotConfig, physics: PhysicsSettings = PhysicsSettings()) -> None:
+        self.model = model
+        self.data = mujoco.MjData(model)
+        self.robot = robot
+        self.physics = physics
+        self.substeps = max(1, int(round(1.0 / (physics.control_hz * model.opt.timestep))))
+        name = lambda n: ROBOT_PREFIX + n  # noqa: E731
+        joint_ids = np.array([model.joint(name(j)).id for j in robot.arm_joints])
+        self.arm_qpos_adr = model.jnt_qposadr[joint_ids].copy()
+        self.arm_dof_adr = model.jnt_dofadr[joint_ids].copy()
+        self.arm_act_ids = np.array([model.actuator(name(a)).id for a in robot.arm_actuators])
+        self.grip_act_ids = np.array([model.actuator(name(a)).id for a in robot.gripper_actuators])
+        grip_joint_ids = np.array([model.joint(name(j)).id for j in robot.gripper_joints], dtype=int)
+        self.grip_qpos_adr = model.jnt_qposadr[grip_joint_ids].copy()
+        self.grip_dof_adr = model.jnt_dofadr[grip_joint_ids].copy()
+        self.grip_open = np.asarray(robot.gripper_open, dtype=float)
+        self.grip_closed = np.asarray(robot.gripper_closed, dtype=float)
+        self.finger_geom_ids = np.array([model.geom(name(g)).id for g in robot.finger_geoms])
+        self.eef_site_id = model.site(name(robot.eef_site)).id
+        self.q_home = np.asarray(robot.home_qpos, dtype=float)
+        base_body = model.jnt_bodyid[joint_ids[0]]
+        self.base_body_id = int(model.body_parentid[base_body])
+        self.ik = DiffIK(model, self.eef_site_id, self.arm_qpos_adr, self.arm_dof_adr, self.q_home)
+        self.state_size = mujoco.mj_stateSize(model, STATE_SPEC)
+        self._body_geoms: dict[str, np.ndarray] = {}
+        self.reset()
+
+    # ---- state -------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Robot at home with the gripper open; objects wherever the model puts them."""
+        mujoco.mj_resetData(self.model, self.data)
+        self.data.qpos[self.arm_qpos_adr] = self.q_home
+        self.data.qpos[self.grip_qpos_adr] = self.grip_open[: len(self.grip_qpos_adr)]
+        self.data.ctrl[self.arm_act_ids] = self.q_home
+        self.data.ctrl[self.grip_act_ids] = self.grip_open
+        mujoco.mj_forward(self.model, self.data)
+        self.world_T_base = self.body_pose_by_id(self.base_body_id)
+
+    def get_state(self) -> np.ndarray:
+        state = np.empty(self.state_size)
+        mujoco.mj_getState(self.model, self.data, state, STATE_SPEC)
+        return state
+
+    def set_state(self, state: np.ndarray) -> None:
+        """Restore a full physics state; warm-start is cleared so replays follow the same solver path."""
+        mujoco.mj_setState(self.model, self.data, np.asarray(state, dtype=float), STATE_SPEC)
+        self.data.qacc_warmstart[:] = 0.0
+        mujoco.mj_forward(self.model, self.data)
+
+    # ---- reading -----------------------------------------------------------------------------
+    def eef_pose(self) -> np.ndarray:
+        """``world_T_eef``: pose of the end-effector site."""
+        return geo.make_pose(self.data.site_xpos[self.eef_site_id], self.data.site_xmat[self.eef_site_id].reshape(3, 3))
+
+    def body_pose_by_id(self, body_id: int) -> np.ndarray:
+        return geo.make_pose(self.data.xpos[body_id], self.data.xmat[body_id].reshape(3, 3))
+
+    def body_pose(self, body: str) -> np.ndarray:
+        return self.body_pose_by_id(self.model.body(body).id)
+
+    def arm_qpos(self) -> np.ndarray:
+        return self.data.qpos[self.arm_qpos_adr].copy()
+
+    def gripper_qpos(self) -> np.ndarray:
+        return self.data.qpos[self.grip_qpos_adr].copy()
+
+    def body_geoms(self, body: str) -> np.ndarray:
+        """Geom ids of a body and all its descendants (cached)."""
+        if body not in self._body_geoms:
+            root = self.model.body(body).id
+            ids = [
+                g for g in range(self.model.ngeom)
+                if _is_descendant(self.model, int(self.model.geom_bodyid[g]), root)
+            ]
+            self._body_geoms[body] = np.array(ids, dtype=int)
+        return self._body_geoms[body]
+
+    def in_contact(self, geoms_a: np.ndarray, geoms_b: np.ndarray) -> bool:
+        """Whether any geom of ``geoms_a`` touches any geom of ``geoms_b`` right now."""
+        ncon = self.data.ncon
+        if ncon == 0:
+            return False
+        pairs = self.data.contact.geom[:ncon]
+        a0 = np.isin(pairs[:, 0], geoms_a)
+        a1 = np.isin(pairs[:, 1], geoms_a)
+        b0 = np.isin(pairs[:, 0], geoms_b)
+        b1 = np.isin(pairs[:, 1], geoms_b)
+        return bool(np.any((a0 & b1) | (a1 & b0)))
+
+    def is_grasping(self, body: str) -> bool:
+        """Both fingers touch the body (a two-sided grasp)."""
+        geoms = self.body_geoms(body)
+        return all(self.in_contact(np.array([f]), geoms) for f in self.finger_geom_ids)
+
+    def unstable(self) -> bool:
+        """Physics blew up: MuJoCo flagged a bad acceleration/state or the state is not finite."""
+        warn = self.data.warning
+        bad = (mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL)
+        return any(warn[int(w)].number > 0 for w in bad) or not np.all(np.isfinite(self.data.qpos))
+
+    # ---- acting ------------------------------------------------------------------------------
+    def apply_target(self, world_T_target: np.ndarray, gripper: float) -> None:
+        """Set actuator controls so the arm servos toward ``world_T_target`` (no physics step)."""
+        self.data.ctrl[self.arm_act_ids] = self.ik.solve(self.data.qpos[self.arm_qpos_adr], world_T_target)
+        g = (min(max(gripper, -1.0), 1.0) + 1.0) * 0.5
+        self.data.ctrl[self.grip_act_ids] = self.grip_open + g * (self.grip_closed - self.grip_open)
+
+    def step(self, action: np.ndarray) -> np.ndarray:
+        """Execute one normalised 7-D action for one control period; returns the world target pose used."""
+        action = np.clip(action, -1.0, 1.0)
+        target = action_to_target(self.eef_pose(), self.world_T_base, action)
+        self.apply_target(target, float(action[6]))
+        self.step_physics()
+        return target
+
+    def step_physics(self) -> None:
+        """One control period of physics; body and site poses are then current (contacts are one substep old)."""
+        mujoco.mj_step(self.model, self.data, nstep=self.substeps)
+        mujoco.mj_kinematics(self.model, self.data)
+
+
+def _is_descendant(model: mujoco.MjModel, body: int, root: int) -> bool:
+    while True:
+        if body == root:
+            return True
+        if body == 0:
+            return False
+        body = int(model.body_parentid[body])
