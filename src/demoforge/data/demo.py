@@ -1,0 +1,49 @@
+"""The in-memory demo: everything one episode stores, as arrays indexed by control step.
+
+Field names and shapes follow the robomimic layout (see docs/formats.md); ``DatagenInfo`` is what the
+generator needs to re-use a demo as a source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class DatagenInfo:
+    """Per-step data the generator reads: poses are (T, 4, 4) world-frame matrices."""
+
+    eef_pose: np.ndarray  # measured end-effector pose before the step's action
+    target_pose: np.ndarray  # intended target of the step (before action noise)
+    gripper_action: np.ndarray  # (T, 1), -1 open .. +1 closed
+    object_poses: dict[str, np.ndarray]
+    subtask_term_signals: dict[str, np.ndarray]  # (T,) int8, 1 where the signal holds
+
+    def __len__(self) -> int:
+        return len(self.eef_pose)
+
+
+@dataclass
+class Demo:
+    """One episode. ``states[t]`` is the full physics state at which ``actions[t]`` was applied."""
+
+    actions: np.ndarray  # (T, 7) normalised delta-pose action, base frame
+    actions_abs: np.ndarray  # (T, 7) executed absolute target: position (m), axis-angle (rad), gripper
+    states: np.ndarray  # (T, S) mj_getState(mjSTATE_FULLPHYSICS)
+    rewards: np.ndarray  # (T,) 1.0 where the task's success predicate holds after the step
+    dones: np.ndarray  # (T,) 1 on the last step
+    obs: dict[str, np.ndarray]
+    datagen: DatagenInfo
+    model_file: str  # exact MJCF of the scene
+    scene: str = "{}"  # SceneSpec JSON (the fixed task scene until scene variation lands)
+    source: list[int] = field(default_factory=list)  # source demo index used for each subtask
+    meta: dict = field(default_factory=dict)  # attempt index, seed, success, failure reason, ...
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    @property
+    def success(self) -> bool:
+        return bool(self.meta.get("success", False))

@@ -1,0 +1,137 @@
+"""Execute per-step target poses in a world and record everything a ``Demo`` holds.
+
+Both the scripted expert (source demos) and the generator (new demos) drive episodes through
+``Recorder.step``, so every demo has the same fields, the same action convention and the same
+``datagen_info``, and any demo can serve as a source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from demoforge import geometry as geo
+from demoforge.data.demo import DatagenInfo, Demo
+from demoforge.sim.controller import action_to_target, target_to_abs_action, target_to_action
+from demoforge.world import World
+
+
+class Recorder:
+    """Preallocated per-step buffers for one episode in ``world``; ``finish`` turns them into a ``Demo``."""
+
+    def __init__(self, world: World, max_steps: int | None = None) -> None:
+        self.world = world
+        self.env = world.env
+        self.task = world.task
+        self.capacity = max_steps or self.task.max_steps
+        n, env = self.capacity, self.env
+        self.states = np.zeros((n, env.state_size))
+        self.actions = np.zeros((n, 7))
+        self.actions_abs = np.zeros((n, 7))
+        self.rewards = np.zeros(n)
+        self.eef_pose = np.zeros((n, 4, 4))
+        self.target_pose = np.zeros((n, 4, 4))
+        self.gripper_action = np.zeros((n, 1))
+        self.object_poses = {name: np.zeros((n, 4, 4)) for name in self.task.objects}
+        self.signals = {name: np.zeros(n, dtype=np.int8) for name in self.task.signal_names}
+        self.t = 0
+        self.unstable = False
+
+    def start(self) -> None:
+        """Begin recording from the current state (solver warm-start cleared, as a replay will have it)."""
+        self.env.set_state(self.env.get_state())
+        self.t = 0
+        self.unstable = False
+
+    @property
+    def full(self) -> bool:
+        return self.t >= self.capacity
+
+    def step(self, world_T_target: np.ndarray, gripper: float, noise: np.ndarray | None = None) -> bool:
+        """Record the current state, act toward ``world_T_target`` (plus normalised ``noise``), step physics.
+
+        Returns False once the physics became unstable (the episode must then stop).
+        """
+        env, t = self.env, self.t
+        eef = env.eef_pose()
+        self.states[t] = env.get_state()
+        self.eef_pose[t] = eef
+        self.target_pose[t] = world_T_target
+        self.gripper_action[t, 0] = gripper
+        for name, buf in self.object_poses.items():
+            buf[t] = self.task.object_pose(env, name)
+        for name, value in self.task.signals(env).items():
+            self.signals[name][t] = value
+        action = target_to_action(eef, env.world_T_base, world_T_target, gripper)
+        if noise is not None:
+            action += noise
+        np.clip(action, -1.0, 1.0, out=action)
+        executed = action_to_target(eef, env.world_T_base, action)
+        self.actions[t] = action
+        self.actions_abs[t] = target_to_abs_action(env.world_T_base, executed, float(action[6]))
+        env.apply_target(executed, float(action[6]))
+        env.step_physics()
+        self.t = t + 1
+        if env.unstable():
+            self.unstable = True
+            return False
+        self.rewards[t] = float(self.task.success(env))
+        return True
+
+    def succeeded(self) -> bool:
+        """Success held for the task's final ``success_hold_steps`` steps (not merely once)."""
+        hold = self.task.success_hold_steps
+        return self.t >= hold and not self.unstable and bool(np.all(self.rewards[self.t - hold : self.t] > 0))
+
+    def finish(self, **meta: object) -> Demo:
+        """The recorded steps as a ``Demo`` (arrays are copies; the recorder can be reused)."""
+        T = self.t
+        env = self.env
+        states = self.states[:T].copy()
+        qpos = states[:, 1 : 1 + env.model.nq]
+        qvel = states[:, 1 + env.model.nq : 1 + env.model.nq + env.model.nv]
+        eef = self.eef_pose[:T].copy()
+        objects = {k: v[:T].copy() for k, v in self.object_poses.items()}
+        obs = {
+            "robot0_eef_pos": geo.pose_pos(eef).copy(),
+            "robot0_eef_quat": geo.wxyz_to_xyzw(geo.pose_to_quat(eef)),  # robosuite order (x, y, z, w)
+            "robot0_joint_pos": qpos[:, env.arm_qpos_adr],
+            "robot0_joint_vel": qvel[:, env.arm_dof_adr],
+            "robot0_gripper_qpos": qpos[:, env.grip_qpos_adr],
+            "robot0_gripper_qvel": qvel[:, env.grip_dof_adr],
+            "object": np.concatenate(
+                [np.concatenate([geo.pose_pos(p), geo.wxyz_to_xyzw(geo.pose_to_quat(p))], axis=1) for p in objects.values()],
+                axis=1,
+            ),
+        }
+        dones = np.zeros(T, dtype=np.int64)
+        if T:
+            dones[-1] = 1
+        meta = {"success": self.succeeded(), **meta}
+        return Demo(
+            actions=self.actions[:T].copy(),
+            actions_abs=self.actions_abs[:T].copy(),
+            states=states,
+            rewards=self.rewards[:T].copy(),
+            dones=dones,
+            obs=obs,
+            datagen=DatagenInfo(
+                eef_pose=eef,
+                target_pose=self.target_pose[:T].copy(),
+                gripper_action=self.gripper_action[:T].copy(),
+                object_poses=objects,
+                subtask_term_signals={k: v[:T].copy() for k, v in self.signals.items()},
+            ),
+            model_file=self.world.model_xml,
+            meta=meta,
+        )
+
+
+def record_expert(world: World, rng: np.random.Generator, variation: str = "D0") -> Demo:
+    """Reset to a sample of ``variation`` and record the task's scripted expert until it stops."""
+    world.task.reset(world.env, rng, variation)
+    rec = Recorder(world)
+    rec.start()
+    for target, gripper in world.task.expert(world.env, rng):
+        if rec.full or not rec.step(target, gripper):
+            break
+    return rec.finish(variation=variation)

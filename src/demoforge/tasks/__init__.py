@@ -1,0 +1,19 @@
+"""Built-in tasks, by name. A task is one module with one ``Task`` subclass."""
+
+from __future__ import annotations
+
+from demoforge.errors import DemoforgeError
+from demoforge.tasks.base import Placement, Subtask, Task
+from demoforge.tasks.stack import Stack
+
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack,)}
+
+
+def get_task(name: str) -> Task:
+    """A fresh task instance by name; unknown names get a clear error listing the known ones."""
+    if name not in TASKS:
+        raise DemoforgeError(f"unknown task {name!r} (known: {', '.join(sorted(TASKS))})")
+    return TASKS[name]()
+
+
+__all__ = ["TASKS", "Placement", "Subtask", "Task", "get_task"]

@@ -1,0 +1,129 @@
+"""What a task is: objects, subtasks, reset distributions, success, and a scripted expert.
+
+This is the protocol the generator needs (``mimic`` only talks to these methods). A new task is one
+module with one ``Task`` subclass; nothing else needs to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from demoforge import geometry as geo
+from demoforge.sim.env import SimEnv
+from demoforge.sim.scene import TABLE_TOP_Z, set_free_body_pose
+
+# A scripted expert yields one (world_T_target, gripper) per 20 Hz control step.
+ExpertStream = Iterator[tuple[np.ndarray, float]]
+
+
+@dataclass(frozen=True)
+class Subtask:
+    """One object-centric piece of a task.
+
+    ``object`` is the reference object: the segment is re-targeted so the end-effector keeps its pose
+    relative to it. ``signal`` names the termination signal whose rising edge ends the subtask
+    (``None`` for the last subtask, which ends with the episode).
+    """
+
+    name: str
+    object: str
+    signal: str | None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Uniform reset distribution of one object: world x and y ranges (m) and a yaw range (rad)."""
+
+    x: tuple[float, float]
+    y: tuple[float, float]
+    yaw: tuple[float, float] = (-np.pi, np.pi)
+
+    def sample(self, rng: np.random.Generator) -> tuple[float, float, float]:
+        return (float(rng.uniform(*self.x)), float(rng.uniform(*self.y)), float(rng.uniform(*self.yaw)))
+
+
+def box_placement(cx: float, cy: float, half_x: float, half_y: float, yaw: tuple[float, float] = (-np.pi, np.pi)) -> Placement:
+    return Placement((cx - half_x, cx + half_x), (cy - half_y, cy + half_y), yaw)
+
+
+class Task:
+    """Base of every task; subclasses set the class attributes and override the marked methods."""
+
+    name: str = ""
+    objects: tuple[str, ...] = ()
+    subtasks: tuple[Subtask, ...] = ()
+    variations: dict[str, dict[str, Placement]] = {}
+    symmetry: dict[str, int] = {}  # object -> n-fold symmetry about its z axis
+    rest_height: dict[str, float] = {}  # object -> body z above the table at rest
+    min_separation: float = 0.1  # metres between sampled object centres
+    success_hold_steps: int = 5  # success must hold for this many final control steps
+    max_steps: int = 600  # control steps before an episode is cut
+
+    # ---- to override ---------------------------------------------------------------------------
+    def build(self, spec: mujoco.MjSpec) -> None:
+        """Add the task's objects (bodies named after them) and fixtures to the scene."""
+        raise NotImplementedError
+
+    def signals(self, env: SimEnv) -> dict[str, bool]:
+        """Current value of every subtask termination signal."""
+        raise NotImplementedError
+
+    def success(self, env: SimEnv) -> bool:
+        """Whether the task is solved in the current state (checked over the final steps)."""
+        raise NotImplementedError
+
+    def expert(self, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
+        """Scripted, human-like expert: a stream of targets from the current state to success."""
+        raise NotImplementedError
+
+    # ---- shared behaviour ----------------------------------------------------------------------
+    @property
+    def signal_names(self) -> list[str]:
+        return [s.signal for s in self.subtasks if s.signal is not None]
+
+    def reset(self, env: SimEnv, rng: np.random.Generator, variation: str = "D0") -> None:
+        """Robot home, objects placed by a fresh sample of ``variation`` (rejection-sampled apart)."""
+        env.reset()
+        placements = self.variation(variation)
+        for _ in range(1000):
+            poses = {name: p.sample(rng) for name, p in placements.items()}
+            xy = np.array([(x, y) for x, y, _ in poses.values()])
+            dists = np.linalg.norm(xy[:, None] - xy[None], axis=-1) + np.eye(len(xy)) * 1e9
+            if len(xy) < 2 or dists.min() >= self.min_separation:
+                break
+        else:
+            raise RuntimeError(f"{self.name}: could not place objects {self.min_separation} m apart in {variation}")
+        for name, (x, y, yaw) in poses.items():
+            pose = geo.make_pose([x, y, TABLE_TOP_Z + self.rest_height.get(name, 0.0)], geo.yaw_mat(yaw))
+            set_free_body_pose(env.model, env.data, name, pose)
+        mujoco.mj_forward(env.model, env.data)
+
+    def variation(self, name: str) -> dict[str, Placement]:
+        if name not in self.variations:
+            from demoforge.errors import DemoforgeError
+
+            known = ", ".join(self.variations)
+            raise DemoforgeError(f"task {self.name!r} has no variation {name!r} (known: {known})")
+        return self.variations[name]
+
+    def object_pose(self, env: SimEnv, name: str) -> np.ndarray:
+        """``world_T_object``, with n-fold symmetric objects folded to the frame nearest the world's yaw.
+
+        Folding makes re-targeting choose the least wrist rotation for a cube at any yaw.
+        """
+        pose = env.body_pose(name)
+        order = self.symmetry.get(name, 1)
+        if order > 1:
+            step = 2 * np.pi / order
+            yaw = np.arctan2(pose[1, 0], pose[0, 0])
+            k = np.round(yaw / step)
+            if k:
+                pose[:3, :3] = pose[:3, :3] @ geo.yaw_mat(-k * step)
+        return pose
+
+    def object_poses(self, env: SimEnv) -> dict[str, np.ndarray]:
+        return {name: self.object_pose(env, name) for name in self.objects}

@@ -1,0 +1,48 @@
+"""Small model pieces tasks compose into a scene: free objects with a canonical frame at their centre."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from demoforge import geometry as geo
+from demoforge.sim.env import SimEnv
+from demoforge.sim.scene import WORLD_CONAFFINITY, WORLD_CONTYPE
+
+OBJECT_FRICTION = (1.0, 0.005, 0.0001)
+
+
+def add_free_body(spec: mujoco.MjSpec, name: str) -> mujoco.MjsBody:
+    """A body named after the object with a free joint ``<name>_joint``."""
+    body = spec.worldbody.add_body(name=name)
+    body.add_freejoint(name=f"{name}_joint")
+    return body
+
+
+def add_box_object(
+    spec: mujoco.MjSpec, name: str, half_size: tuple[float, float, float], rgba: tuple[float, ...], density: float = 600.0
+) -> mujoco.MjsBody:
+    body = add_free_body(spec, name)
+    body.add_geom(
+        name=f"{name}_geom", type=mujoco.mjtGeom.mjGEOM_BOX, size=list(half_size), rgba=list(rgba),
+        density=density, friction=list(OBJECT_FRICTION), contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY,
+        condim=4,
+    )
+    return body
+
+
+def place_pose(env: SimEnv, world_T_held_now: np.ndarray, world_T_held_goal: np.ndarray) -> np.ndarray:
+    """End-effector pose that moves a held object from its current pose to ``world_T_held_goal``.
+
+    The same object-centric relation the generator uses: the grasp (eef relative to object) is kept.
+    """
+    return world_T_held_goal @ geo.invert(world_T_held_now) @ env.eef_pose()
+
+
+def aligned_yaw(world_T_ref: np.ndarray, world_T_held: np.ndarray, symmetry: int) -> float:
+    """Yaw for the held object that matches ``world_T_ref`` with the least turn, given its n-fold symmetry."""
+    ref = np.arctan2(world_T_ref[1, 0], world_T_ref[0, 0])
+    held = np.arctan2(world_T_held[1, 0], world_T_held[0, 0])
+    step = 2 * np.pi / max(symmetry, 1)
+    delta = (ref - held + step / 2) % step - step / 2
+    return float(held + delta)
