@@ -116,6 +116,27 @@ class Motion:
         yield from self.move(goal, speed=speed)
 
 
+def pick(
+    motion: Motion,
+    pick_object: str,
+    object_pose: callable,
+    grasp_offset: np.ndarray = np.zeros(3),
+    hover: float | None = None,
+    lift: tuple[float, float] = (0.08, 0.13),
+) -> ExpertStream:
+    """Hover, descend, grasp, lift by a height drawn from ``lift``: the first half of every pick-and-place."""
+    rng = motion.rng
+    hover = hover if hover is not None else float(rng.uniform(0.07, 0.12))
+    grasp = grasp_pose(object_pose(pick_object), grasp_offset)
+    above = grasp.copy()
+    above[2, 3] += hover
+    yield from motion.move(above)
+    grasp = grasp_pose(object_pose(pick_object), grasp_offset)  # the object may have been nudged
+    yield from motion.move(grasp, speed=0.45, precise=True)
+    yield from motion.grip(1.0)
+    yield from motion.lift(float(rng.uniform(*lift)), speed=0.7)
+
+
 def pick_and_place(
     motion: Motion,
     env: SimEnv,
@@ -132,15 +153,7 @@ def pick_and_place(
     called after the grasp, the world pose the *gripper* should reach to set the object down.
     """
     rng = motion.rng
-    hover = hover if hover is not None else float(rng.uniform(0.07, 0.12))
-    grasp = grasp_pose(object_pose(pick_object), grasp_offset)
-    above = grasp.copy()
-    above[2, 3] += hover
-    yield from motion.move(above)
-    grasp = grasp_pose(object_pose(pick_object), grasp_offset)  # the object may have been nudged
-    yield from motion.move(grasp, speed=0.45, precise=True)
-    yield from motion.grip(1.0)
-    yield from motion.lift(float(rng.uniform(0.08, 0.13)), speed=0.7)
+    yield from pick(motion, pick_object, object_pose, grasp_offset, hover)
     goal = place_goal()
     over = goal.copy()
     over[2, 3] += float(rng.uniform(0.04, 0.07))

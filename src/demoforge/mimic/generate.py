@@ -1,0 +1,122 @@
+"""One generation attempt: reset, pick a source segment per subtask, re-target, bridge, add noise, execute.
+
+An attempt's randomness comes only from ``(seed, attempt index)``, so a dataset does not depend on
+how attempts are spread over processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from demoforge.data.demo import Demo
+from demoforge.episode import Recorder
+from demoforge.mimic.segments import SourceSet
+from demoforge.mimic.transform import bridge, retarget, select_source
+from demoforge.world import World
+
+
+class GenerateConfig(BaseModel):
+    """Everything that decides a generated dataset (saved as the run's ``config.json``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str
+    source: str = Field(description="source HDF5 file")
+    num_demos: int = Field(100, ge=1, description="successful demos to produce")
+    max_attempts: int | None = Field(None, ge=1, description="stop after this many attempts (default 20 x num_demos)")
+    variation: str = "D1"
+    seed: int = 0
+    robot: str = "panda"
+    selection: Literal["random", "nearest"] = "nearest"
+    nearest_k: int = Field(3, ge=1)
+    transition_steps: int = Field(5, ge=1, description="interpolated steps bridging into each segment")
+    boundary_offset: tuple[int, int] = Field((10, 20), description="random shift (steps) of each subtask end")
+    action_noise: float = Field(0.05, ge=0.0, description="std of Gaussian noise on normalised pose actions")
+    keep_failed: bool = True
+    annotations: str | None = None
+
+    @field_validator("boundary_offset")
+    @classmethod
+    def _ordered(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if value[0] > value[1]:
+            raise ValueError(f"boundary_offset low {value[0]} is above high {value[1]}")
+        return value
+
+    @property
+    def attempt_limit(self) -> int:
+        return self.max_attempts or 20 * self.num_demos
+
+
+@dataclass
+class AttemptResult:
+    demo: Demo
+    success: bool
+    reason: str  # "" on success
+    control_steps: int
+    physics_steps: int
+
+
+def attempt_rng(seed: int, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, index])
+
+
+def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: int) -> AttemptResult:
+    """Generate, execute and validate attempt number ``index``."""
+    env, task = world.env, world.task
+    rng = attempt_rng(cfg.seed, index)
+    task.reset(env, rng, cfg.variation)
+    rec = Recorder(world)
+    rec.start()
+    n_bounds = len(task.subtasks) - 1
+    offsets = [int(rng.integers(cfg.boundary_offset[0], cfg.boundary_offset[1] + 1)) for _ in range(n_bounds)]
+    target, gripper = env.eef_pose(), -1.0
+    chosen: list[int] = []
+    segments: list[list[int]] = []
+    reason = ""
+
+    def execute(poses: np.ndarray, grippers: np.ndarray) -> bool:
+        noise = rng.normal(0.0, cfg.action_noise, (len(poses), 7)) if cfg.action_noise > 0 else None
+        if noise is not None:
+            noise[:, 6] = 0.0
+        for t in range(len(poses)):
+            if rec.full:
+                return False
+            if not rec.step(poses[t], float(grippers[t]), None if noise is None else noise[t]):
+                return False
+        return True
+
+    for i, sub in enumerate(task.subtasks):
+        world_T_object = task.object_pose(env, sub.object)
+        starts = [sources.segment_range(d, i, offsets)[0] for d in range(len(sources.demos))]
+        src_object = np.stack([s.datagen.object_poses[sub.object][t] for s, t in zip(sources.demos, starts)])
+        d = select_source(src_object, world_T_object, cfg.selection, cfg.nearest_k, rng)
+        start, end = sources.segment_range(d, i, offsets)
+        chosen.append(d)
+        segments.append([start, end])
+        src = sources.demos[d]
+        poses = retarget(src.datagen.target_pose[start:end], src_object[d], world_T_object)
+        grippers = src.datagen.gripper_action[start:end, 0]
+        lead_in = bridge(target, poses[0], cfg.transition_steps)
+        ok = execute(lead_in, np.full(len(lead_in), gripper)) and execute(poses, grippers)
+        target, gripper = poses[-1], float(grippers[-1])
+        if not ok:
+            reason = "physics unstable" if rec.unstable else "episode too long"
+            break
+        if sub.signal is not None:
+            if not rec.signals[sub.signal][max(0, rec.t - 3) : rec.t].any():
+                reason = f"subtask {sub.name} failed"
+                break
+    if not reason:
+        ok = execute(np.repeat(target[None], task.success_hold_steps, axis=0), np.full(task.success_hold_steps, gripper))
+        if not ok:
+            reason = "physics unstable" if rec.unstable else "episode too long"
+        elif not rec.succeeded():
+            reason = f"subtask {task.subtasks[-1].name} failed"
+    success = not reason
+    demo = rec.finish(attempt=index, seed=cfg.seed, variation=cfg.variation, reason=reason, segments=segments)
+    demo.source = chosen
+    return AttemptResult(demo, success, reason, rec.t, rec.t * env.substeps)

@@ -1,0 +1,41 @@
+"""Re-target a source segment to where its reference object is now, and bridge between segments."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from demoforge import geometry as geo
+
+
+def retarget(src_world_T_eef: np.ndarray, src_world_T_object: np.ndarray, world_T_object_now: np.ndarray) -> np.ndarray:
+    """Keep every end-effector pose fixed relative to the object:
+    ``world_T_eef_new = world_T_object_now @ inv(src_world_T_object) @ src_world_T_eef``."""
+    return world_T_object_now @ geo.invert(src_world_T_object) @ src_world_T_eef
+
+
+def bridge(world_T_from: np.ndarray, world_T_to: np.ndarray, steps: int) -> np.ndarray:
+    """``steps`` poses moving from ``world_T_from`` (excluded) to ``world_T_to`` (included)."""
+    return geo.interpolate_poses(world_T_from, world_T_to, steps)
+
+
+def select_source(
+    src_object_poses: np.ndarray,
+    world_T_object_now: np.ndarray,
+    strategy: str,
+    k: int,
+    rng: np.random.Generator,
+    rot_weight: float = 0.1,
+) -> int:
+    """Index of the source segment to use.
+
+    ``random``: uniform. ``nearest``: uniform among the ``k`` sources whose reference object pose at
+    segment start is closest to the current one (metres + ``rot_weight`` * radians).
+    """
+    n = len(src_object_poses)
+    if strategy == "random" or n == 1:
+        return int(rng.integers(n))
+    pos = np.linalg.norm(src_object_poses[:, :3, 3] - world_T_object_now[:3, 3], axis=1)
+    rel = np.einsum("nji,jk->nik", src_object_poses[:, :3, :3], world_T_object_now[:3, :3])
+    angle = np.arccos(np.clip((np.trace(rel, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0))
+    order = np.argsort(pos + rot_weight * angle, kind="stable")
+    return int(order[rng.integers(min(k, n))])

@@ -1,0 +1,56 @@
+"""``stack_three``: cube_a (4 cm, red) on cube_b (5 cm, green), then cube_c (4.5 cm, blue) on cube_a."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from demoforge.sim.env import SimEnv
+from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
+from demoforge.tasks.motion import Motion
+from demoforge.tasks.objects import add_box_object
+from demoforge.tasks.stack import CUBE_HALF, CUBE_RGBA, resting_on, stack_onto
+
+
+class StackThree(Task):
+    name = "stack_three"
+    objects = ("cube_a", "cube_b", "cube_c")
+    subtasks = (
+        Subtask("grasp_cube_a", object="cube_a", signal="grasp_cube_a"),
+        Subtask("place_a_on_b", object="cube_b", signal="a_on_b"),
+        Subtask("grasp_cube_c", object="cube_c", signal="grasp_cube_c"),
+        Subtask("place_c_on_a", object="cube_a", signal=None),
+    )
+    variations = {
+        name: {cube: box_placement(0.55, 0.0, hx, hy) for cube in ("cube_a", "cube_b", "cube_c")}
+        for name, (hx, hy) in {"D0": (0.1, 0.1), "D1": (0.2, 0.25), "D2": (0.25, 0.35)}.items()
+    }
+    symmetry = {"cube_a": 4, "cube_b": 4, "cube_c": 4}
+    rest_height = {name: half for name, half in CUBE_HALF.items()}
+    min_separation = 0.1
+    max_steps = 700
+
+    def build(self, spec: mujoco.MjSpec) -> None:
+        for name in self.objects:
+            half = CUBE_HALF[name]
+            add_box_object(spec, name, (half, half, half), CUBE_RGBA[name])
+
+    def _a_on_b(self, env: SimEnv) -> bool:
+        return resting_on(env, "cube_a", "cube_b", env.body_pose("cube_a"), env.body_pose("cube_b"))
+
+    def signals(self, env: SimEnv) -> dict[str, bool]:
+        return {
+            "grasp_cube_a": env.is_grasping("cube_a"),
+            "a_on_b": self._a_on_b(env),
+            "grasp_cube_c": env.is_grasping("cube_c"),
+        }
+
+    def success(self, env: SimEnv) -> bool:
+        c_on_a = resting_on(env, "cube_c", "cube_a", env.body_pose("cube_c"), env.body_pose("cube_a"))
+        return c_on_a and self._a_on_b(env)
+
+    def expert(self, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
+        motion = Motion(env, rng)
+        yield from stack_onto(motion, env, self, "cube_a", "cube_b")
+        yield from stack_onto(motion, env, self, "cube_c", "cube_a")
+        yield from motion.pause(int(rng.integers(3, 8)))
