@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mujoco
+
 from demoforge.sim.env import SimEnv
 from demoforge.sim.robot import PANDA, RobotConfig
 from demoforge.sim.scene import PhysicsSettings, base_scene, compile_scene
@@ -24,3 +26,28 @@ def make_world(task: Task, robot: RobotConfig = PANDA, physics: PhysicsSettings 
     task.build(spec)
     model, xml = compile_scene(spec)
     return World(SimEnv(model, robot, physics), task, xml)
+
+
+def env_args_for(world: World, variation: str) -> dict:
+    """robomimic's ``env_args`` attribute: enough to rebuild the environment that made the data."""
+    return {
+        "env_name": world.task.name,
+        "type": 4,  # not a robomimic EnvType (1-3): marks a demoforge MuJoCo environment
+        "env_lib": "demoforge",
+        "env_version": _version(),
+        "env_kwargs": {
+            "robot": world.env.robot.name,
+            "variation": variation,
+            "control_freq": world.env.physics.control_hz,
+            "timestep": float(world.env.model.opt.timestep),
+            "controller": "delta_pose_diffik",
+            "action_scale": {"pos_m": 0.05, "rot_rad": 0.5},
+            "mujoco_version": mujoco.__version__,
+        },
+    }
+
+
+def _version() -> str:
+    from demoforge import __version__
+
+    return __version__

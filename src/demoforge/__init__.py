@@ -1,0 +1,34 @@
+"""demoforge: turn a handful of robot demonstrations into thousands of physically verified ones.
+
+    import demoforge as df
+    df.record_sources("stack", num=10, out="src.hdf5")
+    stats = df.generate(df.GenerateConfig(task="stack", source="src.hdf5", num_demos=100), "runs/stack")
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from demoforge.capture.scripted import record_sources  # noqa: E402
+from demoforge.data.demo import DatagenInfo, Demo  # noqa: E402
+from demoforge.data.hdf5 import read_demos, write_dataset  # noqa: E402
+from demoforge.errors import DemoforgeError  # noqa: E402
+from demoforge.mimic.generate import GenerateConfig  # noqa: E402
+from demoforge.runner.local import generate  # noqa: E402
+from demoforge.tasks import TASKS, get_task  # noqa: E402
+from demoforge.world import make_world  # noqa: E402
+
+__all__ = [
+    "TASKS",
+    "DatagenInfo",
+    "Demo",
+    "DemoforgeError",
+    "GenerateConfig",
+    "__version__",
+    "generate",
+    "get_task",
+    "make_world",
+    "read_demos",
+    "record_sources",
+    "write_dataset",
+]

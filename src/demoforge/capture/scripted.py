@@ -1,0 +1,46 @@
+"""Source demos from a task's scripted expert: noisy, human-like, and in the same file format as teleoperation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from demoforge.data.demo import Demo
+from demoforge.data.hdf5 import DatasetWriter
+from demoforge.episode import record_expert
+from demoforge.sim.robot import load_robot
+from demoforge.tasks import get_task
+from demoforge.world import env_args_for, make_world
+
+
+def record_sources(
+    task_name: str,
+    num: int,
+    out: str | Path,
+    seed: int = 0,
+    variation: str = "D0",
+    robot: str = "panda",
+    on_demo: Callable[[Demo, int], None] | None = None,
+) -> tuple[Path, int]:
+    """Record ``num`` successful expert demos to ``out``; returns the path and the number of tries it took.
+
+    Failed expert runs are discarded, as a person would discard a botched teleoperation.
+    """
+    task = get_task(task_name)
+    task.variation(variation)
+    world = make_world(task, load_robot(robot))
+    tries = 0
+    with DatasetWriter(out, env_args_for(world, variation)) as writer:
+        while writer.count < num:
+            if tries >= 5 * num + 10:
+                raise RuntimeError(f"the {task_name} expert succeeded only {writer.count} times in {tries} tries")
+            demo = record_expert(world, np.random.default_rng([seed, tries]), variation)
+            demo.meta.update(seed=seed, attempt=tries, expert="scripted")
+            tries += 1
+            if demo.success:
+                writer.add(demo)
+            if on_demo is not None:
+                on_demo(demo, writer.count)
+    return Path(out), tries
