@@ -7,7 +7,13 @@
 
 from __future__ import annotations
 
+import os
+
 __version__ = "0.1.0"
+
+# Headless by default: without a display, render offscreen through EGL (must be set before mujoco loads).
+if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+    os.environ["MUJOCO_GL"] = "egl"
 
 from demoforge.capture.scripted import record_sources  # noqa: E402
 from demoforge.data.demo import DatagenInfo, Demo  # noqa: E402

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 import mujoco
 
+from demoforge.data.demo import Demo
+from demoforge.errors import DemoforgeError
 from demoforge.sim.env import SimEnv
 from demoforge.sim.robot import PANDA, RobotConfig
-from demoforge.sim.scene import PhysicsSettings, base_scene, compile_scene
+from demoforge.sim.scene import PhysicsSettings, base_scene, compile_scene, model_from_xml
 from demoforge.tasks.base import Task
 
 
@@ -24,8 +26,9 @@ class World:
 def make_world(task: Task, robot: RobotConfig = PANDA, physics: PhysicsSettings = PhysicsSettings()) -> World:
     spec = base_scene(robot, physics)
     task.build(spec)
-    model, xml = compile_scene(spec)
-    return World(SimEnv(model, robot, physics), task, xml)
+    _, xml = compile_scene(spec)
+    # Simulate the model parsed from the stored MJCF text, so replays from that text are bit-exact.
+    return World(SimEnv(model_from_xml(xml), robot, physics), task, xml)
 
 
 def env_args_for(world: World, variation: str) -> dict:
@@ -45,6 +48,13 @@ def env_args_for(world: World, variation: str) -> dict:
             "mujoco_version": mujoco.__version__,
         },
     }
+
+
+def env_for_demo(demo: Demo, robot: RobotConfig) -> SimEnv:
+    """An environment on the exact model a demo stored (its ``model_file`` MJCF)."""
+    if not demo.model_file:
+        raise DemoforgeError(f"demo {demo.meta.get('name', '?')}: no model_file attribute, cannot rebuild its scene")
+    return SimEnv(model_from_xml(demo.model_file), robot)
 
 
 def _version() -> str:

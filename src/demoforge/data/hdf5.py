@@ -94,13 +94,18 @@ def write_demo(group: h5py.Group, demo: Demo) -> None:
     obs = group.create_group("obs")
     for key, value in demo.obs.items():
         obs.create_dataset(key, data=value)
+    write_datagen(group, demo.datagen)
+
+
+def write_datagen(group: h5py.Group, datagen: DatagenInfo) -> None:
+    """``<demo>/datagen_info``: what the generator needs to use this demo as a source."""
     info = group.create_group("datagen_info")
-    info.create_dataset("eef_pose", data=demo.datagen.eef_pose)
-    info.create_dataset("target_pose", data=demo.datagen.target_pose)
-    info.create_dataset("gripper_action", data=demo.datagen.gripper_action)
-    for key, value in demo.datagen.object_poses.items():
+    info.create_dataset("eef_pose", data=datagen.eef_pose)
+    info.create_dataset("target_pose", data=datagen.target_pose)
+    info.create_dataset("gripper_action", data=datagen.gripper_action)
+    for key, value in datagen.object_poses.items():
         info.create_dataset(f"object_poses/{key}", data=value)
-    for key, value in demo.datagen.subtask_term_signals.items():
+    for key, value in datagen.subtask_term_signals.items():
         info.create_dataset(f"subtask_term_signals/{key}", data=value)
 
 

@@ -73,7 +73,7 @@ def base_scene(robot: RobotConfig, physics: PhysicsSettings = PhysicsSettings())
     world.add_light(name="key_light", pos=[0.6, -0.6, 2.5], dir=[-0.1, 0.3, -1], diffuse=[0.7, 0.7, 0.7])
     world.add_light(name="fill_light", pos=[-0.5, 0.8, 2.2], dir=[0.4, -0.4, -1], diffuse=[0.35, 0.35, 0.35])
     # robosuite's "agentview": in front of the table, looking back at the robot.
-    world.add_camera(name="agentview", pos=[1.45, 0.0, 1.45], xyaxes=[0, 1, 0, -0.55, 0, 0.835], fovy=45)
+    world.add_camera(name="agentview", pos=[1.3, 0.0, 1.5], xyaxes=[0, 1, 0, -0.6, 0, 0.8], fovy=50)
     world.add_camera(name="sideview", pos=[0.55, -1.2, 1.25], xyaxes=[1, 0, 0, 0, 0.4, 0.92], fovy=45)
 
     robot_spec = mujoco.MjSpec.from_file(str(robot.mjcf))

@@ -1,0 +1,315 @@
+"""``demoforge`` command line: one verb per job, progress for long work, exit code 2 for user mistakes."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from demoforge.errors import DemoforgeError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    help="Turn a handful of robot demonstrations into thousands of physically verified ones.",
+)
+console = Console(stderr=True)
+out_console = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(fn: F) -> F:
+    """Print user mistakes as one clear line and exit 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DemoforgeError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            console.print(f"[bold red]error:[/] invalid option {field!r}: {first['msg']}")
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _parse_range(text: str, option: str) -> tuple[int, int]:
+    try:
+        lo, hi = (int(v) for v in text.split(","))
+    except ValueError:
+        raise DemoforgeError(f"{option} expects two integers 'LOW,HIGH', got {text!r}") from None
+    return lo, hi
+
+
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise DemoforgeError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise DemoforgeError(f"{out}: folder is not empty; pick another --out or pass --overwrite")
+        shutil.rmtree(out)
+
+
+# ---- verbs ------------------------------------------------------------------------------------------
+@app.command()
+@user_errors
+def tasks() -> None:
+    """List the built-in tasks with their objects, subtasks and variations."""
+    from demoforge.tasks import TASKS
+
+    table = Table(title="demoforge tasks")
+    for col in ("task", "objects", "subtasks (reference object)", "variations"):
+        table.add_column(col)
+    for name, cls in sorted(TASKS.items()):
+        subs = ", ".join(f"{s.name} ({s.object})" for s in cls.subtasks)
+        table.add_row(name, ", ".join(cls.objects), subs, ", ".join(cls.variations))
+    out_console.print(table)
+
+
+@app.command()
+@user_errors
+def source(
+    task: Annotated[str, typer.Option(help="task name (see `demoforge tasks`)")] = "stack",
+    num: Annotated[int, typer.Option(min=1, help="successful demos to record")] = 10,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    variation: Annotated[str, typer.Option(help="reset distribution the demos start from")] = "D0",
+    out: Annotated[Path, typer.Option(help="output HDF5 file")] = Path("src.hdf5"),
+    robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+) -> None:
+    """Record source demos with the task's scripted, human-like expert."""
+    from demoforge.capture.scripted import record_sources
+
+    with _progress() as progress:
+        bar = progress.add_task(f"recording {task}", total=num, info="")
+
+        def on_demo(demo: Any, kept: int) -> None:
+            progress.update(bar, completed=kept, info=f"{len(demo)} steps {'ok' if demo.success else 'discarded'}")
+
+        path, tries = record_sources(task, num, out, seed=seed, variation=variation, robot=robot, on_demo=on_demo)
+    console.print(f"wrote {num} source demos to [bold]{path}[/] ({tries} expert runs, {tries - num} discarded)")
+
+
+@app.command()
+@user_errors
+def annotate(
+    file: Annotated[Path, typer.Argument(help="source HDF5 file")],
+    task: Annotated[str, typer.Option(help="task the demos perform")] = "stack",
+    annotations: Annotated[Path | None, typer.Option(help='JSON {"demo_0": [end of subtask 1, ...]} overriding signals')] = None,
+    out: Annotated[Path | None, typer.Option(help="write here instead of updating FILE in place")] = None,
+    robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+) -> None:
+    """Write per-step datagen_info (poses, gripper, subtask signals) into a source file."""
+    from demoforge.mimic.annotate import annotate_file
+
+    path, boundaries = annotate_file(file, task, annotations, out, robot)
+    table = Table(title=f"subtask boundaries in {path}")
+    table.add_column("demo")
+    table.add_column("subtask ends (step)")
+    for i, bounds in enumerate(boundaries):
+        table.add_row(f"demo_{i}", ", ".join(map(str, bounds)))
+    out_console.print(table)
+
+
+@app.command()
+@user_errors
+def generate(
+    task: Annotated[str, typer.Option(help="task name")] = "stack",
+    source: Annotated[Path, typer.Option(help="source demos (HDF5 with datagen_info)")] = Path("src.hdf5"),
+    num_demos: Annotated[int, typer.Option(min=1, help="successful demos to produce")] = 100,
+    variation: Annotated[str, typer.Option(help="reset distribution: D0, D1, D2")] = "D1",
+    seed: Annotated[int, typer.Option(help="random seed; same seed + inputs = same dataset")] = 0,
+    out: Annotated[Path, typer.Option(help="output run folder")] = Path("runs/generated"),
+    max_attempts: Annotated[int | None, typer.Option(help="give up after this many attempts (default 20 x num)")] = None,
+    selection: Annotated[str, typer.Option(help="source segment choice: nearest or random")] = "nearest",
+    nearest_k: Annotated[int, typer.Option(help="choose among the k nearest sources")] = 3,
+    transition_steps: Annotated[int, typer.Option(help="interpolation steps into each segment")] = 5,
+    offset: Annotated[str, typer.Option(help="random shift of subtask ends, 'LOW,HIGH' steps")] = "10,20",
+    noise: Annotated[float, typer.Option(help="action noise std (normalised units)")] = 0.05,
+    annotations: Annotated[Path | None, typer.Option(help="subtask boundaries overriding the signals")] = None,
+    keep_failed: Annotated[bool, typer.Option(help="store failed attempts in failed.hdf5")] = True,
+    robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+    overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
+) -> None:
+    """Generate new demos from source demos (MimicGen-style) and keep only the successful ones."""
+    from demoforge.mimic.generate import GenerateConfig
+    from demoforge.tasks import get_task
+
+    cfg = GenerateConfig(
+        task=task, source=str(source), num_demos=num_demos, max_attempts=max_attempts, variation=variation,
+        seed=seed, robot=robot, selection=selection, nearest_k=nearest_k, transition_steps=transition_steps,
+        boundary_offset=_parse_range(offset, "--offset"), action_noise=noise,
+        annotations=str(annotations) if annotations else None, keep_failed=keep_failed,
+    )
+    get_task(task).variation(variation)
+    if not source.exists():
+        raise DemoforgeError(f"{source}: source file does not exist (record some with `demoforge source`)")
+    _prepare_out(out, overwrite)
+    stats = _run_generation(cfg, out)
+    _print_summary(stats, out)
+
+
+def _run_generation(cfg: Any, out: Path) -> dict:
+    from demoforge.runner.local import generate as run
+
+    with _progress() as progress:
+        bar = progress.add_task(f"generating {cfg.task} ({cfg.variation})", total=cfg.num_demos, info="")
+
+        def on_attempt(result: Any, stats: dict) -> None:
+            dgr = stats["successes"] / stats["attempts"]
+            progress.update(bar, completed=stats["successes"], info=f"{stats['attempts']} attempts, DGR {dgr:.0%}")
+
+        try:
+            return run(cfg, out, on_attempt)
+        except BaseException:
+            if out.is_dir() and not (out / "demos.hdf5").exists():
+                shutil.rmtree(out, ignore_errors=True)
+            raise
+
+
+def _print_summary(stats: dict, out: Path) -> None:
+    table = Table(title=f"{stats['task']} ({stats['variation']})", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("attempts", str(stats["attempts"]))
+    table.add_row("successes", str(stats["successes"]))
+    table.add_row("data generation rate", f"{stats['dgr']:.1%}")
+    table.add_row("wall time", f"{stats['wall_time_s']:.1f} s")
+    table.add_row("attempts / s", f"{stats['attempts_per_s']:.2f}")
+    table.add_row("physics steps", f"{stats['physics_steps']:,}")
+    for reason, count in stats["failures"].items():
+        table.add_row(f"failed: {reason}", str(count))
+    out_console.print(table)
+    console.print(f"dataset: [bold]{out / 'demos.hdf5'}[/]  stats: {out / 'stats.json'}")
+
+
+@app.command()
+@user_errors
+def replay(
+    file: Annotated[Path, typer.Argument(help="demos HDF5 file")],
+    demo: Annotated[int | None, typer.Option(help="demo index (default: all for --check, 0 for --video)")] = None,
+    video: Annotated[Path | None, typer.Option(help="render the demo to this .mp4")] = None,
+    camera: Annotated[str, typer.Option(help="camera name")] = "agentview",
+    size: Annotated[str, typer.Option(help="video size WIDTHxHEIGHT")] = "640x480",
+    check: Annotated[bool, typer.Option(help="re-simulate and compare states and success")] = False,
+    task: Annotated[str | None, typer.Option(help="task (default: from the file's env_args)")] = None,
+    robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+) -> None:
+    """Render a demo to video and/or check that demos reproduce from their first state and actions."""
+    from demoforge.data.hdf5 import read_demos, read_env_args
+    from demoforge.data.video import write_video
+    from demoforge.replay import check_demo, render_frames
+
+    if video is None and not check:
+        raise DemoforgeError("nothing to do: pass --video OUT.mp4 and/or --check")
+    task = task or read_env_args(file).get("env_name")
+    if not task:
+        raise DemoforgeError(f"{file}: env_args has no env_name; pass --task")
+    names = None if demo is None else [f"demo_{demo}"]
+    demos = read_demos(file, require_datagen=False, names=names)
+    if video is not None:
+        try:
+            width, height = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise DemoforgeError(f"--size expects WIDTHxHEIGHT, got {size!r}") from None
+        write_video(video, render_frames(demos[0], robot, camera, width, height))
+        console.print(f"wrote {video} ({len(demos[0])} frames of {demos[0].meta['name']})")
+    if check:
+        bad = 0
+        table = Table(title=f"replay check: {file}")
+        for col in ("demo", "steps", "max state error", "success stored / replayed", "ok"):
+            table.add_column(col)
+        with _progress() as progress:
+            bar = progress.add_task("re-simulating", total=len(demos), info="")
+            for d in demos:
+                result = check_demo(d, task, robot)
+                bad += not result.ok
+                table.add_row(
+                    result.name, str(result.steps), f"{result.max_state_error:.2e}",
+                    f"{result.stored_success} / {result.replayed_success}", "yes" if result.ok else "[red]NO[/]",
+                )
+                progress.advance(bar)
+        out_console.print(table)
+        if bad:
+            console.print(f"[bold red]{bad} of {len(demos)} demos do not reproduce[/]")
+            raise typer.Exit(1)
+        console.print(f"all {len(demos)} demos reproduce exactly")
+
+
+@app.command()
+@user_errors
+def demo(
+    task: Annotated[str, typer.Option(help="task name")] = "stack",
+    num_source: Annotated[int, typer.Option(help="source demos to record")] = 10,
+    num_demos: Annotated[int, typer.Option(help="demos to generate")] = 100,
+    variation: Annotated[str, typer.Option(help="generation variation")] = "D1",
+    out: Annotated[Path, typer.Option(help="folder for everything this writes")] = Path("runs/demo"),
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+) -> None:
+    """The end-to-end job: record sources, generate, summarise, and render a video of generated demos."""
+    from demoforge.capture.scripted import record_sources
+    from demoforge.data.hdf5 import read_demos
+    from demoforge.data.video import grid_frames, write_video
+    from demoforge.mimic.generate import GenerateConfig
+    from demoforge.replay import render_frames
+
+    _prepare_out(out, overwrite=True)
+    out.mkdir(parents=True)
+    src = out / "source.hdf5"
+    console.rule(f"1/3 record {num_source} source demos of {task}")
+    with _progress() as progress:
+        bar = progress.add_task("recording", total=num_source, info="")
+        record_sources(task, num_source, src, seed=seed, on_demo=lambda d, k: progress.update(bar, completed=k))
+    console.rule(f"2/3 generate {num_demos} demos under {variation}")
+    run = out / "generated"
+    cfg = GenerateConfig(task=task, source=str(src), num_demos=num_demos, variation=variation, seed=seed)
+    stats = _run_generation(cfg, run)
+    _print_summary(stats, run)
+    console.rule("3/3 render a video of generated demos")
+    start = time.perf_counter()
+    demos = read_demos(run / "demos.hdf5", require_datagen=False, names=[f"demo_{i}" for i in range(min(4, stats["successes"]))])
+    clips = [list(render_frames(d, width=320, height=240)) for d in demos]
+    video = write_video(out / "generated.mp4", grid_frames(clips, columns=2))
+    console.print(f"video of {len(clips)} generated demos: [bold]{video}[/] ({time.perf_counter() - start:.1f} s)")
+    console.print(
+        f"\nEverything is in [bold]{out}[/]: source demos {src}, dataset {run / 'demos.hdf5'}, "
+        f"failed attempts {run / 'failed.hdf5'}, stats {run / 'stats.json'}, video {video}"
+    )
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
