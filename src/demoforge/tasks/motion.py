@@ -109,6 +109,13 @@ class Motion:
         for _ in range(steps):
             yield self._emit(self.target)
 
+    def settle(self, tolerance: float = 0.004, max_steps: int = 20) -> ExpertStream:
+        """Hold the target until the arm has caught up with it (a person waits before a careful move)."""
+        for _ in range(max_steps):
+            if np.linalg.norm(self.env.eef_pose()[:3, 3] - self.target[:3, 3]) < tolerance:
+                return
+            yield self._emit(self.target)
+
     def lift(self, height: float, speed: float = 1.0) -> ExpertStream:
         """Straight up by ``height`` metres from the current target."""
         goal = self.target.copy()
@@ -123,14 +130,21 @@ def pick(
     grasp_offset: np.ndarray = np.zeros(3),
     hover: float | None = None,
     lift: tuple[float, float] = (0.08, 0.13),
+    settle: bool = False,
 ) -> ExpertStream:
-    """Hover, descend, grasp, lift by a height drawn from ``lift``: the first half of every pick-and-place."""
+    """Hover, descend, grasp, lift by a height drawn from ``lift``: the first half of every pick-and-place.
+
+    With ``settle`` the arm is let catch up with a fast approach before descending, so the fingers do
+    not come down beside the object and knock it.
+    """
     rng = motion.rng
     hover = hover if hover is not None else float(rng.uniform(0.07, 0.12))
     grasp = grasp_pose(object_pose(pick_object), grasp_offset)
     above = grasp.copy()
     above[2, 3] += hover
     yield from motion.move(above)
+    if settle:
+        yield from motion.settle()
     grasp = grasp_pose(object_pose(pick_object), grasp_offset)  # the object may have been nudged
     yield from motion.move(grasp, speed=0.45, precise=True)
     yield from motion.grip(1.0)

@@ -46,3 +46,11 @@ def aligned_yaw(world_T_ref: np.ndarray, world_T_held: np.ndarray, symmetry: int
     step = 2 * np.pi / max(symmetry, 1)
     delta = (ref - held + step / 2) % step - step / 2
     return float(held + delta)
+
+
+def on_top_pose(env: SimEnv, world_T_held: np.ndarray, world_T_base: np.ndarray, height: float, symmetry: int = 4) -> np.ndarray:
+    """End-effector pose that sets the held object ``height`` above ``world_T_base``'s centre, yaw-aligned to it."""
+    target = geo.make_pose(
+        world_T_base[:3, 3] + [0.0, 0.0, height], geo.yaw_mat(aligned_yaw(world_T_base, world_T_held, symmetry))
+    )
+    return place_pose(env, world_T_held, target)

@@ -14,7 +14,7 @@ from demoforge.sim.env import SimEnv
 from demoforge.sim.scene import TABLE_TOP_Z, WORLD_CONAFFINITY, WORLD_CONTYPE
 from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
 from demoforge.tasks.motion import Motion, grasp_pose
-from demoforge.tasks.objects import OBJECT_FRICTION, add_free_body, place_pose
+from demoforge.tasks.objects import add_free_body, place_pose
 
 # Nut: a square ring (origin at its centre, z up) with a handle along +x.
 HOLE_HALF = 0.015  # 3 mm clearance per side around the peg
@@ -38,11 +38,14 @@ PEG_FRICTION = (0.5, 0.005, 0.0001)
 MAX_WRIST_YAW = np.deg2rad(105)  # keep the last joint well inside its range
 
 
-def _box(body: mujoco.MjsBody, name: str, half: tuple[float, float, float], pos: tuple[float, float, float],
-         rgba: tuple[float, ...], friction: tuple[float, float, float], **kw: float) -> None:
+def _box(
+    body: mujoco.MjsBody, name: str, half: tuple[float, ...], pos: tuple[float, ...],
+    rgba: tuple[float, ...], friction: tuple[float, ...], **inertia: float,
+) -> None:
+    """A world-colliding box geom with torsional friction (condim 4), as the gripper pads have."""
     body.add_geom(
         name=name, type=mujoco.mjtGeom.mjGEOM_BOX, size=list(half), pos=list(pos), rgba=list(rgba),
-        friction=list(friction), contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY, condim=4, **kw,
+        friction=list(friction), contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY, condim=4, **inertia,
     )
 
 
@@ -50,19 +53,20 @@ def add_nut(spec: mujoco.MjSpec) -> None:
     body = add_free_body(spec, "nut")
     body.pos = [0.5, 0.1, TABLE_TOP_Z + NUT_HALF_H]
     mid = HOLE_HALF + WALL / 2
+    look = (NUT_RGBA, NUT_FRICTION)
     for i, sign in enumerate((1, -1)):
-        _box(body, f"nut_side_y{i}", (RING_HALF, WALL / 2, NUT_HALF_H), (0, sign * mid, 0), NUT_RGBA, NUT_FRICTION, density=600.0)
-        _box(body, f"nut_side_x{i}", (WALL / 2, HOLE_HALF, NUT_HALF_H), (sign * mid, 0, 0), NUT_RGBA, NUT_FRICTION, density=600.0)
-    _box(body, "nut_handle", (HANDLE_LEN / 2, HANDLE_HALF_W, NUT_HALF_H), (GRASP_X, 0, 0), NUT_RGBA, NUT_FRICTION, density=600.0)
+        _box(body, f"nut_side_y{i}", (RING_HALF, WALL / 2, NUT_HALF_H), (0, sign * mid, 0), *look, density=600.0)
+        _box(body, f"nut_side_x{i}", (WALL / 2, HOLE_HALF, NUT_HALF_H), (sign * mid, 0, 0), *look, density=600.0)
+    _box(body, "nut_handle", (HANDLE_LEN / 2, HANDLE_HALF_W, NUT_HALF_H), (GRASP_X, 0, 0), *look, density=600.0)
 
 
 def add_peg(spec: mujoco.MjSpec) -> None:
     """A free but heavy, wide-based peg: it stays put, and its pose lives in the physics state for replays."""
     body = add_free_body(spec, "peg")
     body.pos = [0.55, -0.1, TABLE_TOP_Z]
-    _box(body, "peg_plate", (PLATE_HALF, PLATE_HALF, PLATE_HALF_H), (0, 0, PLATE_HALF_H), PEG_RGBA, PEG_FRICTION, mass=4.5)
-    _box(body, "peg_post", (PEG_HALF, PEG_HALF, POST_HALF_H), (0, 0, 2 * PLATE_HALF_H + POST_HALF_H), PEG_RGBA,
-         PEG_FRICTION, mass=0.5)
+    look = (PEG_RGBA, PEG_FRICTION)
+    _box(body, "peg_plate", (PLATE_HALF, PLATE_HALF, PLATE_HALF_H), (0, 0, PLATE_HALF_H), *look, mass=4.5)
+    _box(body, "peg_post", (PEG_HALF, PEG_HALF, POST_HALF_H), (0, 0, 2 * PLATE_HALF_H + POST_HALF_H), *look, mass=0.5)
 
 
 def _yaw(pose: np.ndarray) -> float:
@@ -157,7 +161,7 @@ class Square(Task):
         yaw = threaded_yaw(_yaw(self.object_pose(env, "peg")), _yaw(nut), _yaw(env.eef_pose()))
 
         def goal(height: float) -> np.ndarray:
-            """Eef pose putting the held nut level, aligned and centred over the post, ``height`` above the peg origin."""
+            """Eef pose that puts the held nut level, aligned and centred over the post, ``height`` above the peg."""
             peg = env.body_pose("peg")
             target = geo.make_pose(peg[:3, 3] + [0.0, 0.0, height], geo.yaw_mat(yaw))
             return place_pose(env, env.body_pose("nut"), target)

@@ -7,9 +7,30 @@ import numpy as np
 
 from demoforge.sim.env import SimEnv
 from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
-from demoforge.tasks.motion import Motion
-from demoforge.tasks.objects import add_box_object
-from demoforge.tasks.stack import CUBE_HALF, CUBE_RGBA, resting_on, stack_onto
+from demoforge.tasks.motion import Motion, pick
+from demoforge.tasks.objects import add_box_object, on_top_pose
+from demoforge.tasks.stack import CUBE_HALF, CUBE_RGBA, resting_on
+
+
+def stack_carefully(motion: Motion, env: SimEnv, task: Task, held: str, base: str) -> ExpertStream:
+    """Pick ``held`` and set it on ``base``, pausing before each descent so a lagging arm cannot knock the tower.
+
+    Lifts higher than ``stack`` does: the carried cube must clear a two-cube tower on the way.
+    """
+    rng = motion.rng
+    pose = lambda name: task.object_pose(env, name)  # noqa: E731
+    goal = lambda: on_top_pose(env, pose(held), pose(base), CUBE_HALF[base] + CUBE_HALF[held])  # noqa: E731
+    yield from pick(motion, held, pose, lift=(0.11, 0.15), settle=True)
+    over = goal()
+    over[2, 3] += float(rng.uniform(0.04, 0.07))
+    yield from motion.move(over, speed=0.8)
+    yield from motion.settle()
+    down = goal()
+    down[2, 3] += 0.008
+    yield from motion.move(down, speed=0.3, precise=True)
+    yield from motion.settle(0.003)
+    yield from motion.grip(-1.0)
+    yield from motion.lift(float(rng.uniform(0.07, 0.11)), speed=0.6)
 
 
 class StackThree(Task):
@@ -51,6 +72,6 @@ class StackThree(Task):
 
     def expert(self, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
         motion = Motion(env, rng)
-        yield from stack_onto(motion, env, self, "cube_a", "cube_b")
-        yield from stack_onto(motion, env, self, "cube_c", "cube_a")
+        yield from stack_carefully(motion, env, self, "cube_a", "cube_b")
+        yield from stack_carefully(motion, env, self, "cube_c", "cube_a")
         yield from motion.pause(int(rng.integers(3, 8)))

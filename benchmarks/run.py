@@ -1,0 +1,445 @@
+"""demoforge benchmarks: generation rate and speed, controller tracking, raw physics speed.
+
+    python benchmarks/run.py --out docs/benchmarks.md      # full run (a few minutes on 2 cores)
+    python benchmarks/run.py --quick                       # smoke run (~10 attempts per task)
+
+Writes a markdown report to ``--out`` (and prints it). Everything is measured in this one process,
+so the raw-physics baseline and the generator share the machine's state at the time of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+import demoforge as df
+from demoforge import geometry as geo
+from demoforge.sim.controller import action_to_target, target_to_abs_action, target_to_action
+from demoforge.sim.robot import PANDA
+from demoforge.world import World, env_for_demo
+
+# Default attempts per (task, variation): enough for a DGR within a few percent, full run in minutes.
+DEFAULT_ATTEMPTS = {"stack": 200, "lift": 200, "square": 100, "stack_three": 100}
+QUICK_ATTEMPTS = 10
+NUM_SOURCES = 10
+VARIATIONS = ("D0", "D1")
+
+# Reference points (../shared/ANCHORS.md): MimicGen paper DGR on D0, MimicGen measured on this machine kind.
+MIMICGEN_DGR_D0 = {"stack": 0.943, "stack_three": 0.713, "square": 0.737}
+MIMICGEN_ATTEMPTS_PER_S = 0.24  # stack D0, one process, 2-core machine, no camera
+TARGET_OVERHEAD = 1.5
+TARGET_ATTEMPTS_PER_S = 5.0  # per core, stack
+TARGET_POS_MM = 2.0
+TARGET_ROT_DEG = 1.0
+
+
+# ---- machine ------------------------------------------------------------------------------------
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (falls back to platform.processor())."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def ram_gib() -> float:
+    """Total RAM in GiB from /proc/meminfo (0 if unavailable)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
+
+
+def header(command: str) -> str:
+    """Report title and the environment the numbers were measured in."""
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            "# demoforge benchmarks",
+            "",
+            f"- date: {now}",
+            f"- machine: {cpu_model()}, {os.cpu_count()} cores, {ram_gib():.1f} GiB RAM, {platform.system()} {platform.release()}",
+            f"- python {platform.python_version()}, mujoco {mujoco.__version__}, numpy {np.__version__}, demoforge {df.__version__}",
+            f"- command: `{command}`",
+            "",
+            "All timings are single-process (one core); generation is embarrassingly parallel across attempts.",
+            "",
+        ]
+    )
+
+
+# ---- 1. generation ------------------------------------------------------------------------------
+@dataclass
+class GenRow:
+    """One generation run (task x variation) and its raw-physics baseline."""
+
+    task: str
+    variation: str
+    stats: dict
+    raw_s_per_step: float
+    source_tries: int
+    source_s: float
+
+    @property
+    def raw_physics_s(self) -> float:
+        return self.raw_s_per_step * self.stats["physics_steps"]
+
+    @property
+    def overhead(self) -> float:
+        return self.stats["wall_time_s"] / self.raw_physics_s if self.raw_physics_s > 0 else float("nan")
+
+    @property
+    def attempts_per_s(self) -> float:
+        return self.stats["attempts"] / self.stats["wall_time_s"]
+
+    @property
+    def demos_per_s(self) -> float:
+        return self.stats["successes"] / self.stats["wall_time_s"]
+
+    @property
+    def python_ms_per_control_step(self) -> float:
+        """Wall time not explained by raw physics, per control step."""
+        steps = max(self.stats["control_steps"], 1)
+        return 1e3 * (self.stats["wall_time_s"] - self.raw_physics_s) / steps
+
+
+def record(task: str, folder: Path) -> tuple[Path, int, float]:
+    """Record the scripted source demos (seed 0, D0); returns (file, expert tries, seconds)."""
+    start = time.perf_counter()
+    path, tries = df.record_sources(task, NUM_SOURCES, folder / f"{task}_sources.hdf5", seed=0)
+    return path, tries, time.perf_counter() - start
+
+
+def raw_step_seconds(run_dir: Path, samples: int, rng: np.random.Generator) -> float:
+    """Seconds per raw ``mj_step`` on the run's own model, from a sample of the run's stored states.
+
+    Each sampled state is restored with ``mj_setState`` (warm-start cleared), the arm actuators are
+    set to hold the current joint positions and the gripper to the stored action's command, so
+    contacts (grasps, stacked objects) are as in the generated episodes; then one control period of
+    physics (``nstep=substeps``) is timed with no Python in between.
+    """
+    demos = []
+    for name in ("demos.hdf5", "failed.hdf5"):
+        path = run_dir / name
+        if path.exists():
+            try:
+                demos += df.read_demos(path, require_datagen=False)
+            except df.DemoforgeError:
+                pass  # a file with no demos in it (e.g. no failures)
+    demos = [d for d in demos if len(d)]
+    if not demos:
+        raise RuntimeError(f"{run_dir}: no stored states to time")
+    env = env_for_demo(demos[0], PANDA)  # every demo of a run stores the same model
+    model, data = env.model, env.data
+    picks = [(i, int(rng.integers(len(demos[i])))) for i in rng.integers(len(demos), size=samples)]
+    total = 0.0
+    for i, t in picks:
+        mujoco.mj_setState(model, data, demos[i].states[t], mujoco.mjtState.mjSTATE_FULLPHYSICS)
+        data.qacc_warmstart[:] = 0.0
+        data.ctrl[env.arm_act_ids] = env.arm_qpos()
+        g = (np.clip(demos[i].actions[t, 6], -1.0, 1.0) + 1.0) * 0.5
+        data.ctrl[env.grip_act_ids] = env.grip_open + g * (env.grip_closed - env.grip_open)
+        start = time.perf_counter()
+        mujoco.mj_step(model, data, nstep=env.substeps)
+        total += time.perf_counter() - start
+    return total / (samples * env.substeps)
+
+
+def bench_generation(tasks: list[str], attempts: dict[str, int], raw_samples: int, work: Path) -> list[GenRow]:
+    """Record sources once per task, then generate ``attempts[task]`` attempts per variation."""
+    rows = []
+    for task in tasks:
+        source, tries, source_s = record(task, work)
+        log(f"{task}: {NUM_SOURCES} sources in {tries} expert tries, {source_s:.1f} s")
+        for variation in VARIATIONS:
+            if variation not in df.get_task(task).variations:
+                continue
+            n = attempts[task]
+            cfg = df.GenerateConfig(
+                task=task, source=str(source), num_demos=10 * n, max_attempts=n, variation=variation, seed=0
+            )
+            run_dir = work / f"{task}_{variation}"
+            stats = df.generate(cfg, run_dir)
+            raw = raw_step_seconds(run_dir, raw_samples, np.random.default_rng(0))
+            row = GenRow(task, variation, stats, raw, tries, source_s)
+            rows.append(row)
+            log(
+                f"  {variation}: {stats['successes']}/{stats['attempts']} (DGR {stats['dgr']:.1%}), "
+                f"{row.attempts_per_s:.2f} attempts/s, overhead {row.overhead:.2f}x"
+            )
+    return rows
+
+
+def generation_section(rows: list[GenRow]) -> str:
+    """Markdown for section 1."""
+    lines = [
+        "## 1. Generation",
+        "",
+        f"{NUM_SOURCES} scripted source demos per task (seed 0, recorded in D0), then `GenerateConfig` defaults: "
+        "nearest-neighbour selection (k=3), 5 transition steps, subtask boundary offset 10-20 steps, action noise 0.05, "
+        "seed 0. Each run is stopped at a fixed number of attempts.",
+        "",
+        "*Overhead* = wall time / (raw `mj_step` seconds per physics step x the run's physics steps), the raw rate "
+        "measured in this run on the run's own model from a sample of its stored states (arm holding its joints, "
+        "gripper as commanded). *Python ms/step* = wall time not explained by raw physics, per 20 Hz control step.",
+        "",
+        f"MimicGen reference: DGR on D0 from the paper ({', '.join(f'{t} {v:.1%}' for t, v in MIMICGEN_DGR_D0.items())}); "
+        f"speed {MIMICGEN_ATTEMPTS_PER_S} attempts/s (stack D0, one process, measured on this machine kind), "
+        "about 16x slower than raw physics. Targets: overhead <= "
+        f"{TARGET_OVERHEAD}, >= {TARGET_ATTEMPTS_PER_S:g} attempts/s per core on stack.",
+        "",
+        "| task | var | attempts | successes | DGR | MimicGen DGR | attempts/s | demos/s | s/attempt | wall s "
+        "| physics steps | raw mj_step us/step | overhead | Python ms/step |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in rows:
+        s = r.stats
+        ref = MIMICGEN_DGR_D0.get(r.task) if r.variation == "D0" else None
+        lines.append(
+            f"| {r.task} | {r.variation} | {s['attempts']} | {s['successes']} | {s['dgr']:.1%} | "
+            f"{f'{ref:.1%}' if ref is not None else '-'} | {r.attempts_per_s:.2f} | {r.demos_per_s:.2f} | "
+            f"{s['wall_time_s'] / max(s['attempts'], 1):.3f} | {s['wall_time_s']:.1f} | {s['physics_steps']:,} | "
+            f"{1e6 * r.raw_s_per_step:.1f} | {r.overhead:.2f} | {r.python_ms_per_control_step:.2f} |"
+        )
+    lines += ["", "Failures by reason:", ""]
+    for r in rows:
+        fails = ", ".join(f"{k}: {v}" for k, v in r.stats["failures"].items()) or "none"
+        lines.append(f"- {r.task} {r.variation}: {fails}")
+    lines += ["", "Source recording (scripted expert, failed tries discarded):", ""]
+    seen = set()
+    for r in rows:
+        if r.task not in seen:
+            seen.add(r.task)
+            lines.append(f"- {r.task}: {NUM_SOURCES} demos in {r.source_tries} tries, {r.source_s:.1f} s")
+    stack = [r for r in rows if r.task == "stack" and r.variation == "D0"]
+    if stack:
+        r = stack[0]
+        lines += [
+            "",
+            f"Stack D0 against the targets: {r.attempts_per_s:.2f} attempts/s "
+            f"({r.attempts_per_s / MIMICGEN_ATTEMPTS_PER_S:.0f}x MimicGen's {MIMICGEN_ATTEMPTS_PER_S}; target >= "
+            f"{TARGET_ATTEMPTS_PER_S:g}: {verdict(r.attempts_per_s >= TARGET_ATTEMPTS_PER_S)}), overhead {r.overhead:.2f}x "
+            f"(target <= {TARGET_OVERHEAD}: {verdict(r.overhead <= TARGET_OVERHEAD)}).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# ---- 2. controller tracking ---------------------------------------------------------------------
+@dataclass
+class TrackingResult:
+    pos_mm: np.ndarray
+    rot_deg: np.ndarray
+    settle_steps: list[int | None] = field(default_factory=list)
+
+
+def random_target(home: np.ndarray, rng: np.random.Generator, reach_m: float, max_deg: float) -> np.ndarray:
+    """A pose within ``reach_m`` (per axis) of ``home`` and rotated by at most ``max_deg`` about a random axis."""
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    angle = np.deg2rad(rng.uniform(0.0, max_deg))
+    target = home.copy()
+    target[:3, 3] += rng.uniform(-reach_m, reach_m, 3)
+    target[:3, :3] = geo.axisangle_to_mat(axis * angle) @ home[:3, :3]
+    return target
+
+
+def bench_tracking(num_targets: int, steps: int, seed: int = 0) -> TrackingResult:
+    """Drive the stack world's arm to random targets with clipped delta-pose actions; steady-state errors."""
+    world = df.make_world(df.get_task("stack"))
+    env, task = world.env, world.task
+    rng = np.random.default_rng(seed)
+    pos, rot, settle = [], [], []
+    for _ in range(num_targets):
+        task.reset(env, rng, "D0")
+        target = random_target(env.eef_pose(), rng, 0.15, 20.0)
+        settled = None
+        for k in range(steps):
+            env.step(np.clip(target_to_action(env.eef_pose(), env.world_T_base, target, -1.0), -1.0, 1.0))
+            p, r = geo.pose_error(env.eef_pose(), target)
+            if settled is None and p * 1e3 <= TARGET_POS_MM and np.rad2deg(r) <= TARGET_ROT_DEG:
+                settled = k + 1
+        pos.append(p * 1e3)
+        rot.append(np.rad2deg(r))
+        settle.append(settled)
+    return TrackingResult(np.array(pos), np.array(rot), settle)
+
+
+def tracking_section(res: TrackingResult, steps: int) -> str:
+    """Markdown for section 2."""
+    settled = [s for s in res.settle_steps if s is not None]
+    settle = f"median {np.median(settled):.0f} control steps ({np.median(settled) / 20:.2f} s)" if settled else "never"
+    return "\n".join(
+        [
+            "## 2. Controller tracking",
+            "",
+            f"{len(res.pos_mm)} random targets within +-0.15 m (per axis) and up to 20 deg (random axis) of the home "
+            f"pose in the stack world; clipped `target_to_action` actions for {steps} control steps ({steps / 20:.0f} s), "
+            "then the end-effector error (`geometry.pose_error`).",
+            "",
+            "| metric | mean | max | target |",
+            "|---|--:|--:|--:|",
+            f"| position error (mm) | {res.pos_mm.mean():.3f} | {res.pos_mm.max():.3f} | <= {TARGET_POS_MM:g} "
+            f"({verdict(res.pos_mm.max() <= TARGET_POS_MM)}) |",
+            f"| rotation error (deg) | {res.rot_deg.mean():.3f} | {res.rot_deg.max():.3f} | <= {TARGET_ROT_DEG:g} "
+            f"({verdict(res.rot_deg.max() <= TARGET_ROT_DEG)}) |",
+            "",
+            f"Within both targets: {len(settled)}/{len(res.settle_steps)} targets, {settle}.",
+            "",
+        ]
+    )
+
+
+# ---- 3. raw physics and the control-step split --------------------------------------------------
+def stack_world(seed: int = 0) -> World:
+    """A stack world reset to a D0 scene, arm holding home."""
+    world = df.make_world(df.get_task("stack"))
+    world.task.reset(world.env, np.random.default_rng(seed), "D0")
+    return world
+
+
+def bench_raw_physics(seconds: float) -> tuple[float, int]:
+    """Raw ``mj_step`` steps per second on the stack model with the arm holding home (no Python controller)."""
+    env = stack_world().env
+    start_state = env.get_state()
+    steps, chunk = 0, 1000
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        env.set_state(start_state)  # objects settle after a while; restart so contacts stay representative
+        mujoco.mj_step(env.model, env.data, nstep=chunk)
+        steps += chunk
+    return steps / (time.perf_counter() - start), env.substeps
+
+
+def bench_control_split(num_steps: int, seed: int = 0) -> dict[str, float]:
+    """Mean ms per control step of each part of ``Recorder.step``'s work (a timed replica), arm tracking targets."""
+    world = stack_world(seed)
+    env, task = world.env, world.task
+    rng = np.random.default_rng(seed)
+    parts = dict.fromkeys(("record state + object poses + signals", "action math", "IK solve", "physics (mj_step x substeps)",
+                           "kinematics + stability + success check"), 0.0)
+    names = list(parts)
+    home = env.eef_pose()
+    target = random_target(home, rng, 0.1, 15.0)
+    for k in range(num_steps):
+        if k % 40 == 0:
+            target = random_target(home, rng, 0.1, 15.0)
+        t0 = time.perf_counter()
+        eef = env.eef_pose()
+        env.get_state()
+        task.object_poses(env)
+        task.signals(env)
+        t1 = time.perf_counter()
+        action = np.clip(target_to_action(eef, env.world_T_base, target, -1.0), -1.0, 1.0)
+        executed = action_to_target(eef, env.world_T_base, action)
+        target_to_abs_action(env.world_T_base, executed, float(action[6]))
+        t2 = time.perf_counter()
+        env.apply_target(executed, float(action[6]))
+        t3 = time.perf_counter()
+        mujoco.mj_step(env.model, env.data, nstep=env.substeps)
+        t4 = time.perf_counter()
+        mujoco.mj_kinematics(env.model, env.data)
+        env.unstable()
+        task.success(env)
+        t5 = time.perf_counter()
+        for name, a, b in zip(names, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
+            parts[name] += b - a
+    return {name: 1e3 * v / num_steps for name, v in parts.items()}
+
+
+def physics_section(steps_per_s: float, substeps: int, split: dict[str, float]) -> str:
+    """Markdown for section 3."""
+    total = sum(split.values())
+    lines = [
+        "## 3. Raw physics speed",
+        "",
+        f"Raw `mj_step` on the stack model (D0 scene, arm holding home, no Python controller): **{steps_per_s:,.0f} "
+        f"physics steps/s** = {steps_per_s / substeps:,.0f} control steps/s ({substeps} substeps per 20 Hz control step). "
+        "This is the physics limit of one core.",
+        "",
+        "Where one control step's time goes (a timed replica of `Recorder.step`, arm tracking random targets):",
+        "",
+        "| part | ms / control step | share |",
+        "|---|--:|--:|",
+    ]
+    lines += [f"| {name} | {ms:.3f} | {ms / total:.0%} |" for name, ms in split.items()]
+    lines += [f"| total | {total:.3f} | 100% |", ""]
+    return "\n".join(lines)
+
+
+# ---- main ---------------------------------------------------------------------------------------
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None, help="markdown report path (also printed)")
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_ATTEMPTS} attempts per run, fewer samples")
+    parser.add_argument("--attempts", type=int, default=None, help="attempts per task and variation (overrides defaults)")
+    parser.add_argument("--tasks", nargs="+", default=None, help=f"tasks to generate (default: all of {', '.join(df.TASKS)})")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    tasks = args.tasks or list(df.TASKS)
+    for task in tasks:
+        df.get_task(task)  # unknown name -> clear error now
+    per_task = args.attempts or (QUICK_ATTEMPTS if args.quick else None)
+    attempts = {t: per_task or DEFAULT_ATTEMPTS.get(t, 100) for t in tasks}
+    raw_samples = 100 if args.quick else 400
+    num_targets, track_steps = (8 if args.quick else 20), 60
+    physics_s = 0.5 if args.quick else 3.0
+    split_steps = 100 if args.quick else 600
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="demoforge_bench_") as tmp:
+        rows = bench_generation(tasks, attempts, raw_samples, Path(tmp))
+    log("controller tracking ...")
+    tracking = bench_tracking(num_targets, track_steps)
+    log("raw physics ...")
+    steps_per_s, substeps = bench_raw_physics(physics_s)
+    split = bench_control_split(split_steps)
+    total = time.perf_counter() - start
+
+    report = "\n".join(
+        [
+            header(command),
+            generation_section(rows),
+            tracking_section(tracking, track_steps),
+            physics_section(steps_per_s, substeps, split),
+            f"Benchmark run time: {total:.0f} s.",
+            "",
+        ]
+    )
+    print(report)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report)
+        log(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Shared fixtures: real source demos and a real generated run, made once per test process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import demoforge as df
+
+
+@pytest.fixture(scope="session")
+def stack_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sources") / "stack_src.hdf5"
+    df.record_sources("stack", num=6, out=path, seed=0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def stack_run(tmp_path_factory: pytest.TempPathFactory, stack_sources: Path) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("runs") / "stack"
+    cfg = df.GenerateConfig(task="stack", source=str(stack_sources), num_demos=6, max_attempts=30, variation="D1", seed=3)
+    stats = df.generate(cfg, out)
+    return out, stats

@@ -1,0 +1,64 @@
+"""Pose math: properties that must hold for any pose, checked on random ones."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
+
+from demoforge import geometry as geo
+from demoforge.mimic.transform import retarget
+
+finite = st.floats(-2.0, 2.0, allow_nan=False)
+vec3 = st.tuples(finite, finite, finite).map(np.array)
+seeds = st.integers(0, 2**32 - 1)
+
+
+def random_pose(seed: int, pos: np.ndarray) -> np.ndarray:
+    return geo.make_pose(pos, Rotation.random(random_state=seed).as_matrix())
+
+
+@given(seeds, vec3)
+def test_invert_is_inverse(seed: int, pos: np.ndarray) -> None:
+    pose = random_pose(seed, pos)
+    np.testing.assert_allclose(pose @ geo.invert(pose), np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(geo.invert(pose), np.linalg.inv(pose), atol=1e-12)
+
+
+@given(seeds)
+def test_quaternion_round_trip_in_mujoco_order(seed: int) -> None:
+    rot = Rotation.random(random_state=seed)
+    quat = geo.mat_to_quat(rot.as_matrix())
+    assert quat[0] >= 0  # canonical sign, w first
+    np.testing.assert_allclose(geo.quat_to_mat(quat), rot.as_matrix(), atol=1e-12)
+    xyzw = rot.as_quat()
+    assert np.allclose(geo.xyzw_to_wxyz(xyzw), quat) or np.allclose(geo.xyzw_to_wxyz(xyzw), -quat)
+
+
+@given(seeds, st.floats(0.0, 3.1, allow_nan=False))
+def test_axisangle_round_trip(seed: int, angle: float) -> None:
+    axis = Rotation.random(random_state=seed).apply([1.0, 0.0, 0.0])
+    rotvec = axis * angle
+    mat = geo.axisangle_to_mat(rotvec)
+    np.testing.assert_allclose(mat, Rotation.from_rotvec(rotvec).as_matrix(), atol=1e-10)
+    np.testing.assert_allclose(geo.mat_to_axisangle(mat), rotvec, atol=1e-8)
+
+
+@given(seeds, seeds, vec3, vec3, st.integers(1, 30))
+def test_interpolation_ends_at_goal_and_moves_monotonically(s1: int, s2: int, p1: np.ndarray, p2: np.ndarray, n: int) -> None:
+    a, b = random_pose(s1, p1), random_pose(s2, p2)
+    path = geo.interpolate_poses(a, b, n)
+    assert path.shape == (n, 4, 4)
+    np.testing.assert_allclose(path[-1], b, atol=1e-9)
+    dists = [geo.pose_error(a, p)[0] for p in path]
+    assert np.all(np.diff(dists) >= -1e-9)
+
+
+@settings(max_examples=50)
+@given(seeds, seeds, seeds, vec3, vec3, vec3)
+def test_retarget_keeps_pose_relative_to_object(s1: int, s2: int, s3: int, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray) -> None:
+    src_obj, new_obj = random_pose(s1, p1), random_pose(s2, p2)
+    eef = np.stack([random_pose(s3 + i, p3 + i * 0.01) for i in range(4)])
+    moved = retarget(eef, src_obj, new_obj)
+    np.testing.assert_allclose(geo.invert(new_obj) @ moved, geo.invert(src_obj) @ eef, atol=1e-9)
