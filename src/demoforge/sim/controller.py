@@ -104,8 +104,9 @@ class DiffIK:
             mujoco.mju_subQuat(local, self._quat_target, self._quat_cur)
             self._err[3:] = site_mat.reshape(3, 3) @ local
             jac = self._jac
-            jac_pinv = jac.T @ np.linalg.inv(jac @ jac.T + self.damping_eye)
-            null = (self._eye - jac_pinv @ jac) @ (self.nullspace_gain * (self.q_home - q))
-            q += jac_pinv @ self._err + null
+            # Damped least squares for the task, plus a pull toward home in the Jacobian's null space.
+            jac_pinv = np.linalg.solve(jac @ jac.T + self.damping_eye, jac).T
+            bias = self.nullspace_gain * (self.q_home - q)
+            q += jac_pinv @ (self._err - jac @ bias) + bias
             np.clip(q, self.q_low, self.q_high, out=q)
         return q

@@ -44,6 +44,8 @@ class SimEnv:
         self.ik = DiffIK(model, self.eef_site_id, self.arm_qpos_adr, self.arm_dof_adr, self.q_home)
         self.state_size = mujoco.mj_stateSize(model, STATE_SPEC)
         self._body_geoms: dict[str, np.ndarray] = {}
+        self._mask_a = np.zeros(model.ngeom, dtype=bool)  # scratch masks for contact queries
+        self._mask_b = np.zeros(model.ngeom, dtype=bool)
         self.reset()
 
     # ---- state -------------------------------------------------------------------------------
@@ -102,16 +104,25 @@ class SimEnv:
         if ncon == 0:
             return False
         pairs = self.data.contact.geom[:ncon]
-        a0 = np.isin(pairs[:, 0], geoms_a)
-        a1 = np.isin(pairs[:, 1], geoms_a)
-        b0 = np.isin(pairs[:, 0], geoms_b)
-        b1 = np.isin(pairs[:, 1], geoms_b)
-        return bool(np.any((a0 & b1) | (a1 & b0)))
+        in_a, in_b = self._mask_a, self._mask_b
+        in_a[:] = False
+        in_b[:] = False
+        in_a[geoms_a] = True
+        in_b[geoms_b] = True
+        g0, g1 = pairs[:, 0], pairs[:, 1]
+        return bool(np.any((in_a[g0] & in_b[g1]) | (in_a[g1] & in_b[g0])))
 
     def is_grasping(self, body: str) -> bool:
         """Both fingers touch the body (a two-sided grasp)."""
-        geoms = self.body_geoms(body)
-        return all(self.in_contact(np.array([f]), geoms) for f in self.finger_geom_ids)
+        ncon = self.data.ncon
+        if ncon == 0:
+            return False
+        pairs = self.data.contact.geom[:ncon]
+        in_body = self._mask_b
+        in_body[:] = False
+        in_body[self.body_geoms(body)] = True
+        touching = np.concatenate([pairs[in_body[pairs[:, 1]], 0], pairs[in_body[pairs[:, 0]], 1]])
+        return bool(np.all(np.isin(self.finger_geom_ids, touching)))
 
     def unstable(self) -> bool:
         """Physics blew up: MuJoCo flagged a bad acceleration/state or the state is not finite."""

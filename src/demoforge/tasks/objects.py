@@ -48,9 +48,28 @@ def aligned_yaw(world_T_ref: np.ndarray, world_T_held: np.ndarray, symmetry: int
     return float(held + delta)
 
 
-def on_top_pose(env: SimEnv, world_T_held: np.ndarray, world_T_base: np.ndarray, height: float, symmetry: int = 4) -> np.ndarray:
-    """End-effector pose that sets the held object ``height`` above ``world_T_base``'s centre, yaw-aligned to it."""
-    target = geo.make_pose(
-        world_T_base[:3, 3] + [0.0, 0.0, height], geo.yaw_mat(aligned_yaw(world_T_base, world_T_held, symmetry))
-    )
+
+def upright_cube_rotation(world_T_held: np.ndarray, world_T_ref: np.ndarray) -> np.ndarray:
+    """Least turn that sets a held cube flat and square to ``world_T_ref``, whichever face is down.
+
+    A cube knocked onto its side while being grasped is still a cube: levelling its most vertical axis
+    (rather than its own z) keeps the gripper pointing down instead of rolling it by 90 degrees.
+    """
+    rot = world_T_held[:3, :3]
+    k = int(np.argmax(np.abs(rot[2])))
+    up = rot[:, k] * np.sign(rot[2, k])
+    axis = np.cross(up, [0.0, 0.0, 1.0])
+    angle = float(np.arctan2(np.linalg.norm(axis), up[2]))
+    level = geo.axisangle_to_mat(axis / max(np.linalg.norm(axis), 1e-12) * angle) @ rot
+    side = level[:, (k + 1) % 3]
+    heading = np.arctan2(side[1], side[0])
+    ref = np.arctan2(world_T_ref[1, 0], world_T_ref[0, 0])
+    step = np.pi / 2
+    delta = (ref - heading + step / 2) % step - step / 2
+    return geo.yaw_mat(delta) @ level
+
+
+def on_top_pose(env: SimEnv, world_T_held: np.ndarray, world_T_base: np.ndarray, height: float) -> np.ndarray:
+    """End-effector pose that sets a held cube ``height`` above ``world_T_base``'s centre, flat and square to it."""
+    target = geo.make_pose(world_T_base[:3, 3] + [0.0, 0.0, height], upright_cube_rotation(world_T_held, world_T_base))
     return place_pose(env, world_T_held, target)
