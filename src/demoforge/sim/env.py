@@ -9,6 +9,7 @@ import mujoco
 import numpy as np
 
 from demoforge import geometry as geo
+from demoforge.errors import DemoforgeError
 from demoforge.sim.controller import DiffIK, action_to_target
 from demoforge.sim.robot import ROBOT_PREFIX, RobotConfig
 from demoforge.sim.scene import PhysicsSettings
@@ -25,19 +26,20 @@ class SimEnv:
         self.robot = robot
         self.physics = physics
         self.substeps = max(1, int(round(1.0 / (physics.control_hz * model.opt.timestep))))
-        name = lambda n: ROBOT_PREFIX + n  # noqa: E731
-        joint_ids = np.array([model.joint(name(j)).id for j in robot.arm_joints])
+        joint = lambda n: _lookup(model, "joint", n, robot)  # noqa: E731
+        actuator = lambda n: _lookup(model, "actuator", n, robot)  # noqa: E731
+        joint_ids = np.array([joint(j) for j in robot.arm_joints])
         self.arm_qpos_adr = model.jnt_qposadr[joint_ids].copy()
         self.arm_dof_adr = model.jnt_dofadr[joint_ids].copy()
-        self.arm_act_ids = np.array([model.actuator(name(a)).id for a in robot.arm_actuators])
-        self.grip_act_ids = np.array([model.actuator(name(a)).id for a in robot.gripper_actuators])
-        grip_joint_ids = np.array([model.joint(name(j)).id for j in robot.gripper_joints], dtype=int)
+        self.arm_act_ids = np.array([actuator(a) for a in robot.arm_actuators])
+        self.grip_act_ids = np.array([actuator(a) for a in robot.gripper_actuators], dtype=int)
+        grip_joint_ids = np.array([joint(j) for j in robot.gripper_joints], dtype=int)
         self.grip_qpos_adr = model.jnt_qposadr[grip_joint_ids].copy()
         self.grip_dof_adr = model.jnt_dofadr[grip_joint_ids].copy()
         self.grip_open = np.asarray(robot.gripper_open, dtype=float)
         self.grip_closed = np.asarray(robot.gripper_closed, dtype=float)
-        self.finger_geom_ids = np.array([model.geom(name(g)).id for g in robot.finger_geoms])
-        self.eef_site_id = model.site(name(robot.eef_site)).id
+        self.finger_geom_ids = np.array([_lookup(model, "geom", g, robot) for g in robot.finger_geoms])
+        self.eef_site_id = _lookup(model, "site", robot.eef_site, robot)
         self.q_home = np.asarray(robot.home_qpos, dtype=float)
         base_body = model.jnt_bodyid[joint_ids[0]]
         self.base_body_id = int(model.body_parentid[base_body])
@@ -149,6 +151,14 @@ class SimEnv:
         """One control period of physics; body and site poses are then current (contacts are one substep old)."""
         mujoco.mj_step(self.model, self.data, nstep=self.substeps)
         mujoco.mj_kinematics(self.model, self.data)
+
+
+def _lookup(model: mujoco.MjModel, kind: str, name: str, robot: RobotConfig) -> int:
+    """Id of a robot element in the composed scene, or an error naming the robot file and element."""
+    try:
+        return int(getattr(model, kind)(ROBOT_PREFIX + name).id)
+    except KeyError:
+        raise DemoforgeError(f"{robot.mjcf}: robot {robot.name!r} has no {kind} named {name!r}") from None
 
 
 def _is_descendant(model: mujoco.MjModel, body: int, root: int) -> bool:

@@ -42,6 +42,7 @@ class StackThree(Task):
         Subtask("grasp_cube_c", object="cube_c", signal="grasp_cube_c"),
         Subtask("place_c_on_a", object="cube_a", signal=None),
     )
+    # D0 is a little wider than stack's +-8 cm so three cubes 10 cm apart are not forced into its corners.
     variations = {
         name: {cube: box_placement(0.55, 0.0, hx, hy) for cube in ("cube_a", "cube_b", "cube_c")}
         for name, (hx, hy) in {"D0": (0.1, 0.1), "D1": (0.2, 0.25), "D2": (0.25, 0.35)}.items()
