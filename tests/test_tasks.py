@@ -68,3 +68,39 @@ def test_transient_success_does_not_count() -> None:
         rec.step(push, 1.0)
     assert rec.rewards[: rec.t].max() == 1.0
     assert not rec.succeeded()
+
+
+@pytest.mark.parametrize("variation", ["D0", "D1", "D2"])
+def test_resets_keep_objects_reachable_and_apart(variation: str) -> None:
+    for name in sorted(TASKS):
+        task = get_task(name)
+        world = make_world(task)
+        base_xy = world.env.world_T_base[:2, 3]
+        for seed in range(10):
+            task.reset(world.env, np.random.default_rng(seed), variation)
+            xy = np.array([world.env.body_pose(o)[:2, 3] for o in task.variations[variation]])
+            radius = np.linalg.norm(xy - base_xy, axis=1)
+            assert np.all((radius >= task.reach[0]) & (radius <= task.reach[1])), (name, radius)
+            if len(xy) > 1:
+                gaps = np.linalg.norm(xy[:, None] - xy[None], axis=-1)[np.triu_indices(len(xy), 1)]
+                assert gaps.min() >= task.min_separation - 1e-9
+            assert world.env.data.ncon == 0 or not _objects_interpenetrate(world)
+
+
+def _objects_interpenetrate(world) -> bool:
+    import mujoco
+
+    data = world.env.data
+    mujoco.mj_forward(world.env.model, data)
+    return bool(np.any(data.contact.dist[: data.ncon] < -1e-3))
+
+
+def test_impossible_ranges_are_rejected_with_a_clear_error() -> None:
+    from demoforge.errors import DemoforgeError
+    from demoforge.tasks.base import box_placement
+
+    task = get_task("stack")
+    task.variations = {**task.variations, "far": {o: box_placement(1.5, 0.0, 0.05, 0.05) for o in task.objects}}
+    world = make_world(task)
+    with pytest.raises(DemoforgeError, match="from the robot base"):
+        task.reset(world.env, np.random.default_rng(0), "far")

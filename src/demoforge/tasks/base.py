@@ -13,6 +13,7 @@ import mujoco
 import numpy as np
 
 from demoforge import geometry as geo
+from demoforge.errors import DemoforgeError
 from demoforge.sim.env import SimEnv
 from demoforge.sim.scene import TABLE_TOP_Z, set_free_body_pose
 
@@ -60,6 +61,7 @@ class Task:
     symmetry: dict[str, int] = {}  # object -> n-fold symmetry about its z axis
     rest_height: dict[str, float] = {}  # object -> body z above the table at rest
     min_separation: float = 0.1  # metres between sampled object centres
+    reach: tuple[float, float] = (0.3, 0.72)  # horizontal distance from the robot base a top-down grasp can reach
     success_hold_steps: int = 5  # success must hold for this many final control steps
     max_steps: int = 600  # control steps before an episode is cut
 
@@ -86,17 +88,27 @@ class Task:
         return [s.signal for s in self.subtasks if s.signal is not None]
 
     def reset(self, env: SimEnv, rng: np.random.Generator, variation: str = "D0") -> None:
-        """Robot home, objects placed by a fresh sample of ``variation`` (rejection-sampled apart)."""
+        """Robot home, objects placed by a fresh sample of ``variation``.
+
+        Samples are rejected (and redrawn) when objects are closer than ``min_separation`` or outside the
+        arm's ``reach``: an impossible start is not a failed attempt.
+        """
         env.reset()
         placements = self.variation(variation)
+        base_xy = env.world_T_base[:2, 3]
         for _ in range(1000):
             poses = {name: p.sample(rng) for name, p in placements.items()}
             xy = np.array([(x, y) for x, y, _ in poses.values()])
             dists = np.linalg.norm(xy[:, None] - xy[None], axis=-1) + np.eye(len(xy)) * 1e9
-            if len(xy) < 2 or dists.min() >= self.min_separation:
+            radius = np.linalg.norm(xy - base_xy, axis=1)
+            reachable = np.all((radius >= self.reach[0]) & (radius <= self.reach[1]))
+            if reachable and (len(xy) < 2 or dists.min() >= self.min_separation):
                 break
         else:
-            raise RuntimeError(f"{self.name}: could not place objects {self.min_separation} m apart in {variation}")
+            raise DemoforgeError(
+                f"task {self.name!r}, variation {variation!r}: no placement keeps objects {self.min_separation} m apart "
+                f"and {self.reach[0]}-{self.reach[1]} m from the robot base; widen the ranges"
+            )
         for name, (x, y, yaw) in poses.items():
             pose = geo.make_pose([x, y, TABLE_TOP_Z + self.rest_height.get(name, 0.0)], geo.yaw_mat(yaw))
             set_free_body_pose(env.model, env.data, name, pose)
@@ -104,8 +116,6 @@ class Task:
 
     def variation(self, name: str) -> dict[str, Placement]:
         if name not in self.variations:
-            from demoforge.errors import DemoforgeError
-
             known = ", ".join(self.variations)
             raise DemoforgeError(f"task {self.name!r} has no variation {name!r} (known: {known})")
         return self.variations[name]

@@ -39,16 +39,6 @@ def place_pose(env: SimEnv, world_T_held_now: np.ndarray, world_T_held_goal: np.
     return world_T_held_goal @ geo.invert(world_T_held_now) @ env.eef_pose()
 
 
-def aligned_yaw(world_T_ref: np.ndarray, world_T_held: np.ndarray, symmetry: int) -> float:
-    """Yaw for the held object that matches ``world_T_ref`` with the least turn, given its n-fold symmetry."""
-    ref = np.arctan2(world_T_ref[1, 0], world_T_ref[0, 0])
-    held = np.arctan2(world_T_held[1, 0], world_T_held[0, 0])
-    step = 2 * np.pi / max(symmetry, 1)
-    delta = (ref - held + step / 2) % step - step / 2
-    return float(held + delta)
-
-
-
 def upright_cube_rotation(world_T_held: np.ndarray, world_T_ref: np.ndarray) -> np.ndarray:
     """Least turn that sets a held cube flat and square to ``world_T_ref``, whichever face is down.
 

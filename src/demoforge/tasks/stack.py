@@ -5,11 +5,10 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from demoforge import geometry as geo
 from demoforge.sim.env import SimEnv
 from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
 from demoforge.tasks.motion import Motion, pick_and_place
-from demoforge.tasks.objects import add_box_object, aligned_yaw, place_pose
+from demoforge.tasks.objects import add_box_object, on_top_pose
 
 CUBE_HALF = {"cube_a": 0.02, "cube_b": 0.025, "cube_c": 0.0225}
 CUBE_RGBA = {"cube_a": (0.85, 0.15, 0.12, 1), "cube_b": (0.15, 0.7, 0.2, 1), "cube_c": (0.15, 0.3, 0.85, 1)}
@@ -33,11 +32,7 @@ def stack_onto(motion: Motion, env: SimEnv, task: Task, held: str, base: str) ->
 
     def goal() -> np.ndarray:
         held_pose, base_pose = task.object_pose(env, held), task.object_pose(env, base)
-        target = geo.make_pose(
-            base_pose[:3, 3] + [0.0, 0.0, CUBE_HALF[base] + CUBE_HALF[held]],
-            geo.yaw_mat(aligned_yaw(base_pose, held_pose, 4)),
-        )
-        return place_pose(env, held_pose, target)
+        return on_top_pose(env, held_pose, base_pose, CUBE_HALF[base] + CUBE_HALF[held])
 
     yield from pick_and_place(motion, env, held, lambda n: task.object_pose(env, n), goal, place_clearance=0.008)
 
