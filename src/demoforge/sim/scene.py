@@ -39,6 +39,7 @@ def base_scene(robot: RobotConfig, physics: PhysicsSettings = PhysicsSettings())
     """Floor, table, lights, a front camera, and the robot mounted at ``ROBOT_BASE_POS``."""
     spec = mujoco.MjSpec()
     spec.modelname = "demoforge_scene"
+    spec.compiler.degree = False  # radians throughout; attached robots keep their joint ranges on MuJoCo 3.3 too
     spec.option.timestep = physics.timestep
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
