@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 export MUJOCO_GL ?= egl
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-oldest bench docs clean
 
 setup: $(VENV)/.installed
 
@@ -22,8 +22,19 @@ demo: setup
 test: setup
 	$(PY) -m pytest -n 2 -q
 
+# The oldest MuJoCo demoforge supports, in its own environment (CI runs this after `make test`).
+OLDEST_MUJOCO := 3.3.0
+test-oldest:
+	$(PYTHON) -m venv .venv-oldest
+	.venv-oldest/bin/python -m pip install --quiet --upgrade pip
+	.venv-oldest/bin/python -m pip install --quiet "mujoco==$(OLDEST_MUJOCO)" -e ".[dev]"
+	.venv-oldest/bin/python -m pytest -n 2 -q -m "not slow"
+
+docs: setup
+	$(VENV)/bin/typer demoforge.cli utils docs --name demoforge --output docs/cli.md
+
 bench: setup
 	$(PY) benchmarks/run.py --out docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) .venv-oldest runs .pytest_cache
