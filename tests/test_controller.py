@@ -59,3 +59,14 @@ def test_gripper_closes_and_opens(world) -> None:
     for _ in range(10):
         env.step(np.array([0, 0, 0, 0, 0, 0, -1.0]))
     assert env.gripper_qpos().min() > 0.038
+
+
+def test_physics_blow_up_is_detected(world) -> None:
+    env = world.env
+    env.reset()
+    assert not env.unstable()
+    env.data.qvel[:] = 1e12  # a simulation that has exploded
+    env.step_physics()
+    assert env.unstable()
+    env.reset()
+    assert not env.unstable()
