@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import mujoco
+import numpy as np
 
 from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError
 from demoforge.sim.env import SimEnv
 from demoforge.sim.robot import PANDA, RobotConfig
-from demoforge.sim.scene import PhysicsSettings, base_scene, compile_scene, model_from_xml
+from demoforge.sim.scene import TABLE_TOP_Z, PhysicsSettings, base_scene, compile_scene, model_from_xml
 from demoforge.tasks.base import Task
 
 
@@ -26,6 +27,7 @@ class World:
 def make_world(task: Task, robot: RobotConfig = PANDA, physics: PhysicsSettings = PhysicsSettings()) -> World:
     spec = base_scene(robot, physics)
     task.build(spec)
+    _park_objects(spec, task)
     _, xml = compile_scene(spec)
     # Simulate the model parsed from the stored MJCF text, so replays from that text are bit-exact.
     return World(SimEnv(model_from_xml(xml), robot, physics), task, xml)
@@ -48,6 +50,15 @@ def env_args_for(world: World, variation: str) -> dict:
             "mujoco_version": mujoco.__version__,
         },
     }
+
+
+def _park_objects(spec: mujoco.MjSpec, task: Task) -> None:
+    """Give objects a default resting place on the table (a row across it), so a bare reset is valid."""
+    for i, name in enumerate(task.objects):
+        body = spec.body(name)
+        if body is not None and not np.any(body.pos):
+            y = -0.2 + 0.4 * i / max(len(task.objects) - 1, 1)
+            body.pos = [0.6, y, TABLE_TOP_Z + task.rest_height.get(name, 0.05)]
 
 
 def env_for_demo(demo: Demo, robot: RobotConfig) -> SimEnv:

@@ -48,10 +48,12 @@ def target_to_abs_action(world_T_base: np.ndarray, world_T_target: np.ndarray, g
 
 
 class DiffIK:
-    """Damped least-squares IK from the measured joints to a target site pose, with a home-posture null space.
+    """Weighted damped least-squares IK from the measured joints to a target site pose, with a home-posture null space.
 
     Runs on its own ``MjData`` so the simulation state is never touched; a few Newton steps per
     control step reach sub-millimetre accuracy for the small per-step motions of a 20 Hz controller.
+    Joint costs resolve redundancy: on the Panda, joint 3 shares joint 1's axis whenever joint 2 is
+    near zero, and splitting a motion between the two makes their torque-limited servos fight.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class DiffIK:
         qpos_adr: np.ndarray,
         dof_adr: np.ndarray,
         q_home: np.ndarray,
+        joint_cost: np.ndarray | None = None,
         iterations: int = 2,
         damping: float = 1e-3,
         nullspace_gain: float = 0.2,
@@ -71,6 +74,8 @@ class DiffIK:
         self.qpos_adr = qpos_adr
         self.dof_adr = dof_adr
         self.q_home = q_home
+        # Weighted least squares: a costlier joint moves less when the arm is redundant.
+        self.inv_cost = 1.0 / (np.ones(len(dof_adr)) if joint_cost is None else np.asarray(joint_cost, dtype=float))
         self.iterations = iterations
         self.damping_eye = damping * np.eye(6)
         self.nullspace_gain = nullspace_gain
@@ -104,8 +109,9 @@ class DiffIK:
             mujoco.mju_subQuat(local, self._quat_target, self._quat_cur)
             self._err[3:] = site_mat.reshape(3, 3) @ local
             jac = self._jac
-            # Damped least squares for the task, plus a pull toward home in the Jacobian's null space.
-            jac_pinv = np.linalg.solve(jac @ jac.T + self.damping_eye, jac).T
+            # Weighted damped least squares for the task, plus a pull toward home in the null space.
+            jac_w = jac * self.inv_cost
+            jac_pinv = np.linalg.solve(jac_w @ jac.T + self.damping_eye, jac_w).T
             bias = self.nullspace_gain * (self.q_home - q)
             q += jac_pinv @ (self._err - jac @ bias) + bias
             np.clip(q, self.q_low, self.q_high, out=q)

@@ -43,7 +43,7 @@ class SimEnv:
         self.q_home = np.asarray(robot.home_qpos, dtype=float)
         base_body = model.jnt_bodyid[joint_ids[0]]
         self.base_body_id = int(model.body_parentid[base_body])
-        self.ik = DiffIK(model, self.eef_site_id, self.arm_qpos_adr, self.arm_dof_adr, self.q_home)
+        self.ik = DiffIK(model, self.eef_site_id, self.arm_qpos_adr, self.arm_dof_adr, self.q_home, robot.ik_joint_cost)
         self.state_size = mujoco.mj_stateSize(model, STATE_SPEC)
         self._body_geoms: dict[str, np.ndarray] = {}
         self._mask_a = np.zeros(model.ngeom, dtype=bool)  # scratch masks for contact queries

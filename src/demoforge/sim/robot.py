@@ -33,12 +33,18 @@ class RobotConfig(BaseModel):
     gripper_joints: list[str] = Field(default_factory=list, description="finger joints, reported as gripper qpos")
     finger_geoms: list[str] = Field(min_length=1, description="geoms used to decide whether an object is grasped")
     home_qpos: list[float] = Field(description="arm joint positions at reset, radians")
+    ik_joint_cost: list[float] | None = Field(
+        None, description="relative cost of moving each arm joint in IK (default all 1); raise it for a joint "
+        "whose axis can line up with another's"
+    )
 
     @model_validator(mode="after")
     def _lengths_agree(self) -> RobotConfig:
         n = len(self.arm_joints)
         if len(self.arm_actuators) != n or len(self.home_qpos) != n:
             raise ValueError(f"arm_joints, arm_actuators and home_qpos must have the same length ({n})")
+        if self.ik_joint_cost is not None and (len(self.ik_joint_cost) != n or min(self.ik_joint_cost) <= 0):
+            raise ValueError(f"ik_joint_cost needs {n} positive values, one per arm joint")
         m = len(self.gripper_actuators)
         if len(self.gripper_open) != m or len(self.gripper_closed) != m:
             raise ValueError(f"gripper_open and gripper_closed need one value per gripper actuator ({m})")
@@ -57,6 +63,7 @@ PANDA = RobotConfig(
     gripper_joints=["finger_joint1", "finger_joint2"],
     finger_geoms=["left_pad", "right_pad"],
     home_qpos=[0.0, -0.3, 0.0, -2.2, 0.0, 1.9, 0.785],
+    ik_joint_cost=[1.0, 1.0, 5.0, 1.0, 1.0, 1.0, 1.0],
 )
 
 BUILTIN_ROBOTS: dict[str, RobotConfig] = {"panda": PANDA}
