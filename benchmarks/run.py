@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import os
 import platform
 import shlex
@@ -25,7 +26,8 @@ import numpy as np
 
 import demoforge as df
 from demoforge import geometry as geo
-from demoforge.sim.controller import action_to_target, target_to_abs_action, target_to_action
+from demoforge.episode import Recorder
+from demoforge.sim.controller import action_to_target, target_to_action
 from demoforge.sim.robot import PANDA
 from demoforge.world import World, env_for_demo
 
@@ -75,10 +77,24 @@ def load_average() -> float:
         return 0.0
 
 
-def header(command: str, load_start: float, load_end: float) -> str:
+def source_hash() -> str:
+    """Short hash of demoforge's Python sources and assets (to spot code changing during a run)."""
+    root = Path(df.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".xml"):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def header(command: str, load_start: float, load_end: float, src_start: str, src_end: str) -> str:
     """Report title and the environment the numbers were measured in."""
     cores = os.cpu_count() or 1
     busy = max(load_start, load_end) > 0.75 * cores
+    src = f"- demoforge sources: {src_start}" + (
+        f" at start, {src_end} at end -- **the code changed during the run**" if src_end != src_start else ""
+    )
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
         [
@@ -88,6 +104,7 @@ def header(command: str, load_start: float, load_end: float) -> str:
             f"- machine: {cpu_model()}, {os.cpu_count()} cores, {ram_gib():.1f} GiB RAM, {platform.system()} {platform.release()}",
             f"- python {platform.python_version()}, mujoco {mujoco.__version__}, numpy {np.__version__}, demoforge {df.__version__}",
             f"- command: `{command}`",
+            src,
             f"- load average (1 min): {load_start:.2f} at start, {load_end:.2f} at end"
             + (" -- **the machine was busy: wall-clock numbers are inflated; see the CPU-time ratio**" if busy else ""),
             "",
@@ -148,13 +165,13 @@ def record(task: str, folder: Path) -> tuple[Path, int, float]:
     return path, tries, time.perf_counter() - start
 
 
-def raw_step_seconds(run_dir: Path, samples: int, rng: np.random.Generator) -> tuple[float, float]:
-    """(wall, CPU) seconds per raw ``mj_step`` on the run's own model, from a sample of the run's stored states.
+def raw_step_seconds(run_dir: Path, max_demos: int, rng: np.random.Generator) -> tuple[float, float]:
+    """(wall, CPU) seconds per raw ``mj_step`` for exactly the physics the run did.
 
-    Each sampled state is restored with ``mj_setState`` (warm-start cleared), the arm actuators are
-    set to hold the current joint positions and the gripper to the stored action's command, so
-    contacts (grasps, stacked objects) are as in the generated episodes; then one control period of
-    physics (``nstep=substeps``) is timed with no Python in between.
+    Replays stored attempts (kept and failed; replays are bit-exact) from their first state: the
+    controller's joint targets are computed untimed, and only ``mj_step(nstep=substeps)`` is timed.
+    So the baseline is the same model, the same states, the same contacts and the same controls:
+    the physics limit of this very run.
     """
     demos = []
     for name in ("demos.hdf5", "failed.hdf5"):
@@ -167,21 +184,24 @@ def raw_step_seconds(run_dir: Path, samples: int, rng: np.random.Generator) -> t
     demos = [d for d in demos if len(d)]
     if not demos:
         raise RuntimeError(f"{run_dir}: no stored states to time")
+    if len(demos) > max_demos:
+        demos = [demos[i] for i in sorted(rng.choice(len(demos), size=max_demos, replace=False))]
     env = env_for_demo(demos[0], PANDA)  # every demo of a run stores the same model
     model, data = env.model, env.data
-    picks = [(i, int(rng.integers(len(demos[i])))) for i in rng.integers(len(demos), size=samples)]
     wall = cpu = 0.0
-    for i, t in picks:
-        mujoco.mj_setState(model, data, demos[i].states[t], mujoco.mjtState.mjSTATE_FULLPHYSICS)
-        data.qacc_warmstart[:] = 0.0
-        data.ctrl[env.arm_act_ids] = env.arm_qpos()
-        g = (np.clip(demos[i].actions[t, 6], -1.0, 1.0) + 1.0) * 0.5
-        data.ctrl[env.grip_act_ids] = env.grip_open + g * (env.grip_closed - env.grip_open)
-        start, start_cpu = time.perf_counter(), time.process_time()
-        mujoco.mj_step(model, data, nstep=env.substeps)
-        wall += time.perf_counter() - start
-        cpu += time.process_time() - start_cpu
-    return wall / (samples * env.substeps), cpu / (samples * env.substeps)
+    steps = 0
+    for demo in demos:
+        env.set_state(demo.states[0])
+        for action in demo.actions:
+            action = np.clip(action, -1.0, 1.0)
+            env.apply_target(action_to_target(env.eef_pose(), env.world_T_base, action), float(action[6]))
+            start, start_cpu = time.perf_counter(), time.process_time()
+            mujoco.mj_step(model, data, nstep=env.substeps)
+            wall += time.perf_counter() - start
+            cpu += time.process_time() - start_cpu
+            mujoco.mj_kinematics(model, data)
+            steps += env.substeps
+    return wall / steps, cpu / steps
 
 
 def bench_generation(tasks: list[str], attempts: dict[str, int], raw_samples: int, work: Path) -> list[GenRow]:
@@ -220,9 +240,9 @@ def generation_section(rows: list[GenRow]) -> str:
         "nearest-neighbour selection (k=3), 5 transition steps, subtask boundary offset 10-20 steps, action noise 0.05, "
         "seed 0. Each run is stopped at a fixed number of attempts.",
         "",
-        "*Overhead* = wall time / (raw `mj_step` seconds per physics step x the run's physics steps), the raw rate "
-        "measured in this run on the run's own model from a sample of its stored states (arm holding its joints, "
-        "gripper as commanded). *Overhead CPU* = the same ratio in process CPU time, over attempts 2..N "
+        "*Overhead* = wall time / (raw `mj_step` seconds per physics step x the run's physics steps); the raw rate is "
+        "timed by replaying up to 60 of the run's own attempts (bit-exact) and timing only `mj_step`, so it is the physics "
+        "limit of the very same simulation. *Overhead CPU* = the same ratio in process CPU time, over attempts 2..N "
         "(robust to other load on the machine). *Python ms/step* = wall time not explained by raw physics, "
         "per 20 Hz control step.",
         "",
@@ -278,13 +298,14 @@ class TrackingResult:
     settle_steps: list[int | None] = field(default_factory=list)
 
 
-def random_target(home: np.ndarray, rng: np.random.Generator, reach_m: float, max_deg: float) -> np.ndarray:
-    """A pose within ``reach_m`` (per axis) of ``home`` and rotated by at most ``max_deg`` about a random axis."""
+def random_target(home: np.ndarray, rng: np.random.Generator, max_deg: float = 17.0) -> np.ndarray:
+    """A pose where the tasks work: -15..+20 cm forward, +-20 cm sideways, -33..+5 cm up from ``home``
+    (down to 7 cm above the table), turned by up to ``max_deg`` about a random axis."""
     axis = rng.normal(size=3)
     axis /= np.linalg.norm(axis)
     angle = np.deg2rad(rng.uniform(0.0, max_deg))
     target = home.copy()
-    target[:3, 3] += rng.uniform(-reach_m, reach_m, 3)
+    target[:3, 3] += rng.uniform([-0.15, -0.2, -0.33], [0.2, 0.2, 0.05])
     target[:3, :3] = geo.axisangle_to_mat(axis * angle) @ home[:3, :3]
     return target
 
@@ -298,7 +319,7 @@ def bench_tracking(num_targets: int, steps: int, seed: int = 0) -> TrackingResul
     for _ in range(num_targets):
         task.reset(env, rng, "D0")
         home = env.eef_pose()
-        target = random_target(home, rng, 0.15, 20.0)
+        target = random_target(home, rng)
         offsets.append(target[:3, 3] - home[:3, 3])
         angles.append(np.rad2deg(geo.pose_error(home, target)[1]))
         settled = None
@@ -337,8 +358,9 @@ def tracking_section(res: TrackingResult, steps: int) -> str:
         [
             "## 2. Controller tracking",
             "",
-            f"{len(res.pos_mm)} random targets within +-0.15 m (per axis) and up to 20 deg (random axis) of the home "
-            f"pose in the stack world; clipped `target_to_action` actions for {steps} control steps ({steps / 20:.0f} s), "
+            f"{len(res.pos_mm)} random targets where the tasks work (-15..+20 cm forward, +-20 cm sideways, -33..+5 cm "
+            "up from the home pose, i.e. down to 7 cm above the table; turned up to 17 deg about a random axis) in the "
+            f"stack world; clipped `target_to_action` actions for {steps} control steps ({steps / 20:.0f} s), "
             "then the end-effector error (`geometry.pose_error`).",
             "",
             "| metric | mean | max | target |",
@@ -378,38 +400,42 @@ def bench_raw_physics(seconds: float) -> tuple[float, int]:
 
 
 def bench_control_split(num_steps: int, seed: int = 0) -> dict[str, float]:
-    """Mean ms per control step of each part of ``Recorder.step``'s work (a timed replica), arm tracking targets."""
+    """Mean ms per control step of the real ``Recorder.step``, split by timing its physics and IK calls."""
     world = stack_world(seed)
-    env, task = world.env, world.task
+    env = world.env
     rng = np.random.default_rng(seed)
-    parts = dict.fromkeys(("record state + object poses + signals", "action math", "IK solve", "physics (mj_step x substeps)",
-                           "kinematics + stability + success check"), 0.0)
-    names = list(parts)
+    spent = {"physics": 0.0, "ik": 0.0}
+    real_step, real_solve = mujoco.mj_step, env.ik.solve
+
+    def timed_step(model: mujoco.MjModel, data: mujoco.MjData, nstep: int = 1) -> None:
+        start = time.perf_counter()
+        real_step(model, data, nstep=nstep)
+        spent["physics"] += time.perf_counter() - start
+
+    def timed_solve(q: np.ndarray, target: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        out = real_solve(q, target)
+        spent["ik"] += time.perf_counter() - start
+        return out
+
+    recorder = Recorder(world, max_steps=num_steps)
+    recorder.start()
     home = env.eef_pose()
-    target = random_target(home, rng, 0.1, 15.0)
-    for k in range(num_steps):
-        if k % 40 == 0:
-            target = random_target(home, rng, 0.1, 15.0)
-        t0 = time.perf_counter()
-        eef = env.eef_pose()
-        env.get_state()
-        task.object_poses(env)
-        task.signals(env)
-        t1 = time.perf_counter()
-        action = np.clip(target_to_action(eef, env.world_T_base, target, -1.0), -1.0, 1.0)
-        executed = action_to_target(eef, env.world_T_base, action)
-        target_to_abs_action(env.world_T_base, executed, float(action[6]))
-        t2 = time.perf_counter()
-        env.apply_target(executed, float(action[6]))
-        t3 = time.perf_counter()
-        mujoco.mj_step(env.model, env.data, nstep=env.substeps)
-        t4 = time.perf_counter()
-        mujoco.mj_kinematics(env.model, env.data)
-        env.unstable()
-        task.success(env)
-        t5 = time.perf_counter()
-        for name, a, b in zip(names, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
-            parts[name] += b - a
+    mujoco.mj_step, env.ik.solve = timed_step, timed_solve
+    try:
+        start = time.perf_counter()
+        for k in range(num_steps):
+            if k % 40 == 0:
+                target = random_target(home, rng)
+            recorder.step(target, -1.0)
+        total = time.perf_counter() - start
+    finally:
+        mujoco.mj_step, env.ik.solve = real_step, real_solve
+    parts = {
+        "physics (mj_step x substeps)": spent["physics"],
+        "IK solve": spent["ik"],
+        "recording, action math, signals, success and stability checks": total - spent["physics"] - spent["ik"],
+    }
     return {name: 1e3 * v / num_steps for name, v in parts.items()}
 
 
@@ -424,7 +450,7 @@ def physics_section(steps_per_s: float, substeps: int, split: dict[str, float]) 
         "This is the physics limit of one core; "
         "states met during generation (grasps, stacked objects) step slower, see *raw mj_step us/step* in section 1.",
         "",
-        "Where one control step's time goes (a timed replica of `Recorder.step`, arm tracking random targets):",
+        "Where one control step's time goes (the real `Recorder.step`, arm tracking random targets):",
         "",
         "| part | ms / control step | share |",
         "|---|--:|--:|",
@@ -460,12 +486,12 @@ def main() -> None:
         df.get_task(task)  # unknown name -> clear error now
     per_task = args.attempts or (QUICK_ATTEMPTS if args.quick else None)
     attempts = {t: per_task or DEFAULT_ATTEMPTS.get(t, 100) for t in tasks}
-    raw_samples = 100 if args.quick else 400
-    num_targets, track_steps = (8 if args.quick else 20), 60
+    raw_samples = 10 if args.quick else 60
+    num_targets, track_steps = (8 if args.quick else 100), 60
     physics_s = 0.5 if args.quick else 3.0
     split_steps = 100 if args.quick else 600
 
-    load_start = load_average()
+    load_start, src_start = load_average(), source_hash()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="demoforge_bench_") as tmp:
         rows = bench_generation(tasks, attempts, raw_samples, Path(tmp))
@@ -478,7 +504,7 @@ def main() -> None:
 
     report = "\n".join(
         [
-            header(command, load_start, load_average()),
+            header(command, load_start, load_average(), src_start, source_hash()),
             generation_section(rows),
             tracking_section(tracking, track_steps),
             physics_section(steps_per_s, substeps, split),

@@ -26,12 +26,13 @@ class Recorder:
         n, env = self.capacity, self.env
         self.states = np.zeros((n, env.state_size))
         self.actions = np.zeros((n, 7))
-        self.actions_abs = np.zeros((n, 7))
         self.rewards = np.zeros(n)
         self.eef_pose = np.zeros((n, 4, 4))
         self.target_pose = np.zeros((n, 4, 4))
         self.gripper_action = np.zeros((n, 1))
-        self.object_poses = {name: np.zeros((n, 4, 4)) for name in self.task.objects}
+        self.executed_pose = np.zeros((n, 4, 4))
+        self.object_poses = {name: np.zeros((n, 4, 4)) for name in self.task.objects}  # raw body poses
+        self.object_ids = {name: env.model.body(name).id for name in self.task.objects}
         self.signals = {name: np.zeros(n, dtype=np.int8) for name in self.task.signal_names}
         self.t = 0
         self.unstable = False
@@ -57,8 +58,12 @@ class Recorder:
         self.eef_pose[t] = eef
         self.target_pose[t] = world_T_target
         self.gripper_action[t, 0] = gripper
+        xpos, xmat = env.data.xpos, env.data.xmat
         for name, buf in self.object_poses.items():
-            buf[t] = self.task.object_pose(env, name)
+            body = self.object_ids[name]
+            buf[t, :3, :3] = xmat[body].reshape(3, 3)
+            buf[t, :3, 3] = xpos[body]
+            buf[t, 3, 3] = 1.0
         for name, value in self.task.signals(env).items():
             self.signals[name][t] = value
         action = target_to_action(eef, env.world_T_base, world_T_target, gripper)
@@ -67,7 +72,7 @@ class Recorder:
         np.clip(action, -1.0, 1.0, out=action)
         executed = action_to_target(eef, env.world_T_base, action)
         self.actions[t] = action
-        self.actions_abs[t] = target_to_abs_action(env.world_T_base, executed, float(action[6]))
+        self.executed_pose[t] = executed
         env.apply_target(executed, float(action[6]))
         env.step_physics()
         self.t = t + 1
@@ -90,7 +95,8 @@ class Recorder:
         qpos = states[:, 1 : 1 + env.model.nq]
         qvel = states[:, 1 + env.model.nq : 1 + env.model.nq + env.model.nv]
         eef = self.eef_pose[:T].copy()
-        objects = {k: v[:T].copy() for k, v in self.object_poses.items()}
+        objects = {k: self.task.fold_symmetry(k, v[:T].copy()) for k, v in self.object_poses.items()}
+        actions = self.actions[:T].copy()
         obs = {
             "robot0_eef_pos": geo.pose_pos(eef).copy(),
             "robot0_eef_quat": geo.wxyz_to_xyzw(geo.pose_to_quat(eef)),  # robosuite order (x, y, z, w)
@@ -108,8 +114,8 @@ class Recorder:
             dones[-1] = 1
         meta = {"success": self.succeeded(), **meta}
         return Demo(
-            actions=self.actions[:T].copy(),
-            actions_abs=self.actions_abs[:T].copy(),
+            actions=actions,
+            actions_abs=target_to_abs_action(env.world_T_base, self.executed_pose[:T], actions[:, 6]),
             states=states,
             rewards=self.rewards[:T].copy(),
             dones=dones,

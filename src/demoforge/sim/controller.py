@@ -41,10 +41,11 @@ def target_to_action(
     return action
 
 
-def target_to_abs_action(world_T_base: np.ndarray, world_T_target: np.ndarray, gripper: float) -> np.ndarray:
-    """``actions_abs`` row: target position (m) and axis-angle (rad) in the base frame, then gripper."""
+def target_to_abs_action(world_T_base: np.ndarray, world_T_target: np.ndarray, gripper: np.ndarray) -> np.ndarray:
+    """``actions_abs`` rows (..., 7): target position (m) and axis-angle (rad) in the base frame, then gripper."""
     base_T_target = geo.invert(world_T_base) @ world_T_target
-    return np.concatenate([base_T_target[:3, 3], geo.mat_to_axisangle(base_T_target[:3, :3]), [gripper]])
+    rotvec = geo.mat_to_axisangle(base_T_target[..., :3, :3])
+    return np.concatenate([base_T_target[..., :3, 3], rotvec, np.asarray(gripper, dtype=float)[..., None]], axis=-1)
 
 
 class DiffIK:
@@ -64,7 +65,7 @@ class DiffIK:
         dof_adr: np.ndarray,
         q_home: np.ndarray,
         joint_cost: np.ndarray | None = None,
-        iterations: int = 2,
+        iterations: int = 1,
         damping: float = 1e-3,
         nullspace_gain: float = 0.2,
     ) -> None:

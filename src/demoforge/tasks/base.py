@@ -125,15 +125,23 @@ class Task:
 
         Folding makes re-targeting choose the least wrist rotation for a cube at any yaw.
         """
-        pose = env.body_pose(name)
+        return self.fold_symmetry(name, env.body_pose(name))
+
+    def fold_symmetry(self, name: str, world_T_object: np.ndarray) -> np.ndarray:
+        """Pose(s) (..., 4, 4) of ``name`` turned about the object's z by the multiple of its symmetry
+        angle that brings its yaw nearest zero (unchanged for objects without symmetry)."""
         order = self.symmetry.get(name, 1)
-        if order > 1:
-            step = 2 * np.pi / order
-            yaw = np.arctan2(pose[1, 0], pose[0, 0])
-            k = np.round(yaw / step)
-            if k:
-                pose[:3, :3] = pose[:3, :3] @ geo.yaw_mat(-k * step)
-        return pose
+        if order <= 1:
+            return world_T_object
+        step = 2 * np.pi / order
+        yaw = np.arctan2(world_T_object[..., 1, 0], world_T_object[..., 0, 0])
+        turn = -np.round(yaw / step) * step
+        c, s = np.cos(turn), np.sin(turn)
+        rot_z = np.zeros(turn.shape + (3, 3))
+        rot_z[..., 0, 0], rot_z[..., 0, 1], rot_z[..., 1, 0], rot_z[..., 1, 1], rot_z[..., 2, 2] = c, -s, s, c, 1.0
+        out = np.array(world_T_object, dtype=float, copy=True)
+        out[..., :3, :3] = world_T_object[..., :3, :3] @ rot_z
+        return out
 
     def object_poses(self, env: SimEnv) -> dict[str, np.ndarray]:
         return {name: self.object_pose(env, name) for name in self.objects}
