@@ -67,7 +67,7 @@ class DiffIK:
         joint_cost: np.ndarray | None = None,
         iterations: int = 1,
         damping: float = 1e-3,
-        nullspace_gain: float = 0.2,
+        nullspace_gain: float = 0.1,
     ) -> None:
         self.model = model
         self.data = mujoco.MjData(model)

@@ -14,6 +14,13 @@ CUBE_HALF = {"cube_a": 0.02, "cube_b": 0.025, "cube_c": 0.0225}
 CUBE_RGBA = {"cube_a": (0.85, 0.15, 0.12, 1), "cube_b": (0.15, 0.7, 0.2, 1), "cube_c": (0.15, 0.3, 0.85, 1)}
 
 
+def add_cubes(spec: mujoco.MjSpec, names: tuple[str, ...]) -> None:
+    """The named cubes (sizes and colours from ``CUBE_HALF`` / ``CUBE_RGBA``) as free bodies."""
+    for name in names:
+        half = CUBE_HALF[name]
+        add_box_object(spec, name, (half, half, half), CUBE_RGBA[name])
+
+
 def resting_on(env: SimEnv, top: str, bottom: str, top_pose: np.ndarray, bottom_pose: np.ndarray) -> bool:
     """``top`` cube sits on ``bottom``: touching, above it, centred within the bottom's half-size, not held."""
     dz = top_pose[2, 3] - bottom_pose[2, 3]
@@ -55,9 +62,7 @@ class Stack(Task):
     max_steps = 400
 
     def build(self, spec: mujoco.MjSpec) -> None:
-        for name in self.objects:
-            half = CUBE_HALF[name]
-            add_box_object(spec, name, (half, half, half), CUBE_RGBA[name])
+        add_cubes(spec, self.objects)
 
     def signals(self, env: SimEnv) -> dict[str, bool]:
         return {"grasp_cube_a": env.is_grasping("cube_a")}

@@ -8,8 +8,8 @@ import numpy as np
 from demoforge.sim.env import SimEnv
 from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
 from demoforge.tasks.motion import Motion, pick
-from demoforge.tasks.objects import add_box_object, on_top_pose
-from demoforge.tasks.stack import CUBE_HALF, CUBE_RGBA, resting_on
+from demoforge.tasks.objects import on_top_pose
+from demoforge.tasks.stack import CUBE_HALF, add_cubes, resting_on
 
 
 def stack_carefully(motion: Motion, env: SimEnv, task: Task, held: str, base: str) -> ExpertStream:
@@ -53,9 +53,7 @@ class StackThree(Task):
     max_steps = 700
 
     def build(self, spec: mujoco.MjSpec) -> None:
-        for name in self.objects:
-            half = CUBE_HALF[name]
-            add_box_object(spec, name, (half, half, half), CUBE_RGBA[name])
+        add_cubes(spec, self.objects)
 
     def _a_on_b(self, env: SimEnv) -> bool:
         return resting_on(env, "cube_a", "cube_b", env.body_pose("cube_a"), env.body_pose("cube_b"))
