@@ -62,3 +62,28 @@ def test_retarget_keeps_pose_relative_to_object(s1: int, s2: int, s3: int, p1: n
     eef = np.stack([random_pose(s3 + i, p3 + i * 0.01) for i in range(4)])
     moved = retarget(eef, src_obj, new_obj)
     np.testing.assert_allclose(geo.invert(new_obj) @ moved, geo.invert(src_obj) @ eef, atol=1e-9)
+
+
+@settings(max_examples=50)
+@given(seeds, seeds, seeds, seeds, vec3, vec3)
+def test_grasp_correction_makes_the_held_object_follow_the_source(s1: int, s2: int, s3: int, s4: int, p1: np.ndarray, p2: np.ndarray) -> None:
+    from demoforge.mimic.transform import grasp_correction
+
+    src_ref, new_ref = random_pose(s1, p1), random_pose(s2, p2)
+    src_eef, src_held = random_pose(s3, p1 * 0.5), random_pose(s3 + 1, p1 * 0.5 + 0.02)
+    now_eef = random_pose(s4, p2 * 0.5)
+    now_held = now_eef @ geo.make_pose([0.01, -0.003, 0.02], geo.yaw_mat(0.3))  # a different grasp than the source's
+    eef_new = retarget(src_eef[None], src_ref, new_ref)[0] @ grasp_correction(src_eef, src_held, now_eef, now_held)
+    held_new = eef_new @ geo.invert(now_eef) @ now_held
+    np.testing.assert_allclose(held_new, retarget(src_held[None], src_ref, new_ref)[0], atol=1e-9)
+
+
+def test_grasp_correction_uses_the_nearest_symmetric_grasp() -> None:
+    from demoforge.mimic.transform import grasp_correction
+
+    eef = np.eye(4)
+    held_src = geo.make_pose([0, 0, 0.1], geo.yaw_mat(0.05))
+    held_now = geo.make_pose([0, 0, 0.1], geo.yaw_mat(0.05 + np.pi / 2))  # the same cube grasp, a quarter turn on
+    correction = grasp_correction(eef, held_src, eef, held_now, symmetry=4)
+    assert geo.pose_error(np.eye(4), correction)[1] < 1e-9
+    assert geo.pose_error(np.eye(4), grasp_correction(eef, held_src, eef, held_now, symmetry=1))[1] > 1.5

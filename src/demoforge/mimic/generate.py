@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from demoforge.data.demo import Demo
 from demoforge.episode import Recorder
 from demoforge.mimic.segments import SourceSet
-from demoforge.mimic.transform import bridge, retarget, select_source
+from demoforge.mimic.transform import bridge, grasp_correction, retarget, select_source
 from demoforge.world import World
 
 
@@ -36,6 +36,9 @@ class GenerateConfig(BaseModel):
     transition_steps: int = Field(5, ge=1, description="interpolated steps bridging into each segment")
     boundary_offset: tuple[int, int] = Field((10, 20), description="random shift (steps) of each subtask end")
     action_noise: float = Field(0.05, ge=0.0, description="std of Gaussian noise on normalised pose actions")
+    grasp_correction: bool = Field(
+        True, description="keep a held object's (not only the gripper's) pose relative to the reference; off = MimicGen"
+    )
     keep_failed: bool = True
     annotations: str | None = None
 
@@ -99,6 +102,14 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
         segments.append([start, end])
         src = sources.demos[d]
         poses = retarget(src.datagen.target_pose[start:end], src_object[d], world_T_object)
+        if cfg.grasp_correction and sub.held is not None and env.is_grasping(sub.held):
+            poses = poses @ grasp_correction(
+                src.datagen.eef_pose[start],
+                src.datagen.object_poses[sub.held][start],
+                env.eef_pose(),
+                task.object_pose(env, sub.held),
+                task.symmetry.get(sub.held, 1),
+            )
         grippers = src.datagen.gripper_action[start:end, 0]
         lead_in = bridge(target, poses[0], cfg.transition_steps)
         ok = execute(lead_in, np.full(len(lead_in), gripper)) and execute(poses, grippers)

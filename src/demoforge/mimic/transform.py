@@ -13,6 +13,31 @@ def retarget(src_world_T_eef: np.ndarray, src_world_T_object: np.ndarray, world_
     return world_T_object_now @ geo.invert(src_world_T_object) @ src_world_T_eef
 
 
+def grasp_correction(
+    src_world_T_eef: np.ndarray,
+    src_world_T_held: np.ndarray,
+    world_T_eef_now: np.ndarray,
+    world_T_held_now: np.ndarray,
+    symmetry: int = 1,
+) -> np.ndarray:
+    """``eef_T_eef``: right-multiply re-targeted eef poses by it so the *held object* follows the source's path.
+
+    With ``C = eef_T_held_src @ inv(eef_T_held_now)``, ``world_T_eef_new @ eef_T_held_now`` equals the source
+    object's re-targeted pose. For an n-fold symmetric object the equivalent grasp nearest the source's is used,
+    so a cube never makes the wrist turn by a quarter turn for nothing.
+    """
+    eef_T_held_src = geo.invert(src_world_T_eef) @ src_world_T_held
+    eef_T_held_now = geo.invert(world_T_eef_now) @ world_T_held_now
+    best, best_angle = eef_T_held_now, np.inf
+    for k in range(max(symmetry, 1)):
+        candidate = eef_T_held_now.copy()
+        candidate[:3, :3] = eef_T_held_now[:3, :3] @ geo.yaw_mat(2 * np.pi * k / max(symmetry, 1))
+        angle = geo.pose_error(candidate, eef_T_held_src)[1]
+        if angle < best_angle:
+            best, best_angle = candidate, angle
+    return eef_T_held_src @ geo.invert(best)
+
+
 def bridge(world_T_from: np.ndarray, world_T_to: np.ndarray, steps: int) -> np.ndarray:
     """``steps`` poses moving from ``world_T_from`` (excluded) to ``world_T_to`` (included)."""
     return geo.interpolate_poses(world_T_from, world_T_to, steps)

@@ -46,8 +46,7 @@ class SimEnv:
         self.ik = DiffIK(model, self.eef_site_id, self.arm_qpos_adr, self.arm_dof_adr, self.q_home, robot.ik_joint_cost)
         self.state_size = mujoco.mj_stateSize(model, STATE_SPEC)
         self._body_geoms: dict[str, np.ndarray] = {}
-        self._mask_a = np.zeros(model.ngeom, dtype=bool)  # scratch masks for contact queries
-        self._mask_b = np.zeros(model.ngeom, dtype=bool)
+        self._masks: dict[bytes, np.ndarray] = {}
         self.reset()
 
     # ---- state -------------------------------------------------------------------------------
@@ -100,17 +99,23 @@ class SimEnv:
             self._body_geoms[body] = np.array(ids, dtype=int)
         return self._body_geoms[body]
 
+    def _mask(self, geoms: np.ndarray) -> np.ndarray:
+        """Boolean mask over all geoms marking ``geoms`` (cached: contact queries run every step)."""
+        key = np.asarray(geoms, dtype=np.int64).tobytes()
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = np.zeros(self.model.ngeom, dtype=bool)
+            mask[np.asarray(geoms, dtype=np.int64)] = True
+            self._masks[key] = mask
+        return mask
+
     def in_contact(self, geoms_a: np.ndarray, geoms_b: np.ndarray) -> bool:
         """Whether any geom of ``geoms_a`` touches any geom of ``geoms_b`` right now."""
         ncon = self.data.ncon
         if ncon == 0:
             return False
         pairs = self.data.contact.geom[:ncon]
-        in_a, in_b = self._mask_a, self._mask_b
-        in_a[:] = False
-        in_b[:] = False
-        in_a[geoms_a] = True
-        in_b[geoms_b] = True
+        in_a, in_b = self._mask(geoms_a), self._mask(geoms_b)
         g0, g1 = pairs[:, 0], pairs[:, 1]
         return bool(np.any((in_a[g0] & in_b[g1]) | (in_a[g1] & in_b[g0])))
 
@@ -120,11 +125,9 @@ class SimEnv:
         if ncon == 0:
             return False
         pairs = self.data.contact.geom[:ncon]
-        in_body = self._mask_b
-        in_body[:] = False
-        in_body[self.body_geoms(body)] = True
-        touching = np.concatenate([pairs[in_body[pairs[:, 1]], 0], pairs[in_body[pairs[:, 0]], 1]])
-        return bool(np.all(np.isin(self.finger_geom_ids, touching)))
+        in_body = self._mask(self.body_geoms(body))
+        touching = np.concatenate((pairs[in_body[pairs[:, 0]], 1], pairs[in_body[pairs[:, 1]], 0]))
+        return all(bool((touching == finger).any()) for finger in self.finger_geom_ids)
 
     def unstable(self) -> bool:
         """Physics blew up: MuJoCo flagged a bad acceleration/state or the state is not finite."""

@@ -27,12 +27,15 @@ class Subtask:
 
     ``object`` is the reference object: the segment is re-targeted so the end-effector keeps its pose
     relative to it. ``signal`` names the termination signal whose rising edge ends the subtask
-    (``None`` for the last subtask, which ends with the episode).
+    (``None`` for the last subtask, which ends with the episode). ``held`` names the object carried
+    during the subtask, if any: the generator then keeps *that object's* pose relative to the
+    reference (correcting for a grasp that differs from the source's), not just the gripper's.
     """
 
     name: str
     object: str
     signal: str | None
+    held: str | None = None
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ class Square(Task):
     objects = ("nut", "peg")
     subtasks = (
         Subtask("grasp_nut", object="nut", signal="grasp_nut"),
-        Subtask("insert_nut", object="peg", signal=None),
+        Subtask("insert_nut", object="peg", signal=None, held="nut"),
     )
     variations = {
         "D0": {

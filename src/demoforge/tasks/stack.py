@@ -49,7 +49,7 @@ class Stack(Task):
     objects = ("cube_a", "cube_b")
     subtasks = (
         Subtask("grasp_cube_a", object="cube_a", signal="grasp_cube_a"),
-        Subtask("place_on_cube_b", object="cube_b", signal=None),
+        Subtask("place_on_cube_b", object="cube_b", signal=None, held="cube_a"),
     )
     variations = {
         "D0": {"cube_a": box_placement(0.55, 0.0, 0.08, 0.08), "cube_b": box_placement(0.55, 0.0, 0.08, 0.08)},
