@@ -33,7 +33,13 @@ class GenerateConfig(BaseModel):
     robot: str = "panda"
     selection: Literal["random", "nearest"] = "nearest"
     nearest_k: int = Field(3, ge=1)
-    transition_steps: int = Field(5, ge=1, description="interpolated steps bridging into each segment")
+    transition_steps: int = Field(5, ge=1, description="interpolated steps bridging into each segment (at least)")
+    transition_max_step: float = Field(
+        0.02, ge=0.0, description="longest move per bridging step, metres (0 = fixed steps, as MimicGen)"
+    )
+    transition_lift: float = Field(
+        0.3, ge=0.0, description="bridges arc up by this fraction of their horizontal length (0 = straight)"
+    )
     boundary_offset: tuple[int, int] = Field((10, 20), description="random shift (steps) of each subtask end")
     action_noise: float = Field(0.05, ge=0.0, description="std of Gaussian noise on normalised pose actions")
     grasp_correction: bool = Field(
@@ -111,7 +117,7 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
                 task.symmetry.get(sub.held, 1),
             )
         grippers = src.datagen.gripper_action[start:end, 0]
-        lead_in = bridge(target, poses[0], cfg.transition_steps)
+        lead_in = bridge(target, poses[0], cfg.transition_steps, cfg.transition_max_step, cfg.transition_lift)
         ok = execute(lead_in, np.full(len(lead_in), gripper)) and execute(poses, grippers)
         target, gripper = poses[-1], float(grippers[-1])
         if not ok:

@@ -38,9 +38,25 @@ def grasp_correction(
     return eef_T_held_src @ geo.invert(best)
 
 
-def bridge(world_T_from: np.ndarray, world_T_to: np.ndarray, steps: int) -> np.ndarray:
-    """``steps`` poses moving from ``world_T_from`` (excluded) to ``world_T_to`` (included)."""
-    return geo.interpolate_poses(world_T_from, world_T_to, steps)
+def bridge(
+    world_T_from: np.ndarray, world_T_to: np.ndarray, min_steps: int, max_step: float = 0.0, lift: float = 0.0
+) -> np.ndarray:
+    """Poses from ``world_T_from`` (excluded) to ``world_T_to`` (included).
+
+    At least ``min_steps`` (MimicGen's fixed interpolation); with ``max_step`` > 0, enough steps that no
+    step moves more than ``max_step`` metres, so the arm can follow instead of cutting corners. With
+    ``lift`` > 0 the path arcs up by ``lift`` x its horizontal length (at most 0.1 m) in the middle,
+    so whatever the gripper carries passes over objects in between rather than through them.
+    """
+    delta = world_T_to[:3, 3] - world_T_from[:3, 3]
+    steps = min_steps
+    if max_step > 0:
+        steps = max(steps, int(np.ceil(np.linalg.norm(delta) / max_step)))
+    poses = geo.interpolate_poses(world_T_from, world_T_to, steps)
+    if lift > 0 and steps > 1:
+        arc = np.sin(np.pi * np.arange(1, steps + 1) / steps)
+        poses[:, 2, 3] += min(lift * float(np.linalg.norm(delta[:2])), 0.1) * arc
+    return poses
 
 
 def select_source(
