@@ -154,7 +154,10 @@ def generate(
     max_attempts: Annotated[int | None, typer.Option(help="give up after this many attempts (default 20 x num)")] = None,
     selection: Annotated[str, typer.Option(help="source segment choice: nearest or random")] = "nearest",
     nearest_k: Annotated[int, typer.Option(help="choose among the k nearest sources")] = 3,
-    transition_steps: Annotated[int, typer.Option(help="interpolation steps into each segment")] = 5,
+    transition_steps: Annotated[int, typer.Option(help="interpolation steps into each segment (at least)")] = 5,
+    transition_max_step: Annotated[float, typer.Option(help="longest bridging move per step, m (0 = fixed steps)")] = 0.02,
+    transition_lift: Annotated[float, typer.Option(help="bridges arc up by this x their length (0 = straight)")] = 0.3,
+    grasp_correction: Annotated[bool, typer.Option(help="keep a carried object's pose relative to the target")] = True,
     offset: Annotated[str, typer.Option(help="random shift of subtask ends, 'LOW,HIGH' steps")] = "10,20",
     noise: Annotated[float, typer.Option(help="action noise std (normalised units)")] = 0.05,
     annotations: Annotated[Path | None, typer.Option(help="subtask boundaries overriding the signals")] = None,
@@ -169,6 +172,7 @@ def generate(
     cfg = GenerateConfig(
         task=task, source=str(source), num_demos=num_demos, max_attempts=max_attempts, variation=variation,
         seed=seed, robot=robot, selection=selection, nearest_k=nearest_k, transition_steps=transition_steps,
+        transition_max_step=transition_max_step, transition_lift=transition_lift, grasp_correction=grasp_correction,
         boundary_offset=_parse_range(offset, "--offset"), action_noise=noise,
         annotations=str(annotations) if annotations else None, keep_failed=keep_failed,
     )
