@@ -32,9 +32,10 @@ from demoforge.sim.robot import PANDA
 from demoforge.world import World, env_for_demo
 
 # Default attempts per (task, variation): enough for a DGR within a few percent, full run in minutes.
-DEFAULT_ATTEMPTS = {"stack": 200, "lift": 200, "square": 100, "stack_three": 100}
-QUICK_ATTEMPTS = 10
+DEFAULT_ATTEMPTS = {"stack": 210, "lift": 150, "square": 210, "stack_three": 210}
+QUICK_ATTEMPTS = 12
 NUM_SOURCES = 10
+SOURCE_SEEDS = (0, 1, 2)  # DGR depends on which 10 demos a person happened to record: pool three source sets
 VARIATIONS = ("D0", "D1")
 
 # Reference points (../shared/ANCHORS.md): MimicGen paper DGR on D0, MimicGen measured on this machine kind.
@@ -128,6 +129,7 @@ class GenRow:
     raw_cpu_s_per_step: float
     source_tries: int
     source_s: float
+    dgr_per_source_set: list[float] = field(default_factory=list)
 
     @property
     def raw_physics_s(self) -> float:
@@ -158,11 +160,23 @@ class GenRow:
         return 1e3 * (self.stats["wall_time_s"] - self.raw_physics_s) / steps
 
 
-def record(task: str, folder: Path) -> tuple[Path, int, float]:
-    """Record the scripted source demos (seed 0, D0); returns (file, expert tries, seconds)."""
+def record(task: str, folder: Path, seed: int) -> tuple[Path, int, float]:
+    """Record one set of scripted source demos (D0); returns (file, expert tries, seconds)."""
     start = time.perf_counter()
-    path, tries = df.record_sources(task, NUM_SOURCES, folder / f"{task}_sources.hdf5", seed=0)
+    path, tries = df.record_sources(task, NUM_SOURCES, folder / f"{task}_sources_{seed}.hdf5", seed=seed)
     return path, tries, time.perf_counter() - start
+
+
+def pooled(parts: list[dict]) -> dict:
+    """Stats of several runs added up as if they were one run."""
+    out = {key: sum(p[key] for p in parts) for key in ("attempts", "successes", "physics_steps", "control_steps", "wall_time_s")}
+    failures: dict[str, int] = {}
+    for p in parts:
+        for reason, count in p["failures"].items():
+            failures[reason] = failures.get(reason, 0) + count
+    out["failures"] = dict(sorted(failures.items(), key=lambda kv: -kv[1]))
+    out["dgr"] = out["successes"] / max(out["attempts"], 1)
+    return out
 
 
 def raw_step_seconds(run_dir: Path, max_demos: int, rng: np.random.Generator) -> tuple[float, float]:
@@ -205,28 +219,44 @@ def raw_step_seconds(run_dir: Path, max_demos: int, rng: np.random.Generator) ->
 
 
 def bench_generation(tasks: list[str], attempts: dict[str, int], raw_samples: int, work: Path) -> list[GenRow]:
-    """Record sources once per task, then generate ``attempts[task]`` attempts per variation."""
+    """Per task, record one source set per seed in ``SOURCE_SEEDS``; per variation, spread ``attempts[task]``
+    attempts evenly over the source sets and pool the results."""
     rows = []
     for task in tasks:
-        source, tries, source_s = record(task, work)
-        log(f"{task}: {NUM_SOURCES} sources in {tries} expert tries, {source_s:.1f} s")
+        sources = [record(task, work, seed) for seed in SOURCE_SEEDS]
+        tries, source_s = sum(t for _, t, _ in sources), sum(s for _, _, s in sources)
+        log(f"{task}: {len(sources)} x {NUM_SOURCES} sources in {tries} expert tries, {source_s:.1f} s")
         for variation in VARIATIONS:
             if variation not in df.get_task(task).variations:
                 continue
-            n = attempts[task]
-            cfg = df.GenerateConfig(
-                task=task, source=str(source), num_demos=10 * n, max_attempts=n, variation=variation, seed=0
+            n = max(1, attempts[task] // len(sources))
+            parts, cpu, cpu_steps, raw_wall, raw_cpu = [], 0.0, 0, 0.0, 0.0
+            for seed, (source, _, _) in zip(SOURCE_SEEDS, sources):
+                cfg = df.GenerateConfig(
+                    task=task, source=str(source), num_demos=10 * n, max_attempts=n, variation=variation, seed=0
+                )
+                run_dir = work / f"{task}_{variation}_{seed}"
+                marks: list[tuple[float, int]] = []  # (CPU time, physics steps so far) after each attempt
+                stats = df.generate(
+                    cfg, run_dir, on_attempt=lambda _, st: marks.append((time.process_time(), st["physics_steps"]))
+                )
+                cpu += marks[-1][0] - marks[0][0]
+                cpu_steps += marks[-1][1] - marks[0][1]
+                raw, raw_c = raw_step_seconds(run_dir, raw_samples, np.random.default_rng(0))
+                raw_wall += raw * stats["physics_steps"]
+                raw_cpu += raw_c * stats["physics_steps"]
+                parts.append(stats)
+            stats = pooled(parts)
+            steps = stats["physics_steps"]
+            row = GenRow(
+                task, variation, stats, cpu, cpu_steps, raw_wall / steps, raw_cpu / steps, tries, source_s,
+                [p["dgr"] for p in parts],
             )
-            run_dir = work / f"{task}_{variation}"
-            marks: list[tuple[float, int]] = []  # (CPU time, physics steps so far) after each attempt
-            stats = df.generate(cfg, run_dir, on_attempt=lambda _, s: marks.append((time.process_time(), s["physics_steps"])))
-            cpu, cpu_steps = marks[-1][0] - marks[0][0], marks[-1][1] - marks[0][1]
-            raw, raw_cpu = raw_step_seconds(run_dir, raw_samples, np.random.default_rng(0))
-            row = GenRow(task, variation, stats, cpu, cpu_steps, raw, raw_cpu, tries, source_s)
             rows.append(row)
             log(
-                f"  {variation}: {stats['successes']}/{stats['attempts']} (DGR {stats['dgr']:.1%}), "
-                f"{row.attempts_per_s:.2f} attempts/s, overhead {row.overhead:.2f}x (CPU {row.overhead_cpu:.2f}x)"
+                f"  {variation}: {stats['successes']}/{stats['attempts']} (DGR {stats['dgr']:.1%}, per source set "
+                f"{', '.join(f'{d:.0%}' for d in row.dgr_per_source_set)}), {row.attempts_per_s:.2f} attempts/s, "
+                f"overhead {row.overhead:.2f}x (CPU {row.overhead_cpu:.2f}x)"
             )
     return rows
 
@@ -236,12 +266,14 @@ def generation_section(rows: list[GenRow]) -> str:
     lines = [
         "## 1. Generation",
         "",
-        f"{NUM_SOURCES} scripted source demos per task (seed 0, recorded in D0), then `GenerateConfig` defaults: "
+        f"{len(SOURCE_SEEDS)} sets of {NUM_SOURCES} scripted source demos per task (seeds "
+        f"{', '.join(map(str, SOURCE_SEEDS))}, recorded in D0; attempts spread evenly over the sets and pooled, since "
+        "DGR depends on which demos were recorded), then `GenerateConfig` defaults: "
         "nearest-neighbour selection (k=3), 5 transition steps, subtask boundary offset 10-20 steps, action noise 0.05, "
         "seed 0. Each run is stopped at a fixed number of attempts.",
         "",
         "*Overhead* = wall time / (raw `mj_step` seconds per physics step x the run's physics steps); the raw rate is "
-        "timed by replaying up to 60 of the run's own attempts (bit-exact) and timing only `mj_step`, so it is the physics "
+        "timed by replaying up to 20 attempts per source set of the run's own attempts (bit-exact) and timing only `mj_step`, so it is the physics "
         "limit of the very same simulation. *Overhead CPU* = the same ratio in process CPU time, over attempts 2..N "
         "(robust to other load on the machine). *Python ms/step* = wall time not explained by raw physics, "
         "per 20 Hz control step.",
@@ -251,15 +283,16 @@ def generation_section(rows: list[GenRow]) -> str:
         "about 16x slower than raw physics. Targets: overhead <= "
         f"{TARGET_OVERHEAD}, >= {TARGET_ATTEMPTS_PER_S:g} attempts/s per core on stack.",
         "",
-        "| task | var | attempts | successes | DGR | MimicGen DGR (D0) | attempts/s | demos/s | wall s "
-        "| physics steps | raw mj_step us/step | overhead | overhead CPU | Python ms/step |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| task | var | attempts | successes | DGR | DGR per source set | MimicGen DGR (D0) | attempts/s | demos/s "
+        "| wall s | physics steps | raw mj_step us/step | overhead | overhead CPU | Python ms/step |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
         s = r.stats
         ref = MIMICGEN_DGR_D0.get(r.task) if r.variation == "D0" else None
         lines.append(
             f"| {r.task} | {r.variation} | {s['attempts']} | {s['successes']} | {s['dgr']:.1%} | "
+            f"{' / '.join(f'{d:.0%}' for d in r.dgr_per_source_set)} | "
             f"{f'{ref:.1%}' if ref is not None else '-'} | {r.attempts_per_s:.2f} | {r.demos_per_s:.2f} | "
             f"{s['wall_time_s']:.1f} | {s['physics_steps']:,} | "
             f"{1e6 * r.raw_s_per_step:.1f} | {r.overhead:.2f} | {r.overhead_cpu:.2f} | {r.python_ms_per_control_step:.2f} |"
@@ -273,7 +306,9 @@ def generation_section(rows: list[GenRow]) -> str:
     for r in rows:
         if r.task not in seen:
             seen.add(r.task)
-            lines.append(f"- {r.task}: {NUM_SOURCES} demos in {r.source_tries} tries, {r.source_s:.1f} s")
+            lines.append(
+                f"- {r.task}: {len(SOURCE_SEEDS)} x {NUM_SOURCES} demos in {r.source_tries} tries, {r.source_s:.1f} s"
+            )
     stack = [r for r in rows if r.task == "stack" and r.variation == "D0"]
     if stack:
         r = stack[0]
@@ -486,7 +521,7 @@ def main() -> None:
         df.get_task(task)  # unknown name -> clear error now
     per_task = args.attempts or (QUICK_ATTEMPTS if args.quick else None)
     attempts = {t: per_task or DEFAULT_ATTEMPTS.get(t, 100) for t in tasks}
-    raw_samples = 10 if args.quick else 60
+    raw_samples = 5 if args.quick else 20
     num_targets, track_steps = (8 if args.quick else 100), 60
     physics_s = 0.5 if args.quick else 3.0
     split_steps = 100 if args.quick else 600
