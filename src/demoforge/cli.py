@@ -25,6 +25,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     help="Turn a handful of robot demonstrations into thousands of physically verified ones.",
 )
+scenes_app = typer.Typer(no_args_is_help=True, help="Scene variation: look at sampled scenes of a family.")
+app.add_typer(scenes_app, name="scenes")
 console = Console(stderr=True)
 out_console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -163,6 +165,7 @@ def generate(
     annotations: Annotated[Path | None, typer.Option(help="subtask boundaries overriding the signals")] = None,
     keep_failed: Annotated[bool, typer.Option(help="store failed attempts in failed.hdf5")] = True,
     robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+    scenes: Annotated[str | None, typer.Option(help="sample a new scene of this family per attempt (tabletop, kitchen)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
 ) -> None:
     """Generate new demos from source demos (MimicGen-style) and keep only the successful ones."""
@@ -174,9 +177,13 @@ def generate(
         seed=seed, robot=robot, selection=selection, nearest_k=nearest_k, transition_steps=transition_steps,
         transition_max_step=transition_max_step, transition_lift=transition_lift, grasp_correction=grasp_correction,
         boundary_offset=_parse_range(offset, "--offset"), action_noise=noise,
-        annotations=str(annotations) if annotations else None, keep_failed=keep_failed,
+        annotations=str(annotations) if annotations else None, keep_failed=keep_failed, scenes=scenes,
     )
     get_task(task).variation(variation)
+    if scenes is not None:
+        from demoforge.scenes.sample import check_family
+
+        check_family(scenes, variation)
     if not source.exists():
         raise DemoforgeError(f"{source}: source file does not exist (record some with `demoforge source`)")
     _prepare_out(out, overwrite)
@@ -203,7 +210,8 @@ def _run_generation(cfg: Any, out: Path) -> dict:
 
 
 def _print_summary(stats: dict, out: Path) -> None:
-    table = Table(title=f"{stats['task']} ({stats['variation']})", show_header=False)
+    title = f"{stats['task']} ({stats['variation']}, scenes: {stats.get('scene_family', 'default')})"
+    table = Table(title=title, show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_row("attempts", str(stats["attempts"]))
@@ -212,6 +220,8 @@ def _print_summary(stats: dict, out: Path) -> None:
     table.add_row("wall time", f"{stats['wall_time_s']:.1f} s")
     table.add_row("attempts / s", f"{stats['attempts_per_s']:.2f}")
     table.add_row("physics steps", f"{stats['physics_steps']:,}")
+    if stats.get("scenes_rejected"):
+        table.add_row("scenes rejected at sampling", str(stats["scenes_rejected"]))
     for reason, count in stats["failures"].items():
         table.add_row(f"failed: {reason}", str(count))
     out_console.print(table)
@@ -310,6 +320,32 @@ def demo(
         f"\nEverything is in [bold]{out}[/]: source demos {src}, dataset {run / 'demos.hdf5'}, "
         f"failed attempts {run / 'failed.hdf5'}, stats {run / 'stats.json'}, video {video}"
     )
+
+
+@scenes_app.command("preview")
+@user_errors
+def scenes_preview(
+    family: Annotated[str, typer.Option(help="scene family: tabletop or kitchen")] = "kitchen",
+    num: Annotated[int, typer.Option(min=1, max=256, help="scenes to sample")] = 16,
+    seed: Annotated[int, typer.Option(help="random seed (scene i uses the seed of attempt i)")] = 0,
+    level: Annotated[str, typer.Option(help="variation level: D0, D1, D2")] = "D1",
+    task: Annotated[str, typer.Option(help="task whose objects are placed in the scenes")] = "stack",
+    camera: Annotated[str, typer.Option(help="camera name (agentview, sideview, robot0_eye_in_hand)")] = "agentview",
+    size: Annotated[str, typer.Option(help="size of each tile, WIDTHxHEIGHT")] = "240x180",
+    out: Annotated[Path, typer.Option(help="output PNG")] = Path("scenes.png"),
+) -> None:
+    """Render a contact sheet of sampled scenes (the ones `generate --scenes` would use)."""
+    from demoforge.scenes.preview import contact_sheet, render_scenes
+
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise DemoforgeError(f"--size expects WIDTHxHEIGHT, got {size!r}") from None
+    with _progress() as progress:
+        bar = progress.add_task(f"sampling {family} scenes", total=num, info="")
+        frames = render_scenes(family, num, seed, task, level, camera, width, height, on_scene=lambda: progress.advance(bar))
+    path = contact_sheet(frames, out)
+    console.print(f"wrote {path} ({num} {family} scenes at {level})")
 
 
 def main() -> None:  # pragma: no cover - console script entry

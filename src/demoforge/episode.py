@@ -128,6 +128,7 @@ class Recorder:
                 subtask_term_signals={k: v[:T].copy() for k, v in self.signals.items()},
             ),
             model_file=self.world.model_xml,
+            scene=self.world.scene.model_dump_json(),
             meta=meta,
         )
 

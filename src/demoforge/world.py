@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
@@ -11,7 +11,15 @@ from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError
 from demoforge.sim.env import SimEnv
 from demoforge.sim.robot import PANDA, RobotConfig
-from demoforge.sim.scene import TABLE_TOP_Z, PhysicsSettings, base_scene, compile_scene, model_from_xml
+from demoforge.scenes.spec import SceneSpec
+from demoforge.sim.scene import (
+    TABLE_TOP_Z,
+    PhysicsSettings,
+    apply_object_looks,
+    base_scene,
+    compile_scene,
+    model_from_xml,
+)
 from demoforge.tasks.base import Task
 
 
@@ -22,15 +30,21 @@ class World:
     env: SimEnv
     task: Task
     model_xml: str
+    scene: SceneSpec = field(default_factory=SceneSpec)
 
 
-def make_world(task: Task, robot: RobotConfig = PANDA, physics: PhysicsSettings = PhysicsSettings()) -> World:
-    spec = base_scene(robot, physics)
+def make_world(
+    task: Task, robot: RobotConfig = PANDA, physics: PhysicsSettings = PhysicsSettings(), scene: SceneSpec | None = None
+) -> World:
+    """Compile ``scene`` (default: the plain tabletop) with the task's objects into a ready environment."""
+    scene = scene or SceneSpec()
+    spec = base_scene(robot, physics, scene)
     task.build(spec)
     _park_objects(spec, task)
+    apply_object_looks(spec, scene)
     _, xml = compile_scene(spec)
     # Simulate the model parsed from the stored MJCF text, so replays from that text are bit-exact.
-    return World(SimEnv(model_from_xml(xml), robot, physics), task, xml)
+    return World(SimEnv(model_from_xml(xml), robot, physics), task, xml, scene)
 
 
 def env_args_for(world: World, variation: str) -> dict:

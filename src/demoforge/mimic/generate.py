@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from demoforge.data.demo import Demo
+from demoforge.errors import DemoforgeError
 from demoforge.episode import Recorder
 from demoforge.mimic.segments import SourceSet
 from demoforge.mimic.transform import bridge, grasp_correction, retarget, select_source
@@ -47,6 +48,7 @@ class GenerateConfig(BaseModel):
     )
     keep_failed: bool = True
     annotations: str | None = None
+    scenes: str | None = Field(None, description="scene family to sample a new scene from for every attempt")
 
     @field_validator("boundary_offset")
     @classmethod
@@ -62,11 +64,12 @@ class GenerateConfig(BaseModel):
 
 @dataclass
 class AttemptResult:
-    demo: Demo
+    demo: Demo | None  # None when the start was rejected
     success: bool
     reason: str  # "" on success
     control_steps: int
     physics_steps: int
+    rejected: bool = False  # the sampled scene + placement was impossible: not an attempt, resample
 
 
 def attempt_rng(seed: int, index: int) -> np.random.Generator:
@@ -77,7 +80,14 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
     """Generate, execute and validate attempt number ``index``."""
     env, task = world.env, world.task
     rng = attempt_rng(cfg.seed, index)
-    task.reset(env, rng, cfg.variation)
+    try:
+        task.reset(env, rng, cfg.variation)
+    except DemoforgeError as exc:
+        if cfg.scenes is None:
+            raise
+        return AttemptResult(None, False, f"rejected scene: {exc}", 0, 0, rejected=True)
+    if cfg.scenes is not None and not task.start_is_valid(env):
+        return AttemptResult(None, False, "rejected scene: objects interpenetrate at the start", 0, 0, rejected=True)
     rec = Recorder(world)
     rec.start()
     n_bounds = len(task.subtasks) - 1

@@ -26,11 +26,13 @@ from demoforge.data.hdf5 import DatasetWriter, read_demos, read_env_args
 from demoforge.errors import DemoforgeError
 from demoforge.mimic.generate import AttemptResult, GenerateConfig, run_attempt
 from demoforge.mimic.segments import build_source_set, load_annotations
+from demoforge.scenes.sample import check_family, sample_scene, scene_seed
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.world import env_args_for, make_world
 
 ProgressCallback = Callable[[AttemptResult, dict], None]
+MAX_SCENE_RETRIES = 50
 
 
 def file_sha256(path: Path) -> str:
@@ -58,7 +60,10 @@ def generate(cfg: GenerateConfig, out_dir: str | Path, on_attempt: ProgressCallb
     annotations = load_annotations(cfg.annotations, task) if cfg.annotations else None
     sources = build_source_set(demos, task, annotations, label=str(source))
     task.variation(cfg.variation)  # unknown variation -> clear error before any output exists
-    world = make_world(task, load_robot(cfg.robot))
+    if cfg.scenes is not None:
+        check_family(cfg.scenes, cfg.variation)
+    robot = load_robot(cfg.robot)
+    world = make_world(task, robot)
     out.mkdir(parents=True, exist_ok=True)
     env_args = env_args_for(world, cfg.variation)
     (out / "config.json").write_text(
@@ -73,13 +78,28 @@ def generate(cfg: GenerateConfig, out_dir: str | Path, on_attempt: ProgressCallb
             indent=2,
         )
     )
-    stats: dict = {"attempts": 0, "successes": 0, "physics_steps": 0, "control_steps": 0}
+    stats: dict = {"attempts": 0, "successes": 0, "physics_steps": 0, "control_steps": 0, "scenes_rejected": 0}
     failures: Counter[str] = Counter()
     start = time.perf_counter()
     with DatasetWriter(out / "demos.hdf5", env_args) as kept, DatasetWriter(out / "failed.hdf5", env_args) as failed:
         index = 0
         while stats["successes"] < cfg.num_demos and index < cfg.attempt_limit:
-            result = run_attempt(world, sources, cfg, index)
+            result = run_attempt(world, sources, cfg, index) if cfg.scenes is None else None
+            retry = 0
+            while result is None or result.rejected:
+                if retry >= MAX_SCENE_RETRIES:
+                    raise DemoforgeError(
+                        f"scene family {cfg.scenes!r} at {cfg.variation}: {MAX_SCENE_RETRIES} scenes in a row were "
+                        f"impossible for {cfg.task} ({result.reason if result else 'none tried'})"
+                    )
+                if result is not None:
+                    stats["scenes_rejected"] += 1
+                scene = sample_scene(
+                    cfg.scenes, cfg.variation, scene_seed(cfg.seed, index, retry), task.objects,
+                    task.placement_boxes(cfg.variation),
+                )
+                result = run_attempt(make_world(task, robot, scene=scene), sources, cfg, index)
+                retry += 1
             index += 1
             stats["attempts"] += 1
             stats["physics_steps"] += result.physics_steps
@@ -103,6 +123,7 @@ def generate(cfg: GenerateConfig, out_dir: str | Path, on_attempt: ProgressCallb
         failures=dict(sorted(failures.items(), key=lambda kv: -kv[1])),
         task=cfg.task,
         variation=cfg.variation,
+        scene_family=cfg.scenes or "default",
         cpu_count=os.cpu_count(),
     )
     (out / "stats.json").write_text(json.dumps(stats, indent=2))

@@ -47,6 +47,8 @@ class SimEnv:
         self.state_size = mujoco.mj_stateSize(model, STATE_SPEC)
         self._body_geoms: dict[str, np.ndarray] = {}
         self._masks: dict[bytes, np.ndarray] = {}
+        self.robot_geom_mask = np.zeros(model.ngeom, dtype=bool)
+        self.robot_geom_mask[self.body_geoms(model.body(self.base_body_id).name)] = True
         self.reset()
 
     # ---- state -------------------------------------------------------------------------------

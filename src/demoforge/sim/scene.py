@@ -1,6 +1,7 @@
-"""Compose a MuJoCo model from small pieces with ``mujoco.MjSpec``: floor, table, lights, cameras, robot.
+"""Compile a ``SceneSpec`` into a MuJoCo model by composing small pieces with ``mujoco.MjSpec``.
 
-Tasks add their objects to the returned spec; ``compile_scene`` turns it into a model plus the exact
+Floor, table, fixtures, lights, cameras, distractors and the robot come from the scene; tasks add
+their objects to the returned spec; ``compile_scene`` turns it into a model plus the exact
 MJCF text that is stored with every demo.
 """
 
@@ -11,12 +12,10 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from demoforge.scenes.spec import Distractor, Fixture, Material, SceneSpec, Table
 from demoforge.sim.robot import ROBOT_PREFIX, RobotConfig
 
-TABLE_TOP_Z = 0.8  # world height of the table surface, metres
-ROBOT_BASE_POS = (0.0, 0.0, TABLE_TOP_Z)  # Panda clamped to the table's back edge
-TABLE_CENTER_XY = (0.55, 0.0)
-TABLE_HALF_SIZE = (0.45, 0.6, 0.025)
+TABLE_TOP_Z = 0.8  # world height of the table surface (and of the robot base), metres
 
 # Collision bits: world geoms touch everything (robot geoms use contype=2 conaffinity=1).
 WORLD_CONTYPE, WORLD_CONAFFINITY = 1, 3
@@ -35,8 +34,16 @@ class PhysicsSettings:
         return int(round(1.0 / (self.control_hz * self.timestep)))
 
 
-def base_scene(robot: RobotConfig, physics: PhysicsSettings = PhysicsSettings()) -> mujoco.MjSpec:
-    """Floor, table, lights, a front camera, and the robot mounted at ``ROBOT_BASE_POS``."""
+def base_scene(
+    robot: RobotConfig, physics: PhysicsSettings = PhysicsSettings(), scene: SceneSpec | None = None
+) -> mujoco.MjSpec:
+    """Floor, table, fixtures, lights, cameras, distractors and the robot, as ``scene`` describes them.
+
+    Without a ``scene``, the default tabletop (``SceneSpec()``): what source demos are recorded in.
+    """
+    scene = scene or SceneSpec()
+    if abs(scene.table_top_z - TABLE_TOP_Z) > 1e-9:
+        raise ValueError(f"the table top must be at z={TABLE_TOP_Z} (robot_base z); got {scene.table_top_z}")
     spec = mujoco.MjSpec()
     spec.modelname = "demoforge_scene"
     spec.compiler.degree = False  # radians throughout; attached robots keep their joint ranges on MuJoCo 3.3 too
@@ -51,36 +58,128 @@ def base_scene(robot: RobotConfig, physics: PhysicsSettings = PhysicsSettings())
 
     world = spec.worldbody
     world.add_geom(
-        name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[3, 3, 0.1], rgba=[0.55, 0.55, 0.5, 1],
+        name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[3, 3, 0.1], material=add_material(spec, "floor", scene.floor),
         contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY,
     )
-    table = world.add_body(name="table", pos=[*TABLE_CENTER_XY, TABLE_TOP_Z - TABLE_HALF_SIZE[2]])
-    table.add_geom(
-        name="table_top", type=mujoco.mjtGeom.mjGEOM_BOX, size=list(TABLE_HALF_SIZE), rgba=[0.72, 0.6, 0.45, 1],
-        contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY, friction=[1.0, 0.005, 0.0001],
-    )
-    leg_h = (TABLE_TOP_Z - 2 * TABLE_HALF_SIZE[2]) / 2
-    for sx in (-1, 1):
-        for sy in (-1, 1):
-            table.add_geom(
-                type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.025, 0.025, leg_h], rgba=[0.4, 0.32, 0.25, 1],
-                pos=[sx * (TABLE_HALF_SIZE[0] - 0.04), sy * (TABLE_HALF_SIZE[1] - 0.04), -TABLE_HALF_SIZE[2] - leg_h],
-                contype=0, conaffinity=0,
-            )
+    add_table(spec, scene.table)
+    base = scene.robot_base
     world.add_geom(
         name="pedestal", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.09, TABLE_TOP_Z / 2, 0],
-        pos=[-0.05, 0, TABLE_TOP_Z / 2], rgba=[0.3, 0.3, 0.32, 1], contype=0, conaffinity=0,
+        pos=[base[0] - 0.05, base[1], TABLE_TOP_Z / 2], rgba=[0.3, 0.3, 0.32, 1], contype=0, conaffinity=0,
     )
-    world.add_light(name="key_light", pos=[0.6, -0.6, 2.5], dir=[-0.1, 0.3, -1], diffuse=[0.7, 0.7, 0.7])
-    world.add_light(name="fill_light", pos=[-0.5, 0.8, 2.2], dir=[0.4, -0.4, -1], diffuse=[0.35, 0.35, 0.35])
-    # robosuite's "agentview": in front of the table, looking back at the robot.
-    world.add_camera(name="agentview", pos=[1.3, 0.0, 1.5], xyaxes=[0, 1, 0, -0.6, 0, 0.8], fovy=50)
-    world.add_camera(name="sideview", pos=[0.55, -1.2, 1.25], xyaxes=[1, 0, 0, 0, 0.4, 0.92], fovy=45)
+    for i, fixture in enumerate(scene.fixtures):
+        add_fixture(spec, f"{fixture.kind}_{i}", fixture)
+    for i, light in enumerate(scene.lights):
+        world.add_light(name=f"light_{i}", pos=list(light.pos), dir=list(light.dir), diffuse=list(light.diffuse))
+    for camera in scene.cameras:
+        world.add_camera(name=camera.name, pos=list(camera.pos), xyaxes=look_at(camera.pos, camera.target), fovy=camera.fovy)
+    for i, distractor in enumerate(scene.distractors):
+        add_distractor(spec, f"distractor_{i}", distractor)
 
     robot_spec = mujoco.MjSpec.from_file(str(robot.mjcf))
-    mount = world.add_frame(pos=list(ROBOT_BASE_POS))
+    mount = world.add_frame(pos=list(base))
     spec.attach(robot_spec, frame=mount, prefix=ROBOT_PREFIX)
     return spec
+
+
+def look_at(pos: tuple[float, float, float], target: tuple[float, float, float]) -> list[float]:
+    """MuJoCo camera ``xyaxes`` for a camera at ``pos`` looking at ``target`` with world z up."""
+    forward = np.subtract(target, pos, dtype=float)
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    return [*right.tolist(), *up.tolist()]
+
+
+def add_material(spec: mujoco.MjSpec, name: str, material: Material) -> str:
+    """A named material (and procedural texture, which serialises into the MJCF); returns its name."""
+    mat = spec.add_material(name=name, rgba=list(material.rgba))
+    if material.texture != "none":
+        rgb1 = list(material.rgba[:3])
+        kwargs: dict = {"rgb1": rgb1, "rgb2": list(material.rgb2)}
+        if material.texture == "checker":
+            kwargs["builtin"] = mujoco.mjtBuiltin.mjBUILTIN_CHECKER
+        elif material.texture == "gradient":
+            kwargs["builtin"] = mujoco.mjtBuiltin.mjBUILTIN_GRADIENT
+        else:  # noise: a flat colour speckled with random dots of the second colour
+            kwargs.update(builtin=mujoco.mjtBuiltin.mjBUILTIN_FLAT, rgb2=rgb1, mark=mujoco.mjtMark.mjMARK_RANDOM,
+                          markrgb=list(material.rgb2), random=0.15)
+        spec.add_texture(name=f"{name}_tex", type=mujoco.mjtTexture.mjTEXTURE_2D, width=64, height=64, **kwargs)
+        mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = f"{name}_tex"
+        mat.texrepeat = [material.repeat, material.repeat]
+        mat.texuniform = True
+        mat.rgba = [1.0, 1.0, 1.0, material.rgba[3]]
+    return name
+
+
+def add_table(spec: mujoco.MjSpec, table: Table) -> None:
+    hx, hy = table.half_size
+    table_body = spec.worldbody.add_body(name="table", pos=[*table.center_xy, TABLE_TOP_Z - table.thickness])
+    table_body.add_geom(
+        name="table_top", type=mujoco.mjtGeom.mjGEOM_BOX, size=[hx, hy, table.thickness],
+        material=add_material(spec, "table_mat", table.material),
+        contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY, friction=[1.0, 0.005, 0.0001],
+    )
+    leg_h = (TABLE_TOP_Z - 2 * table.thickness) / 2
+    legs = add_material(spec, "table_leg_mat", table.leg_material)
+    for sx in (-1, 1):
+        for sy in (-1, 1):
+            table_body.add_geom(
+                type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.025, 0.025, leg_h], material=legs,
+                pos=[sx * (hx - 0.04), sy * (hy - 0.04), -table.thickness - leg_h], contype=0, conaffinity=0,
+            )
+
+
+def add_fixture(spec: mujoco.MjSpec, name: str, fixture: Fixture) -> None:
+    """A static box of furniture; non-colliding fixtures are decoration only."""
+    c, s = np.cos(fixture.yaw / 2), np.sin(fixture.yaw / 2)
+    spec.worldbody.add_geom(
+        name=name, type=mujoco.mjtGeom.mjGEOM_BOX, size=list(fixture.half_size), pos=list(fixture.pos),
+        quat=[c, 0.0, 0.0, s], material=add_material(spec, f"{name}_mat", fixture.material),
+        contype=WORLD_CONTYPE if fixture.collide else 0, conaffinity=WORLD_CONAFFINITY if fixture.collide else 0,
+    )
+
+
+def add_distractor(spec: mujoco.MjSpec, name: str, distractor: Distractor) -> None:
+    """A loose object resting on the table (free joint ``<name>_joint``)."""
+    shape = {
+        "box": (mujoco.mjtGeom.mjGEOM_BOX, list(distractor.half_size), distractor.half_size[2]),
+        "cylinder": (mujoco.mjtGeom.mjGEOM_CYLINDER, [distractor.half_size[0], distractor.half_size[2], 0], distractor.half_size[2]),
+        "sphere": (mujoco.mjtGeom.mjGEOM_SPHERE, [distractor.half_size[0], 0, 0], distractor.half_size[0]),
+    }[distractor.shape]
+    c, s = np.cos(distractor.yaw / 2), np.sin(distractor.yaw / 2)
+    body = spec.worldbody.add_body(name=name, pos=[*distractor.xy, TABLE_TOP_Z + shape[2]], quat=[c, 0.0, 0.0, s])
+    body.add_freejoint(name=f"{name}_joint")
+    body.add_geom(
+        name=f"{name}_geom", type=shape[0], size=shape[1], mass=distractor.mass,
+        material=add_material(spec, f"{name}_mat", distractor.material),
+        contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY, condim=4,
+    )
+
+
+def apply_object_looks(spec: mujoco.MjSpec, scene: SceneSpec) -> None:
+    """Recolour task objects and scale their mass and friction as the scene says (after the task built them)."""
+    for name, look in scene.objects.items():
+        body = spec.body(name)
+        if body is None:
+            raise ValueError(f"scene has a look for {name!r}, which the task did not build")
+        material = add_material(spec, f"{name}_look", look.material) if look.material is not None else None
+        for geom in _subtree_geoms(body):
+            if material is not None:
+                geom.material = material
+            geom.friction = [look.friction * geom.friction[0], geom.friction[1], geom.friction[2]]
+            if geom.mass > 0:
+                geom.mass = geom.mass * look.mass_scale
+            else:
+                geom.density = geom.density * look.mass_scale
+
+
+def _subtree_geoms(body: mujoco.MjsBody) -> list:
+    geoms = list(body.geoms)
+    for child in body.bodies:
+        geoms += _subtree_geoms(child)
+    return geoms
 
 
 def compile_scene(spec: mujoco.MjSpec) -> tuple[mujoco.MjModel, str]:

@@ -123,6 +123,20 @@ class Task:
             raise DemoforgeError(f"task {self.name!r} has no variation {name!r} (known: {known})")
         return self.variations[name]
 
+    def start_is_valid(self, env: SimEnv, tolerance: float = 0.002) -> bool:
+        """No two scene geoms (robot excluded) interpenetrate by more than ``tolerance`` metres after a reset."""
+        data = env.data
+        if data.ncon == 0:
+            return True
+        robot = env.robot_geom_mask
+        pairs = data.contact.geom[: data.ncon]
+        deep = data.contact.dist[: data.ncon] < -tolerance
+        return not bool(np.any(deep & ~robot[pairs[:, 0]] & ~robot[pairs[:, 1]]))
+
+    def placement_boxes(self, variation: str) -> list[tuple[float, float, float, float]]:
+        """(x_min, x_max, y_min, y_max) of every object's reset region: where scenes must leave room."""
+        return [(*p.x, *p.y) for p in self.variation(variation).values()]
+
     def object_pose(self, env: SimEnv, name: str) -> np.ndarray:
         """``world_T_object``, with n-fold symmetric objects folded to the frame nearest the world's yaw.
 

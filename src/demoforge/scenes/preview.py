@@ -1,0 +1,52 @@
+"""Contact sheets of sampled scenes: look at a family before generating thousands of demos in it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import imageio.v2 as imageio
+import mujoco
+import numpy as np
+
+from demoforge.data.video import tile
+from demoforge.errors import DemoforgeError
+from demoforge.scenes.sample import check_family, sample_scene, scene_seed
+from demoforge.sim.robot import load_robot
+from demoforge.tasks import get_task
+from demoforge.world import make_world
+
+
+def render_scenes(
+    family: str, num: int, seed: int, task_name: str = "stack", level: str = "D1", camera: str = "agentview",
+    width: int = 240, height: int = 180, robot: str = "panda", on_scene: Callable[[], None] | None = None,
+) -> list[np.ndarray]:
+    """One frame per sampled scene, objects placed by a reset of ``task_name``."""
+    check_family(family, level)
+    task = get_task(task_name)
+    frames = []
+    for i in range(num):
+        scene = sample_scene(family, level, scene_seed(seed, i), task.objects, task.placement_boxes(level))
+        world = make_world(task, load_robot(robot), scene=scene)
+        task.reset(world.env, np.random.default_rng([seed, i]), level)
+        try:
+            renderer = mujoco.Renderer(world.env.model, height, width)
+        except Exception as exc:
+            raise DemoforgeError(f"cannot create an offscreen renderer ({exc}); set MUJOCO_GL=egl") from None
+        if camera not in {world.env.model.camera(c).name for c in range(world.env.model.ncam)}:
+            raise DemoforgeError(f"no camera {camera!r} in the scene (agentview, sideview, robot0_eye_in_hand)")
+        renderer.update_scene(world.env.data, camera=camera)
+        frames.append(renderer.render().copy())
+        renderer.close()
+        if on_scene is not None:
+            on_scene()
+    return frames
+
+
+def contact_sheet(frames: list[np.ndarray], out: str | Path, columns: int = 4) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
+    imageio.imwrite(tmp, tile(frames, min(columns, len(frames))))
+    tmp.replace(out)
+    return out

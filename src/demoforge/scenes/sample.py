@@ -1,0 +1,177 @@
+"""Seeded samplers of named scene families: the same (family, level, seed) always gives the same SceneSpec.
+
+Levels follow the task variations: ``D0`` changes a scene a little, ``D1`` more, ``D2`` the most.
+Distractors are kept out of the task objects' placement boxes, so a scene never blocks the task.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from collections.abc import Sequence
+
+import numpy as np
+
+from demoforge.errors import DemoforgeError
+from demoforge.scenes.spec import Camera, Distractor, Fixture, Light, Material, ObjectLook, SceneSpec, Table
+
+FAMILIES = ("tabletop", "kitchen")
+LEVEL_SCALE = {"D0": 0.3, "D1": 0.7, "D2": 1.0}
+TEXTURES = ("checker", "gradient", "noise")
+Box = tuple[float, float, float, float]  # x_min, x_max, y_min, y_max on the table
+
+
+def check_family(family: str, level: str) -> None:
+    if family not in FAMILIES:
+        raise DemoforgeError(f"unknown scene family {family!r} (known: {', '.join(FAMILIES)})")
+    if level not in LEVEL_SCALE:
+        raise DemoforgeError(f"unknown scene level {level!r} (known: {', '.join(LEVEL_SCALE)})")
+
+
+def sample_scene(
+    family: str, level: str, seed: int, objects: Sequence[str] = (), keep_clear: Sequence[Box] = ()
+) -> SceneSpec:
+    """A scene of ``family`` at ``level``; ``objects`` get their own looks, distractors avoid ``keep_clear``."""
+    check_family(family, level)
+    rng = np.random.default_rng(seed)
+    k = LEVEL_SCALE[level]
+    table = Table(
+        center_xy=(0.55 + _jitter(rng, 0.03 * k), _jitter(rng, 0.03 * k)),
+        half_size=(0.45 + rng.uniform(-0.02, 0.05) * k, 0.6 + rng.uniform(-0.04, 0.1) * k),
+        material=_material(rng, k, value=(0.45, 0.85)),
+        leg_material=_material(rng, 0.0, value=(0.2, 0.5)),
+    )
+    scene = SceneSpec(
+        family=family,
+        level=level,
+        seed=int(seed),
+        floor=_material(rng, k, value=(0.3, 0.7)),
+        table=table,
+        robot_base=(_jitter(rng, 0.02 * k), _jitter(rng, 0.03 * k), 0.8),
+        lights=_lights(rng, k),
+        cameras=_cameras(rng, k, behind_robot=family == "kitchen"),
+        distractors=_distractors(rng, k, table, keep_clear),
+        objects={name: _object_look(rng, k) for name in objects},
+        fixtures=_kitchen(rng, k, table) if family == "kitchen" else (),
+    )
+    return scene
+
+
+def scene_seed(seed: int, attempt: int, retry: int = 0) -> int:
+    """The scene seed of one generation attempt (and of its n-th resample after a rejected scene)."""
+    return int(np.random.default_rng([seed, attempt, retry, 7]).integers(2**31))
+
+
+def _jitter(rng: np.random.Generator, amount: float) -> float:
+    return float(rng.uniform(-amount, amount))
+
+
+def _colour(rng: np.random.Generator, value: tuple[float, float], saturation: tuple[float, float] = (0.1, 0.7)) -> tuple:
+    rgb = colorsys.hsv_to_rgb(rng.uniform(0, 1), rng.uniform(*saturation), rng.uniform(*value))
+    return tuple(round(float(c), 4) for c in rgb)
+
+
+def _material(rng: np.random.Generator, k: float, value: tuple[float, float]) -> Material:
+    """A random colour; with probability ``k``, one of the procedural textures."""
+    rgb = _colour(rng, value)
+    texture = str(rng.choice(TEXTURES)) if rng.random() < k else "none"
+    return Material(rgba=(*rgb, 1.0), texture=texture, rgb2=_colour(rng, value), repeat=float(rng.uniform(2, 8)))
+
+
+def _lights(rng: np.random.Generator, k: float) -> tuple[Light, ...]:
+    count = 1 + int(rng.integers(0, 1 + round(2 * k)))
+    lights = []
+    for _ in range(count):
+        pos = (0.5 + _jitter(rng, 0.8 * k + 0.1), _jitter(rng, 1.0 * k + 0.2), 2.2 + _jitter(rng, 0.4))
+        direction = (0.55 - pos[0], -pos[1], 0.8 - pos[2])
+        brightness = float(rng.uniform(0.5, 0.9)) / np.sqrt(count)
+        tint = np.array(colorsys.hsv_to_rgb(rng.uniform(0, 1), rng.uniform(0, 0.3 * k), 1.0))
+        lights.append(Light(pos=pos, dir=direction, diffuse=tuple(round(float(c), 4) for c in brightness * tint)))
+    return tuple(lights)
+
+
+def _cameras(rng: np.random.Generator, k: float, behind_robot: bool = False) -> tuple[Camera, ...]:
+    """The front camera (or, facing a kitchen wall, one over the robot's shoulder) and a side camera, jittered."""
+    def jittered(name: str, pos: tuple, target: tuple, fovy: float) -> Camera:
+        p = tuple(float(v) + _jitter(rng, 0.08 * k) for v in pos)
+        t = tuple(float(v) + _jitter(rng, 0.04 * k) for v in target)
+        return Camera(name=name, pos=p, target=t, fovy=fovy + _jitter(rng, 4 * k))
+
+    front = ((-0.3, 0.55, 1.7), (0.6, -0.05, 0.8), 55.0) if behind_robot else ((1.3, 0.0, 1.5), (0.4, 0.0, 0.825), 50.0)
+    return (
+        jittered("agentview", *front),
+        jittered("sideview", (0.55, -1.2, 1.25), (0.55, 0.0, 0.77), 45.0),
+    )
+
+
+def _distractors(rng: np.random.Generator, k: float, table: Table, keep_clear: Sequence[Box]) -> tuple[Distractor, ...]:
+    """Up to ``3k`` loose objects on free table space, apart from each other and from ``keep_clear``."""
+    count = int(rng.integers(0, 1 + round(3 * k)))
+    cx, cy = table.center_xy
+    hx, hy = table.half_size
+    placed: list[Distractor] = []
+    for _ in range(40 * count):
+        if len(placed) == count:
+            break
+        shape = str(rng.choice(("box", "cylinder", "sphere")))
+        r = float(rng.uniform(0.015, 0.035))
+        half = (r, float(rng.uniform(0.5, 1.0)) * r if shape == "box" else r, float(rng.uniform(0.6, 1.4)) * r)
+        x, y = float(rng.uniform(0.3, cx + hx - 0.06)), float(rng.uniform(cy - hy + 0.06, cy + hy - 0.06))
+        margin = 0.06 + r
+        blocked = any(x0 - margin < x < x1 + margin and y0 - margin < y < y1 + margin for x0, x1, y0, y1 in keep_clear)
+        crowded = any(np.hypot(x - d.xy[0], y - d.xy[1]) < 0.1 for d in placed)
+        if blocked or crowded:
+            continue
+        material = Material(rgba=(*_colour(rng, (0.3, 0.95), (0.3, 0.9)), 1.0))
+        mass = float(rng.uniform(0.05, 0.3))
+        placed.append(Distractor(shape=shape, half_size=half, xy=(x, y), yaw=float(rng.uniform(-np.pi, np.pi)), material=material, mass=mass))
+    return tuple(placed)
+
+
+def _object_look(rng: np.random.Generator, k: float) -> ObjectLook:
+    material = Material(rgba=(*_colour(rng, (0.35, 0.95), (0.4, 1.0)), 1.0)) if rng.random() < 0.3 + 0.7 * k else None
+    return ObjectLook(
+        material=material, mass_scale=float(1.0 + _jitter(rng, 0.4 * k)), friction=float(1.0 + _jitter(rng, 0.25 * k))
+    )
+
+
+def _kitchen(rng: np.random.Generator, k: float, table: Table) -> tuple[Fixture, ...]:
+    """Counter cabinets under the work surface, a backsplash and wall, upper cabinets, a shelf, a sink, a bin.
+
+    Everything sits beyond the table's far edge, below its top, above head height, or beside it, so the
+    arm's workspace stays free.
+    """
+    cx, cy = table.center_xy
+    hx, hy = table.half_size
+    far = cx + hx
+    wood, paint, steel = _material(rng, k, (0.35, 0.8)), _material(rng, k, (0.5, 0.95)), Material(rgba=(0.7, 0.72, 0.75, 1))
+    wall = _material(rng, k, (0.6, 0.95))
+    slide = _jitter(rng, 0.15 * k)
+    cab_z = 1.55 + _jitter(rng, 0.08 * k)
+    fixtures = [
+        Fixture(kind="counter", pos=(cx, cy, 0.4 - 0.03), half_size=(hx - 0.02, hy - 0.02, 0.37), material=wood, collide=False),
+        Fixture(kind="backsplash", pos=(far + 0.015, cy, 0.8 + 0.3), half_size=(0.015, hy, 0.3), material=wall),
+        Fixture(kind="wall", pos=(far + 0.05, cy, 1.2), half_size=(0.02, 1.6, 1.2), material=wall),
+        Fixture(kind="upper_cabinet", pos=(far - 0.15, cy - 0.3 + slide, cab_z), half_size=(0.15, 0.28, 0.2), material=paint),
+        Fixture(kind="upper_cabinet", pos=(far - 0.15, cy + 0.3 + slide, cab_z), half_size=(0.15, 0.28, 0.2), material=paint),
+        Fixture(kind="shelf", pos=(far - 0.1, cy + slide, 1.28 + _jitter(rng, 0.05 * k)), half_size=(0.1, 0.35, 0.012), material=wood),
+    ]
+    # A second counter beside the table with a sink basin (rim boxes around a recessed bottom).
+    side = 1.0 if rng.random() < 0.5 else -1.0
+    sx, sy = cx, cy + side * (hy + 0.35)
+    fixtures.append(Fixture(kind="counter", pos=(sx, sy, 0.38), half_size=(hx, 0.34, 0.38), material=wood))
+    rim = 0.03
+    basin = (0.18, 0.22)
+    for dx, dy, half in (
+        (-basin[0] - rim, 0, (rim, basin[1] + 2 * rim, 0.01)),
+        (basin[0] + rim, 0, (rim, basin[1] + 2 * rim, 0.01)),
+        (0, -basin[1] - rim, (basin[0], rim, 0.01)),
+        (0, basin[1] + rim, (basin[0], rim, 0.01)),
+    ):
+        fixtures.append(Fixture(kind="sink", pos=(sx + dx, sy + dy, 0.77), half_size=half, material=steel))
+    fixtures.append(Fixture(kind="sink", pos=(sx, sy, 0.765), half_size=(basin[0], basin[1], 0.004), material=steel, collide=False))
+    # A bin on the floor on the other side.
+    bx, by, bh = 0.35 + _jitter(rng, 0.1 * k), cy - side * (hy + 0.25), 0.2
+    bin_mat = _material(rng, k, (0.2, 0.6))
+    for dx, dy, half in ((-0.12, 0, (0.01, 0.13, bh)), (0.12, 0, (0.01, 0.13, bh)), (0, -0.12, (0.12, 0.01, bh)), (0, 0.12, (0.12, 0.01, bh))):
+        fixtures.append(Fixture(kind="bin", pos=(bx + dx, by + dy, bh), half_size=half, material=bin_mat))
+    return tuple(fixtures)

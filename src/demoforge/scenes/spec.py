@@ -1,0 +1,104 @@
+"""``SceneSpec``: everything that makes one scene look and behave differently, as plain data.
+
+A spec fully determines the compiled model (``demoforge.sim.scene.compose_scene``); it round-trips
+through JSON and is stored with every demo next to the exact MJCF it compiled to.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Vec2 = tuple[float, float]
+Vec3 = tuple[float, float, float]
+RGB = tuple[float, float, float]
+RGBA = tuple[float, float, float, float]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Material(_Data):
+    """A colour, optionally with one of MuJoCo's procedural textures (they serialise into the MJCF)."""
+
+    rgba: RGBA = (0.7, 0.7, 0.7, 1.0)
+    texture: Literal["none", "checker", "gradient", "noise"] = "none"
+    rgb2: RGB = (0.2, 0.2, 0.2)  # second texture colour (checker squares, gradient end, noise dots)
+    repeat: float = Field(4.0, gt=0, description="texture repeats across the surface")
+
+
+class Table(_Data):
+    center_xy: Vec2 = (0.55, 0.0)
+    half_size: Vec2 = (0.45, 0.6)
+    thickness: float = 0.025
+    material: Material = Material(rgba=(0.72, 0.6, 0.45, 1.0))
+    leg_material: Material = Material(rgba=(0.4, 0.32, 0.25, 1.0))
+
+
+class Fixture(_Data):
+    """A static box-shaped piece of furniture (counter, cabinet, shelf, backsplash, wall, sink rim, bin side)."""
+
+    kind: Literal["counter", "backsplash", "upper_cabinet", "shelf", "sink", "bin", "wall"]
+    pos: Vec3
+    half_size: Vec3
+    yaw: float = 0.0
+    material: Material = Material()
+    collide: bool = True
+
+
+class Light(_Data):
+    pos: Vec3
+    dir: Vec3
+    diffuse: RGB = (0.6, 0.6, 0.6)
+
+
+class Camera(_Data):
+    name: str
+    pos: Vec3
+    target: Vec3
+    fovy: float = 45.0
+
+
+class Distractor(_Data):
+    """A loose object on the table that is not part of the task."""
+
+    shape: Literal["box", "cylinder", "sphere"]
+    half_size: Vec3  # box: half extents; cylinder: (radius, radius, half height); sphere: (radius, ., .)
+    xy: Vec2
+    yaw: float = 0.0
+    material: Material = Material()
+    mass: float = 0.1
+
+
+class ObjectLook(_Data):
+    """Appearance and physical parameters of one task object (its shape stays the task's)."""
+
+    material: Material | None = None  # None: the task's own colour
+    mass_scale: float = Field(1.0, gt=0)
+    friction: float = Field(1.0, gt=0)
+
+
+class SceneSpec(_Data):
+    family: str = "tabletop"
+    level: str = "D0"
+    seed: int = 0
+    floor: Material = Material(rgba=(0.55, 0.55, 0.5, 1.0))
+    table: Table = Table()
+    robot_base: Vec3 = (0.0, 0.0, 0.8)  # world position of the robot base; the table top is at its height
+    fixtures: tuple[Fixture, ...] = ()
+    lights: tuple[Light, ...] = (
+        Light(pos=(0.6, -0.6, 2.5), dir=(-0.1, 0.3, -1.0), diffuse=(0.7, 0.7, 0.7)),
+        Light(pos=(-0.5, 0.8, 2.2), dir=(0.4, -0.4, -1.0), diffuse=(0.35, 0.35, 0.35)),
+    )
+    cameras: tuple[Camera, ...] = (
+        Camera(name="agentview", pos=(1.3, 0.0, 1.5), target=(0.4, 0.0, 0.825), fovy=50.0),
+        Camera(name="sideview", pos=(0.55, -1.2, 1.25), target=(0.55, 0.0, 0.77), fovy=45.0),
+    )
+    distractors: tuple[Distractor, ...] = ()
+    objects: dict[str, ObjectLook] = Field(default_factory=dict)
+
+    @property
+    def table_top_z(self) -> float:
+        return self.robot_base[2]
