@@ -43,10 +43,12 @@ def render_scenes(
     return frames
 
 
-def contact_sheet(frames: list[np.ndarray], out: str | Path, columns: int = 4) -> Path:
+def contact_sheet(frames: list[np.ndarray], out: str | Path, columns: int | None = None) -> Path:
+    """Tile frames into a near-square PNG (written atomically)."""
+    columns = columns or int(np.ceil(np.sqrt(len(frames))))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
-    imageio.imwrite(tmp, tile(frames, min(columns, len(frames))))
+    imageio.imwrite(tmp, tile(frames, columns))
     tmp.replace(out)
     return out
