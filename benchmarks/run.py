@@ -9,10 +9,13 @@ so the raw-physics baseline and the generator share the machine's state at the t
 
 from __future__ import annotations
 
-import argparse
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must be set before mujoco loads
+
+import argparse  # noqa: E402
 import datetime as dt
 import hashlib
-import os
 import platform
 import shlex
 import sys
@@ -27,6 +30,9 @@ import numpy as np
 import demoforge as df
 from demoforge import geometry as geo
 from demoforge.episode import Recorder
+
+sys.path.insert(0, str(Path(__file__).parent))
+import scenes  # noqa: E402  (benchmarks/scenes.py)
 from demoforge.sim.controller import action_to_target, target_to_action
 from demoforge.sim.robot import PANDA
 from demoforge.world import World, env_for_demo
@@ -528,8 +534,15 @@ def main() -> None:
 
     load_start, src_start = load_average(), source_hash()
     start = time.perf_counter()
+    scene_tasks = [t for t in ("stack", "square") if t in tasks]
     with tempfile.TemporaryDirectory(prefix="demoforge_bench_") as tmp:
         rows = bench_generation(tasks, attempts, raw_samples, Path(tmp))
+        log("scene variation ...")
+        scene_rows = scenes.dgr_by_family(scene_tasks, 6 if args.quick else 60, Path(tmp))
+    compile_ms = scenes.compile_times(5 if args.quick else 20)
+    fps = scenes.render_fps(frames=10 if args.quick else 60)
+    stack_rows = [r for r in rows if r.task == "stack"]
+    attempt_ms = 1e3 / stack_rows[0].attempts_per_s if stack_rows else float("nan")
     log("controller tracking ...")
     tracking = bench_tracking(num_targets, track_steps)
     log("raw physics ...")
@@ -543,6 +556,7 @@ def main() -> None:
             generation_section(rows),
             tracking_section(tracking, track_steps),
             physics_section(steps_per_s, substeps, split),
+            scenes.scenes_section(compile_ms, scene_rows, fps, attempt_ms),
             f"Benchmark run time: {total:.0f} s.",
             "",
         ]
