@@ -22,7 +22,7 @@ def compile_times(num: int = 20) -> dict[str, float]:
     for family in FAMILIES:
         start = time.perf_counter()
         for i in range(num):
-            scene = sample_scene(family, "D2", scene_seed(0, i), task.objects, task.placement_boxes("D2"))
+            scene = sample_scene(family, "D2", scene_seed(0, i), task.objects, task.placement_boxes("D2"), task.scalable)
             make_world(task, scene=scene)
         out[family] = 1e3 * (time.perf_counter() - start) / num
     return out
@@ -47,7 +47,7 @@ def dgr_by_family(tasks: list[str], attempts: int, work: Path) -> list[tuple[str
 def render_fps(sizes: tuple[int, ...] = (84, 256), frames: int = 60) -> list[tuple[str, int, float]]:
     """(camera, size, frames/s) in a kitchen scene; shadows and multisampling are off in every scene."""
     task = df.get_task("stack")
-    world = make_world(task, scene=sample_scene("kitchen", "D1", 0, task.objects, task.placement_boxes("D1")))
+    world = make_world(task, scene=sample_scene("kitchen", "D1", 0, task.objects, task.placement_boxes("D1"), task.scalable))
     task.reset(world.env, np.random.default_rng(0), "D1")
     out = []
     for size in sizes:

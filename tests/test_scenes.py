@@ -21,7 +21,7 @@ from test_cli import assert_user_error, run
 
 def task_scene(task_name: str, family: str, level: str, seed: int) -> SceneSpec:
     task = get_task(task_name)
-    return sample_scene(family, level, seed, task.objects, task.placement_boxes(level))
+    return sample_scene(family, level, seed, task.objects, task.placement_boxes(level), task.scalable)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -119,3 +119,19 @@ def test_unknown_scene_family_is_a_clear_error(stack_sources: Path, tmp_path: Pa
     out = tmp_path / "run"
     assert_user_error(run("generate", "--source", str(stack_sources), "--scenes", "mars", "--out", str(out)), "unknown scene family")
     assert not out.exists() and not (tmp_path / "x.png").exists()
+
+
+def test_scaled_cubes_are_simulated_at_their_size_and_stay_graspable() -> None:
+    task = get_task("stack")
+    sizes = []
+    for seed in range(12):
+        scene = task_scene("stack", "tabletop", "D2", seed)
+        world = make_world(task, scene=scene)
+        task.reset(world.env, np.random.default_rng(seed), "D2")
+        half = world.env.half_height("cube_b_geom")
+        assert half == pytest.approx(0.025 * scene.objects["cube_b"].scale, rel=1e-5)  # MJCF keeps 6 digits
+        assert world.env.body_pose("cube_b")[2, 3] == pytest.approx(0.8 + half)  # resting on the table, not in it
+        assert 2 * half < 0.075  # fits between the open fingers (2 x 4 cm)
+        sizes.append(half)
+    assert np.ptp(sizes) > 0.004
+    assert get_task("square").scalable == ()  # nut and peg must keep their fit

@@ -104,3 +104,17 @@ def test_impossible_ranges_are_rejected_with_a_clear_error() -> None:
     world = make_world(task)
     with pytest.raises(DemoforgeError, match="from the robot base"):
         task.reset(world.env, np.random.default_rng(0), "far")
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_reset_places_objects_at_rest_on_the_table(name: str) -> None:
+    """Objects start resting: not dropped from above, not pushed out of the table."""
+    task = get_task(name)
+    world = make_world(task)
+    for seed in range(3):
+        task.reset(world.env, np.random.default_rng(seed), "D1")
+        before = {o: world.env.body_pose(o)[:3, 3] for o in task.objects}
+        for _ in range(5):
+            world.env.step_physics()
+        for o in task.objects:
+            assert np.linalg.norm(world.env.body_pose(o)[:3, 3] - before[o]) < 1e-3, (name, o)

@@ -72,7 +72,7 @@ def _park_objects(spec: mujoco.MjSpec, task: Task) -> None:
         body = spec.body(name)
         if body is not None and not np.any(body.pos):
             y = -0.2 + 0.4 * i / max(len(task.objects) - 1, 1)
-            body.pos = [0.6, y, TABLE_TOP_Z + task.rest_height.get(name, 0.05)]
+            body.pos = [0.6, y, TABLE_TOP_Z + 0.1]  # above the table; resets set the resting height
 
 
 def env_for_demo(demo: Demo, robot: RobotConfig) -> SimEnv:

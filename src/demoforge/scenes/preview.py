@@ -26,7 +26,7 @@ def render_scenes(
     task = get_task(task_name)
     frames = []
     for i in range(num):
-        scene = sample_scene(family, level, scene_seed(seed, i), task.objects, task.placement_boxes(level))
+        scene = sample_scene(family, level, scene_seed(seed, i), task.objects, task.placement_boxes(level), task.scalable)
         world = make_world(task, load_robot(robot), scene=scene)
         task.reset(world.env, np.random.default_rng([seed, i]), level)
         try:

@@ -28,9 +28,11 @@ def check_family(family: str, level: str) -> None:
 
 
 def sample_scene(
-    family: str, level: str, seed: int, objects: Sequence[str] = (), keep_clear: Sequence[Box] = ()
+    family: str, level: str, seed: int, objects: Sequence[str] = (), keep_clear: Sequence[Box] = (),
+    scalable: Sequence[str] = (),
 ) -> SceneSpec:
-    """A scene of ``family`` at ``level``; ``objects`` get their own looks, distractors avoid ``keep_clear``."""
+    """A scene of ``family`` at ``level``; ``objects`` get their own looks (``scalable`` ones also a size),
+    distractors avoid ``keep_clear``."""
     check_family(family, level)
     rng = np.random.default_rng(seed)
     k = LEVEL_SCALE[level]
@@ -50,7 +52,7 @@ def sample_scene(
         lights=_lights(rng, k),
         cameras=_cameras(rng, k, behind_robot=family == "kitchen"),
         distractors=_distractors(rng, k, table, keep_clear),
-        objects={name: _object_look(rng, k) for name in objects},
+        objects={name: _object_look(rng, k, name in scalable) for name in objects},
         fixtures=_kitchen(rng, k, table) if family == "kitchen" else (),
     )
     return scene
@@ -127,10 +129,13 @@ def _distractors(rng: np.random.Generator, k: float, table: Table, keep_clear: S
     return tuple(placed)
 
 
-def _object_look(rng: np.random.Generator, k: float) -> ObjectLook:
+def _object_look(rng: np.random.Generator, k: float, scalable: bool) -> ObjectLook:
+    """Colour, mass and friction; a size within +-20% x level for scalable objects (cubes stay graspable)."""
     material = Material(rgba=(*_colour(rng, (0.35, 0.95), (0.4, 1.0)), 1.0)) if rng.random() < 0.3 + 0.7 * k else None
+    scale = float(1.0 + _jitter(rng, 0.2 * k)) if scalable else 1.0
     return ObjectLook(
-        material=material, mass_scale=float(1.0 + _jitter(rng, 0.4 * k)), friction=float(1.0 + _jitter(rng, 0.25 * k))
+        material=material, scale=scale, mass_scale=float(1.0 + _jitter(rng, 0.4 * k)),
+        friction=float(1.0 + _jitter(rng, 0.25 * k)),
     )
 
 

@@ -76,6 +76,7 @@ class ObjectLook(_Data):
     """Appearance and physical parameters of one task object (its shape stays the task's)."""
 
     material: Material | None = None  # None: the task's own colour
+    scale: float = Field(1.0, gt=0, description="uniform size scale (only for objects the task marks scalable)")
     mass_scale: float = Field(1.0, gt=0)
     friction: float = Field(1.0, gt=0)
 

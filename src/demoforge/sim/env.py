@@ -111,6 +111,30 @@ class SimEnv:
             self._masks[key] = mask
         return mask
 
+    def rest_height(self, body: str) -> float:
+        """Height of a body's origin above the surface it stands on upright (from its geoms' sizes)."""
+        model = self.model
+        bottoms = []
+        geom = mujoco.mjtGeom
+        for g in self.body_geoms(body):
+            kind, size = int(model.geom_type[g]), model.geom_size[g]
+            if kind == int(geom.mjGEOM_SPHERE):
+                half = size[0]
+            elif kind in (int(geom.mjGEOM_BOX), int(geom.mjGEOM_ELLIPSOID)):
+                half = size[2]
+            elif kind == int(geom.mjGEOM_CYLINDER):
+                half = size[1]
+            elif kind == int(geom.mjGEOM_CAPSULE):
+                half = size[1] + size[0]
+            else:  # meshes and the rest: their bounding sphere
+                half = model.geom_rbound[g]
+            bottoms.append(model.geom_pos[g, 2] - half)
+        return float(-min(bottoms))
+
+    def half_height(self, geom: str) -> float:
+        """Half of a box geom's height (z size): task objects may be scaled per scene."""
+        return float(self.model.geom_size[self.model.geom(geom).id, 2])
+
     def in_contact(self, geoms_a: np.ndarray, geoms_b: np.ndarray) -> bool:
         """Whether any geom of ``geoms_a`` touches any geom of ``geoms_b`` right now."""
         ncon = self.data.ncon

@@ -159,13 +159,19 @@ def add_distractor(spec: mujoco.MjSpec, name: str, distractor: Distractor) -> No
 
 
 def apply_object_looks(spec: mujoco.MjSpec, scene: SceneSpec) -> None:
-    """Recolour task objects and scale their mass and friction as the scene says (after the task built them)."""
+    """Recolour, resize and re-weigh task objects as the scene says (after the task built them).
+
+    Density-based masses follow the new size; ``mass_scale`` multiplies on top.
+    """
     for name, look in scene.objects.items():
         body = spec.body(name)
         if body is None:
             raise ValueError(f"scene has a look for {name!r}, which the task did not build")
         material = add_material(spec, f"{name}_look", look.material) if look.material is not None else None
         for geom in _subtree_geoms(body):
+            if look.scale != 1.0:
+                geom.size = [look.scale * v for v in geom.size]
+                geom.pos = [look.scale * v for v in geom.pos]
             if material is not None:
                 geom.material = material
             geom.friction = [look.friction * geom.friction[0], geom.friction[1], geom.friction[2]]

@@ -62,7 +62,7 @@ class Task:
     subtasks: tuple[Subtask, ...] = ()
     variations: dict[str, dict[str, Placement]] = {}
     symmetry: dict[str, int] = {}  # object -> n-fold symmetry about its z axis
-    rest_height: dict[str, float] = {}  # object -> body z above the table at rest
+    scalable: tuple[str, ...] = ()  # objects whose size scenes may vary (the task reads sizes from the model)
     min_separation: float = 0.1  # metres between sampled object centres
     reach: tuple[float, float] = (0.3, 0.72)  # horizontal distance from the robot base a top-down grasp can reach
     success_hold_steps: int = 5  # success must hold for this many final control steps
@@ -113,7 +113,7 @@ class Task:
                 f"and {self.reach[0]}-{self.reach[1]} m from the robot base; widen the ranges"
             )
         for name, (x, y, yaw) in poses.items():
-            pose = geo.make_pose([x, y, TABLE_TOP_Z + self.rest_height.get(name, 0.0)], geo.yaw_mat(yaw))
+            pose = geo.make_pose([x, y, TABLE_TOP_Z + env.rest_height(name)], geo.yaw_mat(yaw))
             set_free_body_pose(env.model, env.data, name, pose)
         mujoco.mj_forward(env.model, env.data)
 

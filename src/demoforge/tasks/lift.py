@@ -29,7 +29,7 @@ class Lift(Task):
         "D2": {"cube": box_placement(0.55, 0.0, 0.25, 0.35)},
     }
     symmetry = {"cube": 4}
-    rest_height = {"cube": HALF}
+    scalable = ("cube",)
     max_steps = 300
 
     def build(self, spec: mujoco.MjSpec) -> None:
@@ -39,7 +39,7 @@ class Lift(Task):
         return {"grasp_cube": env.is_grasping("cube")}
 
     def success(self, env: SimEnv) -> bool:
-        bottom = env.body_pose("cube")[2, 3] - HALF
+        bottom = env.body_pose("cube")[2, 3] - env.half_height("cube_geom")
         return env.is_grasping("cube") and bottom - TABLE_TOP_Z >= LIFT_HEIGHT
 
     def expert(self, env: SimEnv, rng: np.random.Generator) -> ExpertStream:

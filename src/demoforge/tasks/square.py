@@ -117,7 +117,6 @@ class Square(Task):
         },
     }
     symmetry = {"peg": 4}
-    rest_height = {"nut": NUT_HALF_H, "peg": 0.0}
     min_separation = 0.16
     max_steps = 500
 

@@ -21,11 +21,16 @@ def add_cubes(spec: mujoco.MjSpec, names: tuple[str, ...]) -> None:
         add_box_object(spec, name, (half, half, half), CUBE_RGBA[name])
 
 
+def cube_half(env: SimEnv, name: str) -> float:
+    """Half edge of a cube as simulated (scenes may scale it)."""
+    return env.half_height(f"{name}_geom")
+
+
 def resting_on(env: SimEnv, top: str, bottom: str, top_pose: np.ndarray, bottom_pose: np.ndarray) -> bool:
     """``top`` cube sits on ``bottom``: touching, above it, centred within the bottom's half-size, not held."""
     dz = top_pose[2, 3] - bottom_pose[2, 3]
-    expected = CUBE_HALF[top] + CUBE_HALF[bottom]
-    centred = np.linalg.norm(top_pose[:2, 3] - bottom_pose[:2, 3]) < CUBE_HALF[bottom]
+    expected = cube_half(env, top) + cube_half(env, bottom)
+    centred = np.linalg.norm(top_pose[:2, 3] - bottom_pose[:2, 3]) < cube_half(env, bottom)
     return (
         centred
         and abs(dz - expected) < 0.01
@@ -39,7 +44,7 @@ def stack_onto(motion: Motion, env: SimEnv, task: Task, held: str, base: str) ->
 
     def goal() -> np.ndarray:
         held_pose, base_pose = task.object_pose(env, held), task.object_pose(env, base)
-        return on_top_pose(env, held_pose, base_pose, CUBE_HALF[base] + CUBE_HALF[held])
+        return on_top_pose(env, held_pose, base_pose, cube_half(env, base) + cube_half(env, held))
 
     yield from pick_and_place(motion, env, held, lambda n: task.object_pose(env, n), goal, place_clearance=0.008)
 
@@ -57,7 +62,7 @@ class Stack(Task):
         "D2": {"cube_a": box_placement(0.55, 0.0, 0.25, 0.35), "cube_b": box_placement(0.55, 0.0, 0.25, 0.35)},
     }
     symmetry = {"cube_a": 4, "cube_b": 4}
-    rest_height = {name: half for name, half in CUBE_HALF.items()}
+    scalable = ("cube_a", "cube_b")
     min_separation = 0.1
     max_steps = 400
 

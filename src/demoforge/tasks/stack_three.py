@@ -9,7 +9,7 @@ from demoforge.sim.env import SimEnv
 from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
 from demoforge.tasks.motion import Motion, pick
 from demoforge.tasks.objects import on_top_pose
-from demoforge.tasks.stack import CUBE_HALF, add_cubes, resting_on
+from demoforge.tasks.stack import add_cubes, cube_half, resting_on
 
 
 def stack_carefully(motion: Motion, env: SimEnv, task: Task, held: str, base: str) -> ExpertStream:
@@ -19,7 +19,7 @@ def stack_carefully(motion: Motion, env: SimEnv, task: Task, held: str, base: st
     """
     rng = motion.rng
     pose = lambda name: task.object_pose(env, name)  # noqa: E731
-    goal = lambda: on_top_pose(env, pose(held), pose(base), CUBE_HALF[base] + CUBE_HALF[held])  # noqa: E731
+    goal = lambda: on_top_pose(env, pose(held), pose(base), cube_half(env, base) + cube_half(env, held))  # noqa: E731
     yield from pick(motion, held, pose, lift=(0.11, 0.15), settle=True)
     over = goal()
     over[2, 3] += float(rng.uniform(0.04, 0.07))
@@ -48,7 +48,7 @@ class StackThree(Task):
         for name, (hx, hy) in {"D0": (0.1, 0.1), "D1": (0.2, 0.25), "D2": (0.25, 0.35)}.items()
     }
     symmetry = {"cube_a": 4, "cube_b": 4, "cube_c": 4}
-    rest_height = {name: half for name, half in CUBE_HALF.items()}
+    scalable = ("cube_a", "cube_b", "cube_c")
     min_separation = 0.1
     max_steps = 700
 
