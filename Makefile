@@ -20,6 +20,7 @@ demo: setup
 	$(VENV)/bin/demoforge demo
 
 test: setup
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -n 2 -q
 
 # The oldest MuJoCo demoforge supports, in its own environment (CI runs this after `make test`).
