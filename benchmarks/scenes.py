@@ -76,7 +76,9 @@ def scenes_section(compile_ms: dict[str, float], rows: list[tuple[str, str, str,
         "",
         "Data generation rate by scene family and level (10 source demos recorded in the default D0 scene, seed 0; "
         "`default` = the fixed scene; families sample a new scene per attempt, and the level sets both the object "
-        "placement and how far the scene varies):",
+        "placement and how far the scene varies). For the same run seed both families draw the same placements, "
+        "object sizes, masses, frictions, lights and distractors, so the two rows differ only by the kitchen's fixtures "
+        "and camera:",
         "",
         "| task | scenes | level | attempts | DGR | scenes rejected | attempts/s | failures |",
         "|---|---|---|--:|--:|--:|--:|---|",

@@ -21,6 +21,8 @@ from demoforge.data.hdf5 import read_demos, write_dataset  # noqa: E402
 from demoforge.errors import DemoforgeError  # noqa: E402
 from demoforge.mimic.generate import GenerateConfig  # noqa: E402
 from demoforge.runner.local import generate  # noqa: E402
+from demoforge.scenes.sample import sample_scene  # noqa: E402
+from demoforge.scenes.spec import SceneSpec  # noqa: E402
 from demoforge.tasks import TASKS, get_task  # noqa: E402
 from demoforge.world import make_world  # noqa: E402
 
@@ -30,11 +32,13 @@ __all__ = [
     "Demo",
     "DemoforgeError",
     "GenerateConfig",
+    "SceneSpec",
     "__version__",
     "generate",
     "get_task",
     "make_world",
     "read_demos",
     "record_sources",
+    "sample_scene",
     "write_dataset",
 ]
