@@ -129,9 +129,10 @@ def test_scaled_cubes_are_simulated_at_their_size_and_stay_graspable() -> None:
         world = make_world(task, scene=scene)
         task.reset(world.env, np.random.default_rng(seed), "D2")
         half = world.env.half_height("cube_b_geom")
-        assert half == pytest.approx(0.025 * scene.objects["cube_b"].scale, rel=1e-5)  # MJCF keeps 6 digits
+        look = scene.objects["cube_b"]
+        assert half == pytest.approx(0.025 * look.scale * look.aspect[2], rel=1e-5)  # MJCF keeps 6 digits
         assert world.env.body_pose("cube_b")[2, 3] == pytest.approx(0.8 + half)  # resting on the table, not in it
-        assert 2 * half < 0.075  # fits between the open fingers (2 x 4 cm)
+        assert 2 * world.env.half_width("cube_b_geom") < 0.075  # fits between the open fingers (2 x 4 cm)
         sizes.append(half)
     assert np.ptp(sizes) > 0.004
     assert get_task("square").scalable == ()  # nut and peg must keep their fit

@@ -12,6 +12,7 @@ import numpy as np
 from demoforge import geometry as geo
 from demoforge.data.demo import DatagenInfo, Demo
 from demoforge.sim.controller import action_to_target, target_to_abs_action, target_to_action
+from demoforge.tasks.base import fold_symmetry
 from demoforge.world import World
 
 
@@ -33,6 +34,7 @@ class Recorder:
         self.executed_pose = np.zeros((n, 4, 4))
         self.object_poses = {name: np.zeros((n, 4, 4)) for name in self.task.objects}  # raw body poses
         self.object_ids = {name: env.model.body(name).id for name in self.task.objects}
+        self.symmetry = {name: self.task.symmetry_order(env, name) for name in self.task.objects}
         self.signals = {name: np.zeros(n, dtype=np.int8) for name in self.task.signal_names}
         self.t = 0
         self.unstable = False
@@ -95,7 +97,7 @@ class Recorder:
         qpos = states[:, 1 : 1 + env.model.nq]
         qvel = states[:, 1 + env.model.nq : 1 + env.model.nq + env.model.nv]
         eef = self.eef_pose[:T].copy()
-        objects = {k: self.task.fold_symmetry(k, v[:T].copy()) for k, v in self.object_poses.items()}
+        objects = {k: fold_symmetry(v[:T].copy(), self.symmetry[k]) for k, v in self.object_poses.items()}
         actions = self.actions[:T].copy()
         obs = {
             "robot0_eef_pos": geo.pose_pos(eef).copy(),

@@ -10,13 +10,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from demoforge import geometry as geo
 
 from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError
 from demoforge.episode import Recorder
 from demoforge.mimic.segments import SourceSet
 from demoforge.mimic.transform import bridge, grasp_correction, retarget, select_source
+from demoforge.sim.env import vertical_extent
 from demoforge.world import World
 
 
@@ -108,10 +112,21 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
                 return False
         return True
 
+    now_extents = {name: vertical_extent(env.model, name) for name in task.objects}
+
+    def anchored(pose: np.ndarray, extents: dict[str, tuple[float, float]], name: str, where: str) -> np.ndarray:
+        """Pose of an object's centre, top face ("top") or bottom face ("bottom"), for objects of any height."""
+        if where == "center" or name not in extents:
+            return pose
+        return pose @ geo.make_pose([0.0, 0.0, extents[name][1 if where == "top" else 0]])
+
     for i, sub in enumerate(task.subtasks):
-        world_T_object = task.object_pose(env, sub.object)
+        world_T_object = anchored(task.object_pose(env, sub.object), now_extents, sub.object, sub.anchor)
         starts = [sources.segment_range(d, i, offsets)[0] for d in range(len(sources.demos))]
-        src_object = np.stack([s.datagen.object_poses[sub.object][t] for s, t in zip(sources.demos, starts)])
+        src_object = np.stack([
+            anchored(s.datagen.object_poses[sub.object][t], ext, sub.object, sub.anchor)
+            for s, t, ext in zip(sources.demos, starts, sources.extents)
+        ])
         d = select_source(src_object, world_T_object, cfg.selection, cfg.nearest_k, rng)
         start, end = sources.segment_range(d, i, offsets)
         chosen.append(d)
@@ -119,12 +134,13 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
         src = sources.demos[d]
         poses = retarget(src.datagen.target_pose[start:end], src_object[d], world_T_object)
         if cfg.grasp_correction and sub.held is not None and env.is_grasping(sub.held):
+            held_face = "bottom" if sub.anchor == "top" else "center"  # what lands on the top face
             poses = poses @ grasp_correction(
                 src.datagen.eef_pose[start],
-                src.datagen.object_poses[sub.held][start],
+                anchored(src.datagen.object_poses[sub.held][start], sources.extents[d], sub.held, held_face),
                 env.eef_pose(),
-                task.object_pose(env, sub.held),
-                task.symmetry.get(sub.held, 1),
+                anchored(task.object_pose(env, sub.held), now_extents, sub.held, held_face),
+                task.symmetry_order(env, sub.held),
             )
         grippers = src.datagen.gripper_action[start:end, 0]
         lead_in = bridge(target, poses[0], cfg.transition_steps, cfg.transition_max_step, cfg.transition_lift)

@@ -16,6 +16,8 @@ import numpy as np
 
 from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError, InputFileError
+from demoforge.sim.env import vertical_extent
+from demoforge.sim.scene import model_from_xml
 from demoforge.tasks.base import Task
 
 
@@ -105,6 +107,7 @@ class SourceSet:
 
     demos: list[Demo]
     boundaries: list[list[int]]  # per demo: end step of each subtask but the last
+    extents: list[dict[str, tuple[float, float]]]  # per demo: object -> (bottom, top) z in its frame, from its model
 
     def segment_range(self, demo: int, subtask: int, offsets: list[int]) -> tuple[int, int]:
         """[start, end) of a subtask in a source demo, boundaries shifted by the attempt's ``offsets``."""
@@ -130,4 +133,12 @@ def build_source_set(
             bounds.append(validate_boundaries(annotations[name], len(demo), task, where))
         else:
             bounds.append(boundaries_from_signals(demo, task, where))
-    return SourceSet(demos, bounds)
+    return SourceSet(demos, bounds, [object_extents(demo, task) for demo in demos])
+
+
+def object_extents(demo: Demo, task: Task) -> dict[str, tuple[float, float]]:
+    """(bottom, top) of every task object in the demo's own model (empty without a model: centres are used)."""
+    if not demo.model_file:
+        return {}
+    model = model_from_xml(demo.model_file)
+    return {name: vertical_extent(model, name) for name in task.objects}

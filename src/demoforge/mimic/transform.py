@@ -24,14 +24,15 @@ def grasp_correction(
 
     With ``C = eef_T_held_src @ inv(eef_T_held_now)``, ``world_T_eef_new @ eef_T_held_now`` equals the source
     object's re-targeted pose. For an n-fold symmetric object the equivalent grasp nearest the source's is used,
-    so a cube never makes the wrist turn by a quarter turn for nothing.
+    so a cube never makes the wrist turn by a quarter turn for nothing (``symmetry`` 0: any yaw, as a can).
     """
     eef_T_held_src = geo.invert(src_world_T_eef) @ src_world_T_held
     eef_T_held_now = geo.invert(world_T_eef_now) @ world_T_held_now
     best, best_angle = eef_T_held_now, np.inf
-    for k in range(max(symmetry, 1)):
+    turns = 72 if symmetry == 0 else max(symmetry, 1)  # 5-degree steps stand in for a continuous symmetry
+    for k in range(turns):
         candidate = eef_T_held_now.copy()
-        candidate[:3, :3] = eef_T_held_now[:3, :3] @ geo.yaw_mat(2 * np.pi * k / max(symmetry, 1))
+        candidate[:3, :3] = eef_T_held_now[:3, :3] @ geo.yaw_mat(2 * np.pi * k / turns)
         angle = geo.pose_error(candidate, eef_T_held_src)[1]
         if angle < best_angle:
             best, best_angle = candidate, angle

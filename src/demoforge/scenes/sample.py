@@ -130,11 +130,19 @@ def _distractors(rng: np.random.Generator, k: float, table: Table, keep_clear: S
 
 
 def _object_look(rng: np.random.Generator, k: float, scalable: bool) -> ObjectLook:
-    """Colour, mass and friction; a size within +-20% x level for scalable objects (cubes stay graspable)."""
+    """Colour, mass and friction; for scalable blocks also an instance of the category: a cube of another size,
+    a box of other proportions (longer along x, never wider across the fingers than the gripper opens) or a can."""
     material = Material(rgba=(*_colour(rng, (0.35, 0.95), (0.4, 1.0)), 1.0)) if rng.random() < 0.3 + 0.7 * k else None
-    scale = float(1.0 + _jitter(rng, 0.2 * k)) if scalable else 1.0
+    scale, aspect, shape = 1.0, (1.0, 1.0, 1.0), None
+    if scalable:
+        scale = float(1.0 + _jitter(rng, 0.2 * k))
+        kind = rng.random()
+        if kind < 0.3 * k:
+            shape = "cylinder"
+        elif kind < 0.8 * k:
+            aspect = (float(rng.uniform(1.0, 1.0 + 0.5 * k)), float(rng.uniform(1.0 - 0.2 * k, 1.0)), float(rng.uniform(0.85, 1.15)))
     return ObjectLook(
-        material=material, scale=scale, mass_scale=float(1.0 + _jitter(rng, 0.4 * k)),
+        material=material, scale=scale, aspect=aspect, shape=shape, mass_scale=float(1.0 + _jitter(rng, 0.4 * k)),
         friction=float(1.0 + _jitter(rng, 0.25 * k)),
     )
 

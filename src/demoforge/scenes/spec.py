@@ -77,6 +77,8 @@ class ObjectLook(_Data):
 
     material: Material | None = None  # None: the task's own colour
     scale: float = Field(1.0, gt=0, description="uniform size scale (only for objects the task marks scalable)")
+    aspect: Vec3 = Field((1.0, 1.0, 1.0), description="extra per-axis scale of a scalable block: boxes of other proportions")
+    shape: Literal["box", "cylinder"] | None = Field(None, description="a scalable block as a box or a can (None: as built)")
     mass_scale: float = Field(1.0, gt=0)
     friction: float = Field(1.0, gt=0)
 

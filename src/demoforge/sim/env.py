@@ -113,27 +113,28 @@ class SimEnv:
 
     def rest_height(self, body: str) -> float:
         """Height of a body's origin above the surface it stands on upright (from its geoms' sizes)."""
-        model = self.model
-        bottoms = []
-        geom = mujoco.mjtGeom
-        for g in self.body_geoms(body):
-            kind, size = int(model.geom_type[g]), model.geom_size[g]
-            if kind == int(geom.mjGEOM_SPHERE):
-                half = size[0]
-            elif kind in (int(geom.mjGEOM_BOX), int(geom.mjGEOM_ELLIPSOID)):
-                half = size[2]
-            elif kind == int(geom.mjGEOM_CYLINDER):
-                half = size[1]
-            elif kind == int(geom.mjGEOM_CAPSULE):
-                half = size[1] + size[0]
-            else:  # meshes and the rest: their bounding sphere
-                half = model.geom_rbound[g]
-            bottoms.append(model.geom_pos[g, 2] - half)
-        return float(-min(bottoms))
+        return -vertical_extent(self.model, body)[0]
 
     def half_height(self, geom: str) -> float:
-        """Half of a box geom's height (z size): task objects may be scaled per scene."""
-        return float(self.model.geom_size[self.model.geom(geom).id, 2])
+        """Half height of a box or cylinder geom as simulated (scenes may resize task objects)."""
+        g = self.model.geom(geom).id
+        axis = 1 if int(self.model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_CYLINDER) else 2
+        return float(self.model.geom_size[g, axis])
+
+    def half_width(self, geom: str) -> float:
+        """Smallest horizontal half extent of a box or cylinder geom (how far off-centre something can rest on it)."""
+        g = self.model.geom(geom).id
+        if int(self.model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_CYLINDER):
+            return float(self.model.geom_size[g, 0])
+        return float(min(self.model.geom_size[g, 0], self.model.geom_size[g, 1]))
+
+    def yaw_symmetry(self, geom: str) -> int:
+        """n-fold symmetry about z of a box (4 if square, else 2) or cylinder (0: any yaw) geom."""
+        g = self.model.geom(geom).id
+        if int(self.model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_CYLINDER):
+            return 0
+        size = self.model.geom_size[g]
+        return 4 if abs(size[0] - size[1]) < 1e-6 else 2
 
     def in_contact(self, geoms_a: np.ndarray, geoms_b: np.ndarray) -> bool:
         """Whether any geom of ``geoms_a`` touches any geom of ``geoms_b`` right now."""
@@ -180,6 +181,30 @@ class SimEnv:
         """One control period of physics; body and site poses are then current (contacts are one substep old)."""
         mujoco.mj_step(self.model, self.data, nstep=self.substeps)
         mujoco.mj_kinematics(self.model, self.data)
+
+
+def vertical_extent(model: mujoco.MjModel, body: str) -> tuple[float, float]:
+    """(bottom, top) z of a body's geoms in its own frame, the body upright (meshes: bounding sphere)."""
+    root = model.body(body).id
+    kinds = mujoco.mjtGeom
+    bottoms, tops = [], []
+    for g in range(model.ngeom):
+        if not _is_descendant(model, int(model.geom_bodyid[g]), root):
+            continue
+        kind, size = int(model.geom_type[g]), model.geom_size[g]
+        if kind == int(kinds.mjGEOM_SPHERE):
+            half = size[0]
+        elif kind in (int(kinds.mjGEOM_BOX), int(kinds.mjGEOM_ELLIPSOID)):
+            half = size[2]
+        elif kind == int(kinds.mjGEOM_CYLINDER):
+            half = size[1]
+        elif kind == int(kinds.mjGEOM_CAPSULE):
+            half = size[1] + size[0]
+        else:
+            half = model.geom_rbound[g]
+        bottoms.append(model.geom_pos[g, 2] - half)
+        tops.append(model.geom_pos[g, 2] + half)
+    return float(min(bottoms)), float(max(tops))
 
 
 def _lookup(model: mujoco.MjModel, kind: str, name: str, robot: RobotConfig) -> int:

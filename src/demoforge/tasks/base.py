@@ -26,7 +26,8 @@ class Subtask:
     """One object-centric piece of a task.
 
     ``object`` is the reference object: the segment is re-targeted so the end-effector keeps its pose
-    relative to it. ``signal`` names the termination signal whose rising edge ends the subtask
+    relative to it, taken at its centre or (``anchor="top"``, for placing things on it) at the centre of
+    its top face, so a taller or shorter instance than the source's still receives the object on top. ``signal`` names the termination signal whose rising edge ends the subtask
     (``None`` for the last subtask, which ends with the episode). ``held`` names the object carried
     during the subtask, if any: the generator then keeps *that object's* pose relative to the
     reference (correcting for a grasp that differs from the source's), not just the gripper's.
@@ -36,7 +37,7 @@ class Subtask:
     object: str
     signal: str | None
     held: str | None = None
-
+    anchor: str = "center"  # "center" or "top" of the reference object
 
 @dataclass(frozen=True)
 class Placement:
@@ -142,23 +143,32 @@ class Task:
 
         Folding makes re-targeting choose the least wrist rotation for a cube at any yaw.
         """
-        return self.fold_symmetry(name, env.body_pose(name))
+        return fold_symmetry(env.body_pose(name), self.symmetry_order(env, name))
 
-    def fold_symmetry(self, name: str, world_T_object: np.ndarray) -> np.ndarray:
-        """Pose(s) (..., 4, 4) of ``name`` turned about the object's z by the multiple of its symmetry
-        angle that brings its yaw nearest zero (unchanged for objects without symmetry)."""
-        order = self.symmetry.get(name, 1)
-        if order <= 1:
-            return world_T_object
-        step = 2 * np.pi / order
-        yaw = np.arctan2(world_T_object[..., 1, 0], world_T_object[..., 0, 0])
-        turn = -np.round(yaw / step) * step
-        c, s = np.cos(turn), np.sin(turn)
-        rot_z = np.zeros(turn.shape + (3, 3))
-        rot_z[..., 0, 0], rot_z[..., 0, 1], rot_z[..., 1, 0], rot_z[..., 1, 1], rot_z[..., 2, 2] = c, -s, s, c, 1.0
-        out = np.array(world_T_object, dtype=float, copy=True)
-        out[..., :3, :3] = world_T_object[..., :3, :3] @ rot_z
-        return out
+    def symmetry_order(self, env: SimEnv, name: str) -> int:
+        """n-fold yaw symmetry of an object as simulated (0: any yaw): a scene may make a cube a box or a can."""
+        if name in self.scalable:
+            return env.yaw_symmetry(f"{name}_geom")
+        return self.symmetry.get(name, 1)
 
     def object_poses(self, env: SimEnv) -> dict[str, np.ndarray]:
         return {name: self.object_pose(env, name) for name in self.objects}
+
+
+def fold_symmetry(world_T_object: np.ndarray, order: int) -> np.ndarray:
+    """Pose(s) (..., 4, 4) turned about the object's z by the multiple of its symmetry angle (any angle for
+    ``order`` 0) that brings its yaw nearest zero; unchanged for ``order`` 1."""
+    if order == 1:
+        return world_T_object
+    yaw = np.arctan2(world_T_object[..., 1, 0], world_T_object[..., 0, 0])
+    if order == 0:
+        turn = -yaw
+    else:
+        step = 2 * np.pi / order
+        turn = -np.round(yaw / step) * step
+    c, s = np.cos(turn), np.sin(turn)
+    rot_z = np.zeros(turn.shape + (3, 3))
+    rot_z[..., 0, 0], rot_z[..., 0, 1], rot_z[..., 1, 0], rot_z[..., 1, 1], rot_z[..., 2, 2] = c, -s, s, c, 1.0
+    out = np.array(world_T_object, dtype=float, copy=True)
+    out[..., :3, :3] = world_T_object[..., :3, :3] @ rot_z
+    return out

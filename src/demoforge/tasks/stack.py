@@ -30,7 +30,7 @@ def resting_on(env: SimEnv, top: str, bottom: str, top_pose: np.ndarray, bottom_
     """``top`` cube sits on ``bottom``: touching, above it, centred within the bottom's half-size, not held."""
     dz = top_pose[2, 3] - bottom_pose[2, 3]
     expected = cube_half(env, top) + cube_half(env, bottom)
-    centred = np.linalg.norm(top_pose[:2, 3] - bottom_pose[:2, 3]) < cube_half(env, bottom)
+    centred = np.linalg.norm(top_pose[:2, 3] - bottom_pose[:2, 3]) < env.half_width(f"{bottom}_geom")
     return (
         centred
         and abs(dz - expected) < 0.01
@@ -54,7 +54,7 @@ class Stack(Task):
     objects = ("cube_a", "cube_b")
     subtasks = (
         Subtask("grasp_cube_a", object="cube_a", signal="grasp_cube_a"),
-        Subtask("place_on_cube_b", object="cube_b", signal=None, held="cube_a"),
+        Subtask("place_on_cube_b", object="cube_b", signal=None, held="cube_a", anchor="top"),
     )
     variations = {
         "D0": {"cube_a": box_placement(0.55, 0.0, 0.08, 0.08), "cube_b": box_placement(0.55, 0.0, 0.08, 0.08)},

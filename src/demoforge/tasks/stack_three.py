@@ -38,9 +38,9 @@ class StackThree(Task):
     objects = ("cube_a", "cube_b", "cube_c")
     subtasks = (
         Subtask("grasp_cube_a", object="cube_a", signal="grasp_cube_a"),
-        Subtask("place_a_on_b", object="cube_b", signal="a_on_b", held="cube_a"),
+        Subtask("place_a_on_b", object="cube_b", signal="a_on_b", held="cube_a", anchor="top"),
         Subtask("grasp_cube_c", object="cube_c", signal="grasp_cube_c"),
-        Subtask("place_c_on_a", object="cube_a", signal=None, held="cube_c"),
+        Subtask("place_c_on_a", object="cube_a", signal=None, held="cube_c", anchor="top"),
     )
     # D0 is a little wider than stack's +-8 cm so three cubes 10 cm apart are not forced into its corners.
     variations = {
