@@ -87,3 +87,23 @@ def test_grasp_correction_uses_the_nearest_symmetric_grasp() -> None:
     correction = grasp_correction(eef, held_src, eef, held_now, symmetry=4)
     assert geo.pose_error(np.eye(4), correction)[1] < 1e-9
     assert geo.pose_error(np.eye(4), grasp_correction(eef, held_src, eef, held_now, symmetry=1))[1] > 1.5
+
+
+def test_top_and_bottom_anchors_land_objects_of_other_heights() -> None:
+    """Placing with anchors keeps the held object's bottom on the reference's top, whatever their heights."""
+    from demoforge.mimic.transform import anchor_pose, grasp_correction
+
+    src_ref, src_eef = geo.make_pose([0.5, 0.0, 0.825]), geo.make_pose([0.5, 0.0, 0.89], np.diag([1.0, -1.0, -1.0]))
+    src_held = geo.make_pose([0.5, 0.0, 0.87])  # 2 cm half-height cube resting on a 2.5 cm half-height one
+    src_ext_ref, src_ext_held = (-0.025, 0.025), (-0.02, 0.02)
+    now_ref = geo.make_pose([0.6, 0.1, 0.8375])  # a taller base (3.75 cm half height) elsewhere
+    now_ext_ref, now_ext_held = (-0.0375, 0.0375), (-0.015, 0.015)  # and a smaller held cube
+    now_eef = geo.make_pose([0.3, -0.1, 1.0], np.diag([1.0, -1.0, -1.0]))
+    now_held = now_eef @ geo.make_pose([0.0, 0.0, 0.02])
+    new_eef = retarget(
+        src_eef[None], anchor_pose(src_ref, src_ext_ref, "top"), anchor_pose(now_ref, now_ext_ref, "top")
+    )[0] @ grasp_correction(
+        src_eef, anchor_pose(src_held, src_ext_held, "bottom"), now_eef, anchor_pose(now_held, now_ext_held, "bottom")
+    )
+    held_bottom = anchor_pose(new_eef @ geo.invert(now_eef) @ now_held, now_ext_held, "bottom")
+    np.testing.assert_allclose(held_bottom[:3, 3], anchor_pose(now_ref, now_ext_ref, "top")[:3, 3], atol=1e-9)

@@ -13,13 +13,12 @@ import numpy as np
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from demoforge import geometry as geo
 
 from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError
 from demoforge.episode import Recorder
 from demoforge.mimic.segments import SourceSet
-from demoforge.mimic.transform import bridge, grasp_correction, retarget, select_source
+from demoforge.mimic.transform import anchor_pose, bridge, grasp_correction, retarget, select_source
 from demoforge.sim.env import vertical_extent
 from demoforge.world import World
 
@@ -115,10 +114,7 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
     now_extents = {name: vertical_extent(env.model, name) for name in task.objects}
 
     def anchored(pose: np.ndarray, extents: dict[str, tuple[float, float]], name: str, where: str) -> np.ndarray:
-        """Pose of an object's centre, top face ("top") or bottom face ("bottom"), for objects of any height."""
-        if where == "center" or name not in extents:
-            return pose
-        return pose @ geo.make_pose([0.0, 0.0, extents[name][1 if where == "top" else 0]])
+        return anchor_pose(pose, extents.get(name), where)
 
     for i, sub in enumerate(task.subtasks):
         world_T_object = anchored(task.object_pose(env, sub.object), now_extents, sub.object, sub.anchor)

@@ -13,6 +13,17 @@ def retarget(src_world_T_eef: np.ndarray, src_world_T_object: np.ndarray, world_
     return world_T_object_now @ geo.invert(src_world_T_object) @ src_world_T_eef
 
 
+def anchor_pose(world_T_object: np.ndarray, extent: tuple[float, float] | None, where: str) -> np.ndarray:
+    """Pose of an object's centre (its frame), top face (``"top"``) or bottom face (``"bottom"``).
+
+    ``extent`` is the object's (bottom, top) z in its own frame; re-targeting between a top face and a
+    held object's bottom face makes objects of any height land on one another as in the source.
+    """
+    if where == "center" or extent is None:
+        return world_T_object
+    return world_T_object @ geo.make_pose([0.0, 0.0, extent[1] if where == "top" else extent[0]])
+
+
 def grasp_correction(
     src_world_T_eef: np.ndarray,
     src_world_T_held: np.ndarray,
