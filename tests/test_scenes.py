@@ -136,3 +136,27 @@ def test_scaled_cubes_are_simulated_at_their_size_and_stay_graspable() -> None:
         sizes.append(half)
     assert np.ptp(sizes) > 0.004
     assert get_task("square").scalable == ()  # nut and peg must keep their fit
+
+
+def test_mugs_and_bowls_stand_on_the_table() -> None:
+    from demoforge.scenes.spec import Distractor
+
+    scene = SceneSpec(
+        distractors=(
+            Distractor(shape="mug", half_size=(0.035, 0.035, 0.045), xy=(0.45, 0.45), yaw=0.5),
+            Distractor(shape="bowl", half_size=(0.06, 0.06, 0.025), xy=(0.7, 0.45)),
+        )
+    )
+    world = make_world(get_task("stack"), scene=scene)
+    env = world.env
+    before = [env.body_pose(f"distractor_{i}") for i in range(2)]
+    for _ in range(20):
+        env.step_physics()
+    for i, pose in enumerate(before):
+        after = env.body_pose(f"distractor_{i}")
+        assert np.linalg.norm(after[:3, 3] - pose[:3, 3]) < 0.003  # rests where it was put, upright
+        assert after[2, 2] > 0.999
+    mug_geoms = env.body_geoms("distractor_0")
+    local_x = env.model.geom_pos[mug_geoms, 0]
+    assert local_x.max() > 0.035 + 0.01  # the handle sticks out along +x
+    assert sum(d.shape in ("mug", "bowl") for s in range(40) for d in task_scene("stack", "kitchen", "D2", s).distractors) > 5

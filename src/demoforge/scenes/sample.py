@@ -114,13 +114,19 @@ def _distractors(rng: np.random.Generator, k: float, table: Table, keep_clear: S
     for _ in range(40 * count):
         if len(placed) == count:
             break
-        shape = str(rng.choice(("box", "cylinder", "sphere")))
+        shape = str(rng.choice(("box", "cylinder", "sphere", "mug", "bowl")))
         r = float(rng.uniform(0.015, 0.035))
         half = (r, float(rng.uniform(0.5, 1.0)) * r if shape == "box" else r, float(rng.uniform(0.6, 1.4)) * r)
+        if shape == "mug":
+            r = float(rng.uniform(0.03, 0.042))
+            half = (r, r, float(rng.uniform(0.035, 0.05)))
+        elif shape == "bowl":
+            r = float(rng.uniform(0.05, 0.07))
+            half = (r, r, float(rng.uniform(0.02, 0.03)))
         x, y = float(rng.uniform(0.3, cx + hx - 0.06)), float(rng.uniform(cy - hy + 0.06, cy + hy - 0.06))
-        margin = 0.06 + r
+        margin = 0.06 + r + (0.02 if shape == "mug" else 0.0)  # a mug's handle sticks out
         blocked = any(x0 - margin < x < x1 + margin and y0 - margin < y < y1 + margin for x0, x1, y0, y1 in keep_clear)
-        crowded = any(np.hypot(x - d.xy[0], y - d.xy[1]) < 0.1 for d in placed)
+        crowded = any(np.hypot(x - d.xy[0], y - d.xy[1]) < 0.05 + r + d.half_size[0] for d in placed)
         if blocked or crowded:
             continue
         material = Material(rgba=(*_colour(rng, (0.3, 0.95), (0.3, 0.9)), 1.0))

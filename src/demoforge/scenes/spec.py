@@ -64,8 +64,8 @@ class Camera(_Data):
 class Distractor(_Data):
     """A loose object on the table that is not part of the task."""
 
-    shape: Literal["box", "cylinder", "sphere"]
-    half_size: Vec3  # box: half extents; cylinder: (radius, radius, half height); sphere: (radius, ., .)
+    shape: Literal["box", "cylinder", "sphere", "mug", "bowl"]
+    half_size: Vec3  # box: half extents; cylinder, mug, bowl: (radius, radius, half height); sphere: (radius, ., .)
     xy: Vec2
     yaw: float = 0.0
     material: Material = Material()

@@ -14,6 +14,7 @@ import numpy as np
 
 from demoforge.scenes.spec import Distractor, Fixture, Material, SceneSpec, Table
 from demoforge.sim.robot import ROBOT_PREFIX, RobotConfig
+from demoforge.sim.vessels import add_bowl, add_mug
 
 TABLE_TOP_Z = 0.8  # world height of the table surface (and of the robot base), metres
 
@@ -145,6 +146,9 @@ def add_fixture(spec: mujoco.MjSpec, name: str, fixture: Fixture) -> None:
 
 def add_distractor(spec: mujoco.MjSpec, name: str, distractor: Distractor) -> None:
     """A loose object resting on the table (free joint ``<name>_joint``)."""
+    if distractor.shape in ("mug", "bowl"):
+        _add_vessel(spec, name, distractor)
+        return
     shape = {
         "box": (mujoco.mjtGeom.mjGEOM_BOX, list(distractor.half_size), distractor.half_size[2]),
         "cylinder": (mujoco.mjtGeom.mjGEOM_CYLINDER, [distractor.half_size[0], distractor.half_size[2], 0], distractor.half_size[2]),
@@ -158,6 +162,26 @@ def add_distractor(spec: mujoco.MjSpec, name: str, distractor: Distractor) -> No
         material=add_material(spec, f"{name}_mat", distractor.material),
         contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY, condim=4,
     )
+
+
+def _add_vessel(spec: mujoco.MjSpec, name: str, distractor: Distractor) -> None:
+    """A mug or bowl distractor: a free body of primitive pieces, frame at its bounding box centre."""
+    radius, half_height = distractor.half_size[0], distractor.half_size[2]
+    c, s = np.cos(distractor.yaw / 2), np.sin(distractor.yaw / 2)
+    body = spec.worldbody.add_body(name=name, pos=[*distractor.xy, TABLE_TOP_Z + half_height], quat=[c, 0.0, 0.0, s])
+    body.add_freejoint(name=f"{name}_joint")
+    look = {
+        "material": add_material(spec, f"{name}_mat", distractor.material), "contype": WORLD_CONTYPE,
+        "conaffinity": WORLD_CONAFFINITY, "condim": 4, "density": 0.0,
+    }
+    build = add_mug if distractor.shape == "mug" else add_bowl
+    build(body, radius, half_height, **look)
+    # Inertia of a thin cylindrical shell (radius r, height 2h), mass centre a little low, like a real vessel.
+    mass, side = distractor.mass, distractor.mass * (radius**2 / 2 + (2 * half_height) ** 2 / 12)
+    body.mass = mass
+    body.ipos = [0.0, 0.0, -0.3 * half_height]
+    body.inertia = [side, side, mass * radius**2]
+    body.explicitinertial = True
 
 
 def apply_object_looks(spec: mujoco.MjSpec, scene: SceneSpec) -> None:
