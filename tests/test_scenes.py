@@ -160,3 +160,31 @@ def test_mugs_and_bowls_stand_on_the_table() -> None:
     local_x = env.model.geom_pos[mug_geoms, 0]
     assert local_x.max() > 0.035 + 0.01  # the handle sticks out along +x
     assert sum(d.shape in ("mug", "bowl") for s in range(40) for d in task_scene("stack", "kitchen", "D2", s).distractors) > 5
+
+
+def test_scene_axes_turn_one_axis_off_without_changing_the_others() -> None:
+    from demoforge.scenes.spec import SceneAxes
+
+    task = get_task("stack")
+
+    def scene(axes: SceneAxes) -> SceneSpec:
+        return sample_scene("kitchen", "D2", 11, task.objects, task.placement_boxes("D2"), task.scalable, axes)
+
+    full, no_lights = scene(SceneAxes()), scene(SceneAxes(lights=0))
+    assert no_lights.lights == SceneSpec().lights and full.lights != no_lights.lights
+    assert no_lights.model_copy(update={"lights": full.lights}) == full  # nothing else moved
+    off = scene(SceneAxes(table=0, robot_base=0, materials=0, lights=0, cameras=0, distractors=0, objects=0, fixtures=False))
+    plain = SceneSpec()
+    assert off.table == plain.table and off.floor == plain.floor and off.robot_base == plain.robot_base
+    assert off.distractors == () and off.objects == {} and off.fixtures == ()
+    wide = [scene(SceneAxes(cameras=2.0)).cameras[0].pos for _ in range(1)]
+    assert wide[0] != full.cameras[0].pos
+
+
+def test_bad_scene_axes_file_is_a_clear_error(stack_sources: Path, tmp_path: Path) -> None:
+    axes = tmp_path / "axes.json"
+    axes.write_text('{"lights": -1}')
+    out = tmp_path / "run"
+    result = run("generate", "--source", str(stack_sources), "--scenes", "kitchen", "--scene-axes", str(axes), "--out", str(out))
+    assert_user_error(result, "axes.json", "lights")
+    assert not out.exists()

@@ -75,6 +75,22 @@ def _parse_range(text: str, option: str) -> tuple[int, int]:
     return lo, hi
 
 
+def _load_axes(path: Path | None) -> Any:
+    """``SceneAxes`` from a JSON file such as {"lights": 0, "distractors": 2}; errors name the file and field."""
+    from demoforge.errors import InputFileError
+    from demoforge.scenes.spec import SceneAxes
+
+    if path is None:
+        return SceneAxes()
+    try:
+        return SceneAxes.model_validate_json(path.read_text())
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read scene axes ({exc.strerror})") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputFileError(path, first["msg"], field=".".join(str(p) for p in first["loc"]) or None) from None
+
+
 def _prepare_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise DemoforgeError(f"{out}: exists and is not a folder")
@@ -166,6 +182,7 @@ def generate(
     keep_failed: Annotated[bool, typer.Option(help="store failed attempts in failed.hdf5")] = True,
     robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
     scenes: Annotated[str | None, typer.Option(help="sample a new scene of this family per attempt (tabletop, kitchen)")] = None,
+    scene_axes: Annotated[Path | None, typer.Option(help="JSON turning scene axes off or widening them (docs/formats.md)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
 ) -> None:
     """Generate new demos from source demos (MimicGen-style) and keep only the successful ones."""
@@ -178,6 +195,7 @@ def generate(
         transition_max_step=transition_max_step, transition_lift=transition_lift, grasp_correction=grasp_correction,
         boundary_offset=_parse_range(offset, "--offset"), action_noise=noise,
         annotations=str(annotations) if annotations else None, keep_failed=keep_failed, scenes=scenes,
+        scene_axes=_load_axes(scene_axes),
     )
     get_task(task).variation(variation)
     if scenes is not None:
@@ -333,6 +351,7 @@ def scenes_preview(
     camera: Annotated[str, typer.Option(help="camera name (agentview, sideview, robot0_eye_in_hand)")] = "agentview",
     size: Annotated[str, typer.Option(help="size of each tile, WIDTHxHEIGHT")] = "240x180",
     out: Annotated[Path, typer.Option(help="output PNG")] = Path("scenes.png"),
+    scene_axes: Annotated[Path | None, typer.Option(help="JSON turning scene axes off or widening them")] = None,
 ) -> None:
     """Render a contact sheet of sampled scenes (the ones `generate --scenes` would use)."""
     from demoforge.scenes.preview import contact_sheet, render_scenes
@@ -343,7 +362,10 @@ def scenes_preview(
         raise DemoforgeError(f"--size expects WIDTHxHEIGHT, got {size!r}") from None
     with _progress() as progress:
         bar = progress.add_task(f"sampling {family} scenes", total=num, info="")
-        frames = render_scenes(family, num, seed, task, level, camera, width, height, on_scene=lambda: progress.advance(bar))
+        frames = render_scenes(
+            family, num, seed, task, level, camera, width, height, on_scene=lambda: progress.advance(bar),
+            axes=_load_axes(scene_axes),
+        )
     path = contact_sheet(frames, out)
     console.print(f"wrote {path} ({num} {family} scenes at {level})")
 

@@ -18,6 +18,7 @@ from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError
 from demoforge.episode import Recorder
 from demoforge.mimic.segments import SourceSet
+from demoforge.scenes.spec import SceneAxes
 from demoforge.mimic.transform import anchor_pose, bridge, grasp_correction, retarget, select_source
 from demoforge.sim.env import vertical_extent
 from demoforge.world import World
@@ -52,6 +53,7 @@ class GenerateConfig(BaseModel):
     keep_failed: bool = True
     annotations: str | None = None
     scenes: str | None = Field(None, description="scene family to sample a new scene from for every attempt")
+    scene_axes: SceneAxes = Field(default_factory=SceneAxes, description="which scene axes vary, and how widely")
 
     @field_validator("boundary_offset")
     @classmethod

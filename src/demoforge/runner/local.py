@@ -96,7 +96,7 @@ def generate(cfg: GenerateConfig, out_dir: str | Path, on_attempt: ProgressCallb
                     stats["scenes_rejected"] += 1
                 scene = sample_scene(
                     cfg.scenes, cfg.variation, scene_seed(cfg.seed, index, retry), task.objects,
-                    task.placement_boxes(cfg.variation), task.scalable,
+                    task.placement_boxes(cfg.variation), task.scalable, cfg.scene_axes,
                 )
                 result = run_attempt(make_world(task, robot, scene=scene), sources, cfg, index)
                 retry += 1

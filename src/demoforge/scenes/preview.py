@@ -12,6 +12,7 @@ import numpy as np
 from demoforge.data.video import tile
 from demoforge.errors import DemoforgeError
 from demoforge.scenes.sample import check_family, sample_scene, scene_seed
+from demoforge.scenes.spec import SceneAxes
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.world import make_world
@@ -20,13 +21,14 @@ from demoforge.world import make_world
 def render_scenes(
     family: str, num: int, seed: int, task_name: str = "stack", level: str = "D1", camera: str = "agentview",
     width: int = 240, height: int = 180, robot: str = "panda", on_scene: Callable[[], None] | None = None,
+    axes: SceneAxes = SceneAxes(),
 ) -> list[np.ndarray]:
     """One frame per sampled scene, objects placed by a reset of ``task_name``."""
     check_family(family, level)
     task = get_task(task_name)
     frames = []
     for i in range(num):
-        scene = sample_scene(family, level, scene_seed(seed, i), task.objects, task.placement_boxes(level), task.scalable)
+        scene = sample_scene(family, level, scene_seed(seed, i), task.objects, task.placement_boxes(level), task.scalable, axes)
         world = make_world(task, load_robot(robot), scene=scene)
         task.reset(world.env, np.random.default_rng([seed, i]), level)
         try:

@@ -7,12 +7,22 @@ Distractors are kept out of the task objects' placement boxes, so a scene never 
 from __future__ import annotations
 
 import colorsys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from demoforge.errors import DemoforgeError
-from demoforge.scenes.spec import Camera, Distractor, Fixture, Light, Material, ObjectLook, SceneSpec, Table
+from demoforge.scenes.spec import (
+    Camera,
+    Distractor,
+    Fixture,
+    Light,
+    Material,
+    ObjectLook,
+    SceneAxes,
+    SceneSpec,
+    Table,
+)
 
 FAMILIES = ("tabletop", "kitchen")
 LEVEL_SCALE = {"D0": 0.3, "D1": 0.7, "D2": 1.0}
@@ -29,33 +39,48 @@ def check_family(family: str, level: str) -> None:
 
 def sample_scene(
     family: str, level: str, seed: int, objects: Sequence[str] = (), keep_clear: Sequence[Box] = (),
-    scalable: Sequence[str] = (),
+    scalable: Sequence[str] = (), axes: SceneAxes = SceneAxes(),
 ) -> SceneSpec:
     """A scene of ``family`` at ``level``; ``objects`` get their own looks (``scalable`` ones also a size),
-    distractors avoid ``keep_clear``."""
+    distractors avoid ``keep_clear``; ``axes`` turns axes off or widens them."""
     check_family(family, level)
-    rng = np.random.default_rng(seed)
+    # One random stream per axis: turning an axis off or widening it leaves every other axis's samples alone.
+    rng = {axis: np.random.default_rng([seed, i]) for i, axis in enumerate(SceneAxes.model_fields)}
     k = LEVEL_SCALE[level]
+    default = SceneSpec()
+    kt, km = k * axes.table, k * axes.materials
+
+    def material(current: Material, value: tuple[float, float]) -> Material:
+        drawn = _material(rng["materials"], km, value)
+        return drawn if axes.materials > 0 else current
+
     table = Table(
-        center_xy=(0.55 + _jitter(rng, 0.03 * k), _jitter(rng, 0.03 * k)),
-        half_size=(0.45 + rng.uniform(-0.02, 0.05) * k, 0.6 + rng.uniform(-0.04, 0.1) * k),
-        material=_material(rng, k, value=(0.45, 0.85)),
-        leg_material=_material(rng, 0.0, value=(0.2, 0.5)),
+        center_xy=(0.55 + _jitter(rng["table"], 0.03 * kt), _jitter(rng["table"], 0.03 * kt)),
+        half_size=(0.45 + rng["table"].uniform(-0.02, 0.05) * kt, 0.6 + rng["table"].uniform(-0.04, 0.1) * kt),
+        material=material(default.table.material, (0.45, 0.85)),
+        leg_material=material(default.table.leg_material, (0.2, 0.5)),
     )
-    scene = SceneSpec(
+    floor = material(default.floor, (0.3, 0.7))
+    kb = k * axes.robot_base
+    robot_base = (_jitter(rng["robot_base"], 0.02 * kb), _jitter(rng["robot_base"], 0.03 * kb), 0.8)
+    lights = _lights(rng["lights"], k * axes.lights)
+    cameras = _cameras(rng["cameras"], k * axes.cameras, behind_robot=family == "kitchen")
+    distractors = _distractors(rng["distractors"], k * axes.distractors, table, keep_clear)
+    looks = {name: _object_look(rng["objects"], k * axes.objects, name in scalable) for name in objects}
+    fixtures = _kitchen(rng["fixtures"], k, table, material) if family == "kitchen" and axes.fixtures else ()
+    return SceneSpec(
         family=family,
         level=level,
         seed=int(seed),
-        floor=_material(rng, k, value=(0.3, 0.7)),
+        floor=floor,
         table=table,
-        robot_base=(_jitter(rng, 0.02 * k), _jitter(rng, 0.03 * k), 0.8),
-        lights=_lights(rng, k),
-        cameras=_cameras(rng, k, behind_robot=family == "kitchen"),
-        distractors=_distractors(rng, k, table, keep_clear),
-        objects={name: _object_look(rng, k, name in scalable) for name in objects},
-        fixtures=_kitchen(rng, k, table) if family == "kitchen" else (),
+        robot_base=robot_base,
+        lights=lights if axes.lights > 0 else default.lights,
+        cameras=cameras,
+        distractors=distractors,
+        objects=looks if axes.objects > 0 else {},
+        fixtures=fixtures,
     )
-    return scene
 
 
 def scene_seed(seed: int, attempt: int, retry: int = 0) -> int:
@@ -153,7 +178,9 @@ def _object_look(rng: np.random.Generator, k: float, scalable: bool) -> ObjectLo
     )
 
 
-def _kitchen(rng: np.random.Generator, k: float, table: Table) -> tuple[Fixture, ...]:
+def _kitchen(
+    rng: np.random.Generator, k: float, table: Table, material: Callable[[Material, tuple[float, float]], Material]
+) -> tuple[Fixture, ...]:
     """Counter cabinets under the work surface, a backsplash and wall, upper cabinets, a shelf, a sink, a bin.
 
     Everything sits beyond the table's far edge, below its top, above head height, or beside it, so the
@@ -162,8 +189,10 @@ def _kitchen(rng: np.random.Generator, k: float, table: Table) -> tuple[Fixture,
     cx, cy = table.center_xy
     hx, hy = table.half_size
     far = cx + hx
-    wood, paint, steel = _material(rng, k, (0.35, 0.8)), _material(rng, k, (0.5, 0.95)), Material(rgba=(0.7, 0.72, 0.75, 1))
-    wall = _material(rng, k, (0.6, 0.95))
+    wood = material(Material(rgba=(0.55, 0.4, 0.28, 1)), (0.35, 0.8))
+    paint = material(Material(rgba=(0.85, 0.85, 0.8, 1)), (0.5, 0.95))
+    steel = Material(rgba=(0.7, 0.72, 0.75, 1))
+    wall = material(Material(rgba=(0.9, 0.88, 0.82, 1)), (0.6, 0.95))
     slide = _jitter(rng, 0.15 * k)
     cab_z = 1.55 + _jitter(rng, 0.08 * k)
     fixtures = [
@@ -190,7 +219,7 @@ def _kitchen(rng: np.random.Generator, k: float, table: Table) -> tuple[Fixture,
     fixtures.append(Fixture(kind="sink", pos=(sx, sy, 0.765), half_size=(basin[0], basin[1], 0.004), material=steel, collide=False))
     # A bin on the floor on the other side.
     bx, by, bh = 0.35 + _jitter(rng, 0.1 * k), cy - side * (hy + 0.25), 0.2
-    bin_mat = _material(rng, k, (0.2, 0.6))
+    bin_mat = material(Material(rgba=(0.25, 0.27, 0.3, 1)), (0.2, 0.6))
     for dx, dy, half in ((-0.12, 0, (0.01, 0.13, bh)), (0.12, 0, (0.01, 0.13, bh)), (0, -0.12, (0.12, 0.01, bh)), (0, 0.12, (0.12, 0.01, bh))):
         fixtures.append(Fixture(kind="bin", pos=(bx + dx, by + dy, bh), half_size=half, material=bin_mat))
     return tuple(fixtures)

@@ -83,6 +83,21 @@ class ObjectLook(_Data):
     friction: float = Field(1.0, gt=0)
 
 
+class SceneAxes(_Data):
+    """How much each axis of a family varies: 0 turns it off (the default scene's value), 1 is the family's
+    range at the level, 2 twice as wide. Axes draw their randomness even when off, so turning one axis off
+    leaves the samples of the others unchanged."""
+
+    table: float = Field(1.0, ge=0, le=3, description="table size and placement")
+    robot_base: float = Field(1.0, ge=0, le=3, description="robot base offset")
+    materials: float = Field(1.0, ge=0, le=3, description="colours and textures of floor, table, walls, fixtures")
+    lights: float = Field(1.0, ge=0, le=3, description="number, direction, colour and intensity of lights")
+    cameras: float = Field(1.0, ge=0, le=3, description="camera pose and field-of-view jitter")
+    distractors: float = Field(1.0, ge=0, le=3, description="how many loose objects")
+    objects: float = Field(1.0, ge=0, le=3, description="task objects' colour, size, shape, mass, friction")
+    fixtures: bool = Field(True, description="the family's furniture (kitchen)")
+
+
 class SceneSpec(_Data):
     family: str = "tabletop"
     level: str = "D0"
