@@ -131,7 +131,7 @@ def test_scaled_cubes_are_simulated_at_their_size_and_stay_graspable() -> None:
         half = world.env.half_height("cube_b_geom")
         look = scene.objects["cube_b"]
         assert half == pytest.approx(0.025 * look.scale * look.aspect[2], rel=1e-5)  # MJCF keeps 6 digits
-        assert world.env.body_pose("cube_b")[2, 3] == pytest.approx(0.8 + half)  # resting on the table, not in it
+        assert world.env.body_pose("cube_b")[2, 3] == pytest.approx(world.env.table_z + half)  # on the table, not in it
         assert 2 * world.env.half_width("cube_b_geom") < 0.075  # fits between the open fingers (2 x 4 cm)
         sizes.append(half)
     assert np.ptp(sizes) > 0.004
@@ -188,3 +188,19 @@ def test_bad_scene_axes_file_is_a_clear_error(stack_sources: Path, tmp_path: Pat
     result = run("generate", "--source", str(stack_sources), "--scenes", "kitchen", "--scene-axes", str(axes), "--out", str(out))
     assert_user_error(result, "axes.json", "lights")
     assert not out.exists()
+
+
+def test_tables_vary_in_height_and_shape_and_tasks_follow() -> None:
+    task = get_task("lift")
+    heights, shapes = set(), set()
+    for seed in range(30):
+        scene = task_scene("lift", "tabletop", "D2", seed)
+        heights.add(round(scene.table_top_z, 3))
+        shapes.add(scene.table.shape)
+    assert len(heights) > 10 and shapes == {"rect", "round"}
+    low = next(task_scene("lift", "tabletop", "D2", s) for s in range(60) if task_scene("lift", "tabletop", "D2", s).table_top_z < 0.78)
+    world = make_world(task, scene=low)
+    rng = np.random.default_rng(0)
+    demo = __import__("demoforge.episode", fromlist=["record_expert"]).record_expert(world, rng, "D2")
+    assert world.env.table_z == pytest.approx(low.table_top_z)
+    assert demo.success  # the expert, the reset and the success check all use the scene's table height

@@ -13,7 +13,6 @@ from demoforge.sim.env import SimEnv
 from demoforge.sim.robot import PANDA, RobotConfig
 from demoforge.scenes.spec import SceneSpec
 from demoforge.sim.scene import (
-    TABLE_TOP_Z,
     PhysicsSettings,
     apply_object_looks,
     base_scene,
@@ -40,7 +39,7 @@ def make_world(
     scene = scene or SceneSpec()
     spec = base_scene(robot, physics, scene)
     task.build(spec)
-    _park_objects(spec, task)
+    _park_objects(spec, task, scene.table_top_z)
     apply_object_looks(spec, scene)
     _, xml = compile_scene(spec)
     # Simulate the model parsed from the stored MJCF text, so replays from that text are bit-exact.
@@ -66,13 +65,13 @@ def env_args_for(world: World, variation: str) -> dict:
     }
 
 
-def _park_objects(spec: mujoco.MjSpec, task: Task) -> None:
+def _park_objects(spec: mujoco.MjSpec, task: Task, table_z: float) -> None:
     """Give objects a default resting place on the table (a row across it), so a bare reset is valid."""
     for i, name in enumerate(task.objects):
         body = spec.body(name)
         if body is not None and not np.any(body.pos):
             y = -0.2 + 0.4 * i / max(len(task.objects) - 1, 1)
-            body.pos = [0.6, y, TABLE_TOP_Z + 0.1]  # above the table; resets set the resting height
+            body.pos = [0.6, y, table_z + 0.1]  # above the table; resets set the resting height
 
 
 def env_for_demo(demo: Demo, robot: RobotConfig) -> SimEnv:

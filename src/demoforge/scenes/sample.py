@@ -60,14 +60,18 @@ def sample_scene(
         material=material(default.table.material, (0.45, 0.85)),
         leg_material=material(default.table.leg_material, (0.2, 0.5)),
     )
+    height = 0.8 + _jitter(rng["table"], 0.06 * kt)  # work surface (and robot mount) height
+    if family == "tabletop" and rng["table"].random() < 0.3 * kt:
+        radius = max(table.half_size)  # a round table, its near edge at the robot's mount like the square one
+        table = table.model_copy(update={"shape": "round", "center_xy": (0.1 + radius, table.center_xy[1])})
     floor = material(default.floor, (0.3, 0.7))
     kb = k * axes.robot_base
-    robot_base = (_jitter(rng["robot_base"], 0.02 * kb), _jitter(rng["robot_base"], 0.03 * kb), 0.8)
+    robot_base = (_jitter(rng["robot_base"], 0.02 * kb), _jitter(rng["robot_base"], 0.03 * kb), height)
     lights = _lights(rng["lights"], k * axes.lights)
     cameras = _cameras(rng["cameras"], k * axes.cameras, behind_robot=family == "kitchen")
     distractors = _distractors(rng["distractors"], k * axes.distractors, table, keep_clear)
     looks = {name: _object_look(rng["objects"], k * axes.objects, name in scalable) for name in objects}
-    fixtures = _kitchen(rng["fixtures"], k, table, material) if family == "kitchen" and axes.fixtures else ()
+    fixtures = _kitchen(rng["fixtures"], k, table, material, robot_base[2]) if family == "kitchen" and axes.fixtures else ()
     return SceneSpec(
         family=family,
         level=level,
@@ -150,6 +154,8 @@ def _distractors(rng: np.random.Generator, k: float, table: Table, keep_clear: S
             half = (r, r, float(rng.uniform(0.02, 0.03)))
         x, y = float(rng.uniform(0.3, cx + hx - 0.06)), float(rng.uniform(cy - hy + 0.06, cy + hy - 0.06))
         margin = 0.06 + r + (0.02 if shape == "mug" else 0.0)  # a mug's handle sticks out
+        if table.shape == "round" and np.hypot(x - cx, y - cy) > max(hx, hy) - r - 0.03:
+            continue
         blocked = any(x0 - margin < x < x1 + margin and y0 - margin < y < y1 + margin for x0, x1, y0, y1 in keep_clear)
         crowded = any(np.hypot(x - d.xy[0], y - d.xy[1]) < 0.05 + r + d.half_size[0] for d in placed)
         if blocked or crowded:
@@ -179,7 +185,8 @@ def _object_look(rng: np.random.Generator, k: float, scalable: bool) -> ObjectLo
 
 
 def _kitchen(
-    rng: np.random.Generator, k: float, table: Table, material: Callable[[Material, tuple[float, float]], Material]
+    rng: np.random.Generator, k: float, table: Table, material: Callable[[Material, tuple[float, float]], Material],
+    table_top: float,
 ) -> tuple[Fixture, ...]:
     """Counter cabinets under the work surface, a backsplash and wall, upper cabinets, a shelf, a sink, a bin.
 
@@ -194,19 +201,20 @@ def _kitchen(
     steel = Material(rgba=(0.7, 0.72, 0.75, 1))
     wall = material(Material(rgba=(0.9, 0.88, 0.82, 1)), (0.6, 0.95))
     slide = _jitter(rng, 0.15 * k)
-    cab_z = 1.55 + _jitter(rng, 0.08 * k)
+    top = table_top
+    cab_z = top + 0.75 + _jitter(rng, 0.08 * k)
     fixtures = [
-        Fixture(kind="counter", pos=(cx, cy, 0.4 - 0.03), half_size=(hx - 0.02, hy - 0.02, 0.37), material=wood, collide=False),
-        Fixture(kind="backsplash", pos=(far + 0.015, cy, 0.8 + 0.3), half_size=(0.015, hy, 0.3), material=wall),
+        Fixture(kind="counter", pos=(cx, cy, top / 2 - 0.03), half_size=(hx - 0.02, hy - 0.02, top / 2 - 0.03), material=wood, collide=False),
+        Fixture(kind="backsplash", pos=(far + 0.015, cy, top + 0.3), half_size=(0.015, hy, 0.3), material=wall),
         Fixture(kind="wall", pos=(far + 0.05, cy, 1.2), half_size=(0.02, 1.6, 1.2), material=wall),
         Fixture(kind="upper_cabinet", pos=(far - 0.15, cy - 0.3 + slide, cab_z), half_size=(0.15, 0.28, 0.2), material=paint),
         Fixture(kind="upper_cabinet", pos=(far - 0.15, cy + 0.3 + slide, cab_z), half_size=(0.15, 0.28, 0.2), material=paint),
-        Fixture(kind="shelf", pos=(far - 0.1, cy + slide, 1.28 + _jitter(rng, 0.05 * k)), half_size=(0.1, 0.35, 0.012), material=wood),
+        Fixture(kind="shelf", pos=(far - 0.1, cy + slide, top + 0.48 + _jitter(rng, 0.05 * k)), half_size=(0.1, 0.35, 0.012), material=wood),
     ]
     # A second counter beside the table with a sink basin (rim boxes around a recessed bottom).
     side = 1.0 if rng.random() < 0.5 else -1.0
     sx, sy = cx, cy + side * (hy + 0.35)
-    fixtures.append(Fixture(kind="counter", pos=(sx, sy, 0.38), half_size=(hx, 0.34, 0.38), material=wood))
+    fixtures.append(Fixture(kind="counter", pos=(sx, sy, top / 2 - 0.02), half_size=(hx, 0.34, top / 2 - 0.02), material=wood))
     rim = 0.03
     basin = (0.18, 0.22)
     for dx, dy, half in (
@@ -215,8 +223,8 @@ def _kitchen(
         (0, -basin[1] - rim, (basin[0], rim, 0.01)),
         (0, basin[1] + rim, (basin[0], rim, 0.01)),
     ):
-        fixtures.append(Fixture(kind="sink", pos=(sx + dx, sy + dy, 0.77), half_size=half, material=steel))
-    fixtures.append(Fixture(kind="sink", pos=(sx, sy, 0.765), half_size=(basin[0], basin[1], 0.004), material=steel, collide=False))
+        fixtures.append(Fixture(kind="sink", pos=(sx + dx, sy + dy, top - 0.03), half_size=half, material=steel))
+    fixtures.append(Fixture(kind="sink", pos=(sx, sy, top - 0.035), half_size=(basin[0], basin[1], 0.004), material=steel, collide=False))
     # A bin on the floor on the other side.
     bx, by, bh = 0.35 + _jitter(rng, 0.1 * k), cy - side * (hy + 0.25), 0.2
     bin_mat = material(Material(rgba=(0.25, 0.27, 0.3, 1)), (0.2, 0.6))

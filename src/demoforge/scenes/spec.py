@@ -30,8 +30,9 @@ class Material(_Data):
 
 
 class Table(_Data):
+    shape: Literal["rect", "round"] = "rect"
     center_xy: Vec2 = (0.55, 0.0)
-    half_size: Vec2 = (0.45, 0.6)
+    half_size: Vec2 = (0.45, 0.6)  # round: the radius is the larger of the two
     thickness: float = 0.025
     material: Material = Material(rgba=(0.72, 0.6, 0.45, 1.0))
     leg_material: Material = Material(rgba=(0.4, 0.32, 0.25, 1.0))
@@ -104,7 +105,7 @@ class SceneSpec(_Data):
     seed: int = 0
     floor: Material = Material(rgba=(0.55, 0.55, 0.5, 1.0))
     table: Table = Table()
-    robot_base: Vec3 = (0.0, 0.0, 0.8)  # world position of the robot base; the table top is at its height
+    robot_base: Vec3 = (0.0, 0.0, 0.8)  # world position of the robot base; the table top is at its height (0.7-0.9)
     fixtures: tuple[Fixture, ...] = ()
     lights: tuple[Light, ...] = (
         Light(pos=(0.6, -0.6, 2.5), dir=(-0.1, 0.3, -1.0), diffuse=(0.7, 0.7, 0.7)),

@@ -61,6 +61,7 @@ class SimEnv:
         self.data.ctrl[self.grip_act_ids] = self.grip_open
         mujoco.mj_forward(self.model, self.data)
         self.world_T_base = self.body_pose_by_id(self.base_body_id)
+        self.table_z = float(self.world_T_base[2, 3])  # the robot is mounted on the work surface
 
     def get_state(self) -> np.ndarray:
         state = np.empty(self.state_size)

@@ -43,8 +43,7 @@ def base_scene(
     Without a ``scene``, the default tabletop (``SceneSpec()``): what source demos are recorded in.
     """
     scene = scene or SceneSpec()
-    if abs(scene.table_top_z - TABLE_TOP_Z) > 1e-9:
-        raise ValueError(f"the table top must be at z={TABLE_TOP_Z} (robot_base z); got {scene.table_top_z}")
+    top = scene.table_top_z
     spec = mujoco.MjSpec()
     spec.modelname = "demoforge_scene"
     spec.compiler.degree = False  # radians throughout; attached robots keep their joint ranges on MuJoCo 3.3 too
@@ -64,11 +63,11 @@ def base_scene(
         name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[3, 3, 0.1], material=add_material(spec, "floor", scene.floor),
         contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY,
     )
-    add_table(spec, scene.table)
+    add_table(spec, scene.table, top)
     base = scene.robot_base
     world.add_geom(
-        name="pedestal", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.09, TABLE_TOP_Z / 2, 0],
-        pos=[base[0] - 0.05, base[1], TABLE_TOP_Z / 2], rgba=[0.3, 0.3, 0.32, 1], contype=0, conaffinity=0,
+        name="pedestal", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.09, top / 2, 0],
+        pos=[base[0] - 0.05, base[1], top / 2], rgba=[0.3, 0.3, 0.32, 1], contype=0, conaffinity=0,
     )
     for i, fixture in enumerate(scene.fixtures):
         add_fixture(spec, f"{fixture.kind}_{i}", fixture)
@@ -77,7 +76,7 @@ def base_scene(
     for camera in scene.cameras:
         world.add_camera(name=camera.name, pos=list(camera.pos), xyaxes=look_at(camera.pos, camera.target), fovy=camera.fovy)
     for i, distractor in enumerate(scene.distractors):
-        add_distractor(spec, f"distractor_{i}", distractor)
+        add_distractor(spec, f"distractor_{i}", distractor, top)
 
     robot_spec = mujoco.MjSpec.from_file(str(robot.mjcf))
     mount = world.add_frame(pos=list(base))
@@ -116,22 +115,27 @@ def add_material(spec: mujoco.MjSpec, name: str, material: Material) -> str:
     return name
 
 
-def add_table(spec: mujoco.MjSpec, table: Table) -> None:
+def add_table(spec: mujoco.MjSpec, table: Table, top: float = TABLE_TOP_Z) -> None:
+    """A rectangular or round table whose surface is at height ``top`` (round: radius = the larger half size)."""
     hx, hy = table.half_size
-    table_body = spec.worldbody.add_body(name="table", pos=[*table.center_xy, TABLE_TOP_Z - table.thickness])
+    table_body = spec.worldbody.add_body(name="table", pos=[*table.center_xy, top - table.thickness])
+    if table.shape == "round":
+        shape, size = mujoco.mjtGeom.mjGEOM_CYLINDER, [max(hx, hy), table.thickness, 0.0]
+        corners = 0.6 * max(hx, hy) * np.array([(1, 1), (1, -1), (-1, 1), (-1, -1)]) / np.sqrt(2)
+    else:
+        shape, size = mujoco.mjtGeom.mjGEOM_BOX, [hx, hy, table.thickness]
+        corners = np.array([(sx * (hx - 0.04), sy * (hy - 0.04)) for sx in (-1, 1) for sy in (-1, 1)])
     table_body.add_geom(
-        name="table_top", type=mujoco.mjtGeom.mjGEOM_BOX, size=[hx, hy, table.thickness],
-        material=add_material(spec, "table_mat", table.material),
+        name="table_top", type=shape, size=size, material=add_material(spec, "table_mat", table.material),
         contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY, friction=[1.0, 0.005, 0.0001],
     )
-    leg_h = (TABLE_TOP_Z - 2 * table.thickness) / 2
+    leg_h = (top - 2 * table.thickness) / 2
     legs = add_material(spec, "table_leg_mat", table.leg_material)
-    for sx in (-1, 1):
-        for sy in (-1, 1):
-            table_body.add_geom(
-                type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.025, 0.025, leg_h], material=legs,
-                pos=[sx * (hx - 0.04), sy * (hy - 0.04), -table.thickness - leg_h], contype=0, conaffinity=0,
-            )
+    for x, y in corners:
+        table_body.add_geom(
+            type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.025, 0.025, leg_h], material=legs,
+            pos=[float(x), float(y), -table.thickness - leg_h], contype=0, conaffinity=0,
+        )
 
 
 def add_fixture(spec: mujoco.MjSpec, name: str, fixture: Fixture) -> None:
@@ -144,10 +148,10 @@ def add_fixture(spec: mujoco.MjSpec, name: str, fixture: Fixture) -> None:
     )
 
 
-def add_distractor(spec: mujoco.MjSpec, name: str, distractor: Distractor) -> None:
+def add_distractor(spec: mujoco.MjSpec, name: str, distractor: Distractor, top: float = TABLE_TOP_Z) -> None:
     """A loose object resting on the table (free joint ``<name>_joint``)."""
     if distractor.shape in ("mug", "bowl"):
-        _add_vessel(spec, name, distractor)
+        _add_vessel(spec, name, distractor, top)
         return
     shape = {
         "box": (mujoco.mjtGeom.mjGEOM_BOX, list(distractor.half_size), distractor.half_size[2]),
@@ -155,7 +159,7 @@ def add_distractor(spec: mujoco.MjSpec, name: str, distractor: Distractor) -> No
         "sphere": (mujoco.mjtGeom.mjGEOM_SPHERE, [distractor.half_size[0], 0, 0], distractor.half_size[0]),
     }[distractor.shape]
     c, s = np.cos(distractor.yaw / 2), np.sin(distractor.yaw / 2)
-    body = spec.worldbody.add_body(name=name, pos=[*distractor.xy, TABLE_TOP_Z + shape[2]], quat=[c, 0.0, 0.0, s])
+    body = spec.worldbody.add_body(name=name, pos=[*distractor.xy, top + shape[2]], quat=[c, 0.0, 0.0, s])
     body.add_freejoint(name=f"{name}_joint")
     body.add_geom(
         name=f"{name}_geom", type=shape[0], size=shape[1], mass=distractor.mass,
@@ -164,11 +168,11 @@ def add_distractor(spec: mujoco.MjSpec, name: str, distractor: Distractor) -> No
     )
 
 
-def _add_vessel(spec: mujoco.MjSpec, name: str, distractor: Distractor) -> None:
+def _add_vessel(spec: mujoco.MjSpec, name: str, distractor: Distractor, top: float) -> None:
     """A mug or bowl distractor: a free body of primitive pieces, frame at its bounding box centre."""
     radius, half_height = distractor.half_size[0], distractor.half_size[2]
     c, s = np.cos(distractor.yaw / 2), np.sin(distractor.yaw / 2)
-    body = spec.worldbody.add_body(name=name, pos=[*distractor.xy, TABLE_TOP_Z + half_height], quat=[c, 0.0, 0.0, s])
+    body = spec.worldbody.add_body(name=name, pos=[*distractor.xy, top + half_height], quat=[c, 0.0, 0.0, s])
     body.add_freejoint(name=f"{name}_joint")
     look = {
         "material": add_material(spec, f"{name}_mat", distractor.material), "contype": WORLD_CONTYPE,

@@ -15,7 +15,7 @@ import numpy as np
 from demoforge import geometry as geo
 from demoforge.errors import DemoforgeError
 from demoforge.sim.env import SimEnv
-from demoforge.sim.scene import TABLE_TOP_Z, set_free_body_pose
+from demoforge.sim.scene import set_free_body_pose
 
 # A scripted expert yields one (world_T_target, gripper) per 20 Hz control step.
 ExpertStream = Iterator[tuple[np.ndarray, float]]
@@ -114,7 +114,7 @@ class Task:
                 f"and {self.reach[0]}-{self.reach[1]} m from the robot base; widen the ranges"
             )
         for name, (x, y, yaw) in poses.items():
-            pose = geo.make_pose([x, y, TABLE_TOP_Z + env.rest_height(name)], geo.yaw_mat(yaw))
+            pose = geo.make_pose([x, y, env.table_z + env.rest_height(name)], geo.yaw_mat(yaw))
             set_free_body_pose(env.model, env.data, name, pose)
         mujoco.mj_forward(env.model, env.data)
 

@@ -6,7 +6,6 @@ import mujoco
 import numpy as np
 
 from demoforge.sim.env import SimEnv
-from demoforge.sim.scene import TABLE_TOP_Z
 from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
 from demoforge.tasks.motion import Motion, pick
 from demoforge.tasks.objects import add_box_object
@@ -40,7 +39,7 @@ class Lift(Task):
 
     def success(self, env: SimEnv) -> bool:
         bottom = env.body_pose("cube")[2, 3] - env.half_height("cube_geom")
-        return env.is_grasping("cube") and bottom - TABLE_TOP_Z >= LIFT_HEIGHT
+        return env.is_grasping("cube") and bottom - env.table_z >= LIFT_HEIGHT
 
     def expert(self, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
         """Pick and lift well past the threshold, then hold still so success holds to the end."""

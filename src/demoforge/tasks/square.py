@@ -151,7 +151,7 @@ class Square(Task):
         yield from motion.move(handle_grasp(env.body_pose("nut")), speed=0.45, precise=True)
         yield from motion.grip(1.0)
         nut_bottom = env.body_pose("nut")[2, 3] - NUT_HALF_H
-        clear = TABLE_TOP_Z + PEG_TOP + float(rng.uniform(0.05, 0.08))
+        clear = env.table_z + PEG_TOP + float(rng.uniform(0.05, 0.08))
         yield from motion.lift(clear - nut_bottom, speed=0.7)
 
     def _insert(self, motion: Motion, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
