@@ -183,6 +183,8 @@ def generate(
     robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
     scenes: Annotated[str | None, typer.Option(help="sample a new scene of this family per attempt (tabletop, kitchen)")] = None,
     scene_axes: Annotated[Path | None, typer.Option(help="JSON turning scene axes off or widening them (docs/formats.md)")] = None,
+    cameras: Annotated[str, typer.Option(help="cameras to render into obs/<camera>_image, e.g. agentview,wrist")] = "",
+    image_size: Annotated[int, typer.Option(help="square camera image size, pixels")] = 84,
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
 ) -> None:
     """Generate new demos from source demos (MimicGen-style) and keep only the successful ones."""
@@ -195,7 +197,7 @@ def generate(
         transition_max_step=transition_max_step, transition_lift=transition_lift, grasp_correction=grasp_correction,
         boundary_offset=_parse_range(offset, "--offset"), action_noise=noise,
         annotations=str(annotations) if annotations else None, keep_failed=keep_failed, scenes=scenes,
-        scene_axes=_load_axes(scene_axes),
+        scene_axes=_load_axes(scene_axes), cameras=[c for c in cameras.split(",") if c], image_size=image_size,
     )
     get_task(task).variation(variation)
     if scenes is not None:

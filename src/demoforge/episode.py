@@ -12,6 +12,7 @@ import numpy as np
 from demoforge import geometry as geo
 from demoforge.data.demo import DatagenInfo, Demo
 from demoforge.sim.controller import action_to_target, target_to_abs_action, target_to_action
+from demoforge.sim.render import CameraRig
 from demoforge.tasks.base import fold_symmetry
 from demoforge.world import World
 
@@ -19,8 +20,9 @@ from demoforge.world import World
 class Recorder:
     """Preallocated per-step buffers for one episode in ``world``; ``finish`` turns them into a ``Demo``."""
 
-    def __init__(self, world: World, max_steps: int | None = None) -> None:
+    def __init__(self, world: World, max_steps: int | None = None, cameras: CameraRig | None = None) -> None:
         self.world = world
+        self.cameras = cameras
         self.env = world.env
         self.task = world.task
         self.capacity = max_steps or self.task.max_steps
@@ -36,6 +38,10 @@ class Recorder:
         self.object_ids = {name: env.model.body(name).id for name in self.task.objects}
         self.symmetry = {name: self.task.symmetry_order(env, name) for name in self.task.objects}
         self.signals = {name: np.zeros(n, dtype=np.int8) for name in self.task.signal_names}
+        self.images = {
+            name: np.zeros((n, cameras.size, cameras.size, 3), dtype=np.uint8) for name in (cameras.names if cameras else ())
+        }
+        self._frame: dict[str, np.ndarray] = {}
         self.t = 0
         self.unstable = False
 
@@ -57,6 +63,10 @@ class Recorder:
         env, t = self.env, self.t
         eef = env.eef_pose()
         self.states[t] = env.get_state()
+        if self.cameras is not None:  # images of the state the action is taken in, as robomimic expects
+            for name, buffer in self.images.items():
+                self._frame[name] = buffer[t]
+            self.cameras.capture(env.data, self._frame)
         self.eef_pose[t] = eef
         self.target_pose[t] = world_T_target
         self.gripper_action[t, 0] = gripper
@@ -106,6 +116,7 @@ class Recorder:
             "robot0_joint_vel": qvel[:, env.arm_dof_adr],
             "robot0_gripper_qpos": qpos[:, env.grip_qpos_adr],
             "robot0_gripper_qvel": qvel[:, env.grip_dof_adr],
+            **{f"{name}_image": frames[:T].copy() for name, frames in self.images.items()},
             "object": np.concatenate(
                 [np.concatenate([geo.pose_pos(p), geo.wxyz_to_xyzw(geo.pose_to_quat(p))], axis=1) for p in objects.values()],
                 axis=1,

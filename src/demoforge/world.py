@@ -10,6 +10,7 @@ import numpy as np
 from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError
 from demoforge.sim.env import SimEnv
+from demoforge.sim.render import CameraRig
 from demoforge.sim.robot import PANDA, RobotConfig
 from demoforge.scenes.spec import SceneSpec
 from demoforge.sim.scene import (
@@ -30,6 +31,14 @@ class World:
     task: Task
     model_xml: str
     scene: SceneSpec = field(default_factory=SceneSpec)
+    _rigs: dict = field(default_factory=dict, repr=False)
+
+    def camera_rig(self, names: list[str], size: int) -> CameraRig:
+        """A renderer for these cameras on this world's model, made once and reused across attempts."""
+        key = (tuple(names), size)
+        if key not in self._rigs:
+            self._rigs[key] = CameraRig(self.env.model, list(names), size)
+        return self._rigs[key]
 
 
 def make_world(

@@ -54,6 +54,8 @@ class GenerateConfig(BaseModel):
     annotations: str | None = None
     scenes: str | None = Field(None, description="scene family to sample a new scene from for every attempt")
     scene_axes: SceneAxes = Field(default_factory=SceneAxes, description="which scene axes vary, and how widely")
+    cameras: list[str] = Field(default_factory=list, description="cameras rendered into obs/<camera>_image")
+    image_size: int = Field(84, ge=8, le=1024, description="square image size, pixels")
 
     @field_validator("boundary_offset")
     @classmethod
@@ -93,7 +95,7 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
         return AttemptResult(None, False, f"rejected scene: {exc}", 0, 0, rejected=True)
     if cfg.scenes is not None and not task.start_is_valid(env):
         return AttemptResult(None, False, "rejected scene: objects interpenetrate at the start", 0, 0, rejected=True)
-    rec = Recorder(world)
+    rec = Recorder(world, cameras=world.camera_rig(cfg.cameras, cfg.image_size) if cfg.cameras else None)
     rec.start()
     n_bounds = len(task.subtasks) - 1
     offsets = [int(rng.integers(cfg.boundary_offset[0], cfg.boundary_offset[1] + 1)) for _ in range(n_bounds)]

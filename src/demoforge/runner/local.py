@@ -27,6 +27,7 @@ from demoforge.errors import DemoforgeError
 from demoforge.mimic.generate import AttemptResult, GenerateConfig, run_attempt
 from demoforge.mimic.segments import build_source_set, load_annotations
 from demoforge.scenes.sample import check_family, sample_scene, scene_seed
+from demoforge.sim.render import resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.world import env_args_for, make_world
@@ -64,6 +65,8 @@ def generate(cfg: GenerateConfig, out_dir: str | Path, on_attempt: ProgressCallb
         check_family(cfg.scenes, cfg.variation)
     robot = load_robot(cfg.robot)
     world = make_world(task, robot)
+    if cfg.cameras:
+        resolve_cameras(world.env.model, cfg.cameras)  # unknown camera -> clear error before any output exists
     out.mkdir(parents=True, exist_ok=True)
     env_args = env_args_for(world, cfg.variation)
     (out / "config.json").write_text(
