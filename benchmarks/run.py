@@ -539,6 +539,8 @@ def main() -> None:
         rows = bench_generation(tasks, attempts, raw_samples, Path(tmp))
         log("scene variation ...")
         scene_rows = scenes.dgr_by_family(scene_tasks, 6 if args.quick else 60, Path(tmp))
+        log("camera observations ...")
+        camera_rows = scenes.camera_generation_cost(Path(tmp), 3 if args.quick else 20)
     compile_ms = scenes.compile_times(5 if args.quick else 20)
     fps = scenes.render_fps(frames=10 if args.quick else 60)
     stack_rows = [r for r in rows if r.task == "stack"]
@@ -557,6 +559,7 @@ def main() -> None:
             tracking_section(tracking, track_steps),
             physics_section(steps_per_s, substeps, split),
             scenes.scenes_section(compile_ms, scene_rows, fps, attempt_ms),
+            scenes.cameras_section(camera_rows),
             f"Benchmark run time: {total:.0f} s.",
             "",
         ]

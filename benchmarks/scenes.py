@@ -64,6 +64,38 @@ def render_fps(sizes: tuple[int, ...] = (84, 256), frames: int = 60) -> list[tup
     return out
 
 
+def camera_generation_cost(work: Path, attempts: int) -> list[tuple[str, int, dict]]:
+    """(cameras, size, stats) of stack D0 generation without and with camera observations."""
+    source, _ = df.record_sources("stack", 10, work / "stack_camera_sources.hdf5", seed=0)
+    out = []
+    for cameras, size in (([], 84), (["agentview", "wrist"], 84), (["agentview", "wrist"], 256)):
+        cfg = df.GenerateConfig(
+            task="stack", source=str(source), num_demos=10 * attempts, max_attempts=attempts, variation="D0",
+            cameras=cameras, image_size=size,
+        )
+        out.append((",".join(cameras) or "none", size, df.generate(cfg, work / f"cams_{len(cameras)}_{size}")))
+    return out
+
+
+def cameras_section(rows: list[tuple[str, int, dict]]) -> str:
+    """Markdown: what camera observations cost during generation (stack, D0)."""
+    base = rows[0][2]
+    base_ms = 1e3 * base["wall_time_s"] / base["control_steps"]
+    lines = [
+        "Camera observations during generation (stack D0; `--cameras`, rendered at every control step):",
+        "",
+        "| cameras | size | attempts/s | ms per control step | rendering ms per frame |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for cameras, size, s in rows:
+        step_ms = 1e3 * s["wall_time_s"] / s["control_steps"]
+        frames = 0 if cameras == "none" else len(cameras.split(","))
+        per_frame = f"{(step_ms - base_ms) / frames:.2f}" if frames else "-"
+        lines.append(f"| {cameras} | {size}x{size} | {s['attempts_per_s']:.2f} | {step_ms:.2f} | {per_frame} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
 def scenes_section(compile_ms: dict[str, float], rows: list[tuple[str, str, str, dict]], fps: list, attempt_ms: float) -> str:
     """Markdown for the scene-variation section."""
     lines = [
