@@ -142,3 +142,10 @@ def test_refuses_to_overwrite_a_run(stack_run, stack_sources: Path) -> None:
     out, _ = stack_run
     assert_user_error(run("generate", "--source", str(stack_sources), "--out", str(out)), "not empty", "--overwrite")
     assert (out / "demos.hdf5").exists()
+
+
+def test_replay_with_an_unknown_camera(stack_run, tmp_path: Path) -> None:
+    out, _ = stack_run
+    video = tmp_path / "x.mp4"
+    assert_user_error(run("replay", str(out / "demos.hdf5"), "--video", str(video), "--camera", "ceiling"), "unknown camera", "ceiling")
+    assert not video.exists()

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import mujoco
 import numpy as np
 
 from demoforge.data.demo import Demo
-from demoforge.errors import DemoforgeError
+from demoforge.sim.render import offscreen_renderer, resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.world import env_for_demo
@@ -55,12 +54,8 @@ def render_frames(
 ) -> Iterator[np.ndarray]:
     """RGB frames (H, W, 3, uint8) of a demo, one per control step, from its stored states."""
     env = env_for_demo(demo, load_robot(robot))
-    try:
-        renderer = mujoco.Renderer(env.model, height, width)
-    except Exception as exc:  # no GL context: the usual fix is the headless backend
-        raise DemoforgeError(f"cannot create an offscreen renderer ({exc}); set MUJOCO_GL=egl (or osmesa)") from None
-    if env.model.camera(camera).id < 0:
-        raise DemoforgeError(f"no camera {camera!r} in the scene")
+    (camera,) = resolve_cameras(env.model, [camera])
+    renderer = offscreen_renderer(env.model, height, width)
     try:
         for state in demo.states:
             env.set_state(state)

@@ -6,13 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import imageio.v2 as imageio
-import mujoco
 import numpy as np
 
 from demoforge.data.video import tile
-from demoforge.errors import DemoforgeError
 from demoforge.scenes.sample import check_family, sample_scene, scene_seed
 from demoforge.scenes.spec import SceneAxes
+from demoforge.sim.render import offscreen_renderer, resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.world import make_world
@@ -31,13 +30,9 @@ def render_scenes(
         scene = sample_scene(family, level, scene_seed(seed, i), task.objects, task.placement_boxes(level), task.scalable, axes)
         world = make_world(task, load_robot(robot), scene=scene)
         task.reset(world.env, np.random.default_rng([seed, i]), level)
-        try:
-            renderer = mujoco.Renderer(world.env.model, height, width)
-        except Exception as exc:
-            raise DemoforgeError(f"cannot create an offscreen renderer ({exc}); set MUJOCO_GL=egl") from None
-        if camera not in {world.env.model.camera(c).name for c in range(world.env.model.ncam)}:
-            raise DemoforgeError(f"no camera {camera!r} in the scene (agentview, sideview, robot0_eye_in_hand)")
-        renderer.update_scene(world.env.data, camera=camera)
+        (name,) = resolve_cameras(world.env.model, [camera])
+        renderer = offscreen_renderer(world.env.model, height, width)
+        renderer.update_scene(world.env.data, camera=name)
         frames.append(renderer.render().copy())
         renderer.close()
         if on_scene is not None:

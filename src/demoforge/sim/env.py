@@ -94,12 +94,7 @@ class SimEnv:
     def body_geoms(self, body: str) -> np.ndarray:
         """Geom ids of a body and all its descendants (cached)."""
         if body not in self._body_geoms:
-            root = self.model.body(body).id
-            ids = [
-                g for g in range(self.model.ngeom)
-                if _is_descendant(self.model, int(self.model.geom_bodyid[g]), root)
-            ]
-            self._body_geoms[body] = np.array(ids, dtype=int)
+            self._body_geoms[body] = subtree_geoms(self.model, body)
         return self._body_geoms[body]
 
     def _mask(self, geoms: np.ndarray) -> np.ndarray:
@@ -184,14 +179,19 @@ class SimEnv:
         mujoco.mj_kinematics(self.model, self.data)
 
 
+def subtree_geoms(model: mujoco.MjModel, body: str) -> np.ndarray:
+    """Geom ids of a body and all its descendants."""
+    root = model.body(body).id
+    return np.array(
+        [g for g in range(model.ngeom) if _is_descendant(model, int(model.geom_bodyid[g]), root)], dtype=int
+    )
+
+
 def vertical_extent(model: mujoco.MjModel, body: str) -> tuple[float, float]:
     """(bottom, top) z of a body's geoms in its own frame, the body upright (meshes: bounding sphere)."""
-    root = model.body(body).id
     kinds = mujoco.mjtGeom
     bottoms, tops = [], []
-    for g in range(model.ngeom):
-        if not _is_descendant(model, int(model.geom_bodyid[g]), root):
-            continue
+    for g in subtree_geoms(model, body):
         kind, size = int(model.geom_type[g]), model.geom_size[g]
         if kind == int(kinds.mjGEOM_SPHERE):
             half = size[0]

@@ -24,16 +24,21 @@ def resolve_cameras(model: mujoco.MjModel, names: list[str]) -> list[str]:
     return resolved
 
 
+def offscreen_renderer(model: mujoco.MjModel, height: int, width: int) -> mujoco.Renderer:
+    """An offscreen renderer, or a clear error when no GL backend is available."""
+    try:
+        return mujoco.Renderer(model, height, width)
+    except Exception as exc:  # no GL context: the usual fix is the headless backend
+        raise DemoforgeError(f"cannot create an offscreen renderer ({exc}); set MUJOCO_GL=egl (or osmesa)") from None
+
+
 class CameraRig:
     """One offscreen renderer per model, rendering the named cameras into caller-owned uint8 arrays."""
 
     def __init__(self, model: mujoco.MjModel, names: list[str], size: int) -> None:
         self.names = resolve_cameras(model, names)
         self.size = size
-        try:
-            self.renderer = mujoco.Renderer(model, size, size)
-        except Exception as exc:  # no GL context: the usual fix is the headless backend
-            raise DemoforgeError(f"cannot create an offscreen renderer ({exc}); set MUJOCO_GL=egl (or osmesa)") from None
+        self.renderer = offscreen_renderer(model, size, size)
 
     def capture(self, data: mujoco.MjData, out: dict[str, np.ndarray]) -> None:
         """Render every camera of the current state into ``out[name]`` (H, W, 3)."""

@@ -151,9 +151,6 @@ class Task:
             return env.yaw_symmetry(f"{name}_geom")
         return self.symmetry.get(name, 1)
 
-    def object_poses(self, env: SimEnv) -> dict[str, np.ndarray]:
-        return {name: self.object_pose(env, name) for name in self.objects}
-
 
 def fold_symmetry(world_T_object: np.ndarray, order: int) -> np.ndarray:
     """Pose(s) (..., 4, 4) turned about the object's z by the multiple of its symmetry angle (any angle for
