@@ -22,3 +22,15 @@ def stack_run(tmp_path_factory: pytest.TempPathFactory, stack_sources: Path) -> 
     cfg = df.GenerateConfig(task="stack", source=str(stack_sources), num_demos=6, max_attempts=30, variation="D1", seed=3)
     stats = df.generate(cfg, out)
     return out, stats
+
+
+@pytest.fixture(scope="session")
+def mixed_run(tmp_path_factory: pytest.TempPathFactory, stack_sources: Path) -> tuple[Path, dict]:
+    """A run with both kept demos and failed attempts (strong action noise at D2)."""
+    out = tmp_path_factory.mktemp("runs") / "mixed"
+    cfg = df.GenerateConfig(
+        task="stack", source=str(stack_sources), num_demos=3, max_attempts=8, variation="D2", seed=3, action_noise=0.3
+    )
+    stats = df.generate(cfg, out)
+    assert 0 < stats["successes"] < stats["attempts"], stats
+    return out, stats

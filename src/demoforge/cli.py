@@ -45,7 +45,8 @@ def user_errors(fn: F) -> F:
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
-            console.print(f"[bold red]error:[/] invalid option {field!r}: {first['msg']}")
+            where = f"invalid option {field!r}: " if field else "invalid options: "
+            console.print(f"[bold red]error:[/] {where}{escape(first['msg'])}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]")
@@ -89,6 +90,20 @@ def _load_axes(path: Path | None) -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InputFileError(path, first["msg"], field=".".join(str(p) for p in first["loc"]) or None) from None
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise DemoforgeError(f"--size expects WIDTHxHEIGHT, got {text!r}") from None
+    if width < 16 or height < 16:
+        raise DemoforgeError(f"--size {text!r} is too small (at least 16x16)")
+    return width, height
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
@@ -185,6 +200,8 @@ def generate(
     scene_axes: Annotated[Path | None, typer.Option(help="JSON turning scene axes off or widening them (docs/formats.md)")] = None,
     cameras: Annotated[str, typer.Option(help="cameras to render into obs/<camera>_image, e.g. agentview,wrist")] = "",
     image_size: Annotated[int, typer.Option(help="square camera image size, pixels")] = 84,
+    depth: Annotated[bool, typer.Option(help="also render obs/<camera>_depth (metres)")] = False,
+    segmentation: Annotated[bool, typer.Option(help="also render obs/<camera>_segmentation_instance")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
 ) -> None:
     """Generate new demos from source demos (MimicGen-style) and keep only the successful ones."""
@@ -197,7 +214,8 @@ def generate(
         transition_max_step=transition_max_step, transition_lift=transition_lift, grasp_correction=grasp_correction,
         boundary_offset=_parse_range(offset, "--offset"), action_noise=noise,
         annotations=str(annotations) if annotations else None, keep_failed=keep_failed, scenes=scenes,
-        scene_axes=_load_axes(scene_axes), cameras=[c for c in cameras.split(",") if c], image_size=image_size,
+        scene_axes=_load_axes(scene_axes), cameras=_split(cameras), image_size=image_size,
+        depth=depth, segmentation=segmentation,
     )
     get_task(task).variation(variation)
     if scenes is not None:
@@ -273,10 +291,7 @@ def replay(
     names = None if demo is None else [f"demo_{demo}"]
     demos = read_demos(file, require_datagen=False, names=names)
     if video is not None:
-        try:
-            width, height = (int(v) for v in size.lower().split("x"))
-        except ValueError:
-            raise DemoforgeError(f"--size expects WIDTHxHEIGHT, got {size!r}") from None
+        width, height = _parse_size(size)
         write_video(video, render_frames(demos[0], robot, camera, width, height))
         console.print(f"wrote {video} ({len(demos[0])} frames of {demos[0].meta['name']})")
     if check:
@@ -303,6 +318,63 @@ def replay(
 
 @app.command()
 @user_errors
+def render(
+    file: Annotated[Path, typer.Argument(help="demos HDF5 file (e.g. runs/x/demos.hdf5)")],
+    cameras: Annotated[str, typer.Option(help="cameras to render, e.g. agentview,wrist")] = "agentview",
+    image_size: Annotated[int, typer.Option(min=8, max=1024, help="square image size, pixels")] = 84,
+    depth: Annotated[bool, typer.Option(help="also render obs/<camera>_depth (metres)")] = False,
+    segmentation: Annotated[bool, typer.Option(help="also render obs/<camera>_segmentation_instance")] = False,
+    out: Annotated[Path | None, typer.Option(help="write here instead of replacing FILE")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
+    robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+) -> None:
+    """Add camera observations to a dataset from its stored states (atomic; other content unchanged)."""
+    from demoforge.data.hdf5 import demo_names, open_dataset
+    from demoforge.observations import add_observations
+    from demoforge.runner.pool import default_workers
+
+    with open_dataset(file) as f:
+        total = len(demo_names(f))
+    names = _split(cameras)
+    with _progress() as progress:
+        bar = progress.add_task(f"rendering {', '.join(names)} at {image_size}px", total=total, info="")
+        path = add_observations(
+            file, names, image_size, depth, segmentation, out=out, workers=workers or default_workers(), robot=robot,
+            on_demo=lambda name: progress.advance(bar),
+        )
+    console.print(f"wrote observations of {total} demos to [bold]{path}[/]")
+
+
+@app.command()
+@user_errors
+def video(
+    run: Annotated[Path, typer.Argument(help="run folder (or one HDF5 file)")],
+    out: Annotated[Path, typer.Option(help="output .mp4")] = Path("grid.mp4"),
+    num: Annotated[int, typer.Option(min=1, max=256, help="generated demos to show")] = 16,
+    failed: Annotated[int, typer.Option(min=0, help="also show this many failed attempts (from failed.hdf5)")] = 0,
+    camera: Annotated[str, typer.Option(help="camera name")] = "agentview",
+    size: Annotated[str, typer.Option(help="size of each tile, WIDTHxHEIGHT")] = "240x180",
+    columns: Annotated[int | None, typer.Option(min=1, help="tiles per row (default: square grid)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
+) -> None:
+    """A grid video of generated demos, each labelled with its source demos and outcome."""
+    from demoforge.grid_video import grid_video, pick, run_files
+    from demoforge.runner.pool import default_workers
+
+    width, height = _parse_size(size)
+    kept, failed_file = run_files(run)
+    total = len(pick(kept, num)) + (len(pick(failed_file, failed)) if failed and failed_file else 0)
+    with _progress() as progress:
+        bar = progress.add_task("rendering clips", total=total, info="")
+        path, tiles = grid_video(
+            run, out, num, failed, camera, width, height, columns, workers=workers or default_workers(),
+            on_clip=lambda: progress.advance(bar),
+        )
+    console.print(f"wrote [bold]{path}[/] ({tiles} demos)")
+
+
+@app.command()
+@user_errors
 def demo(
     task: Annotated[str, typer.Option(help="task name")] = "stack",
     num_source: Annotated[int, typer.Option(help="source demos to record")] = 10,
@@ -313,10 +385,7 @@ def demo(
 ) -> None:
     """The end-to-end job: record sources, generate, summarise, and render a video of generated demos."""
     from demoforge.capture.scripted import record_sources
-    from demoforge.data.hdf5 import read_demos
-    from demoforge.data.video import grid_frames, write_video
     from demoforge.mimic.generate import GenerateConfig
-    from demoforge.replay import render_frames
 
     _prepare_out(out, overwrite=True)
     out.mkdir(parents=True)
@@ -330,12 +399,14 @@ def demo(
     cfg = GenerateConfig(task=task, source=str(src), num_demos=num_demos, variation=variation, seed=seed)
     stats = _run_generation(cfg, run)
     _print_summary(stats, run)
-    console.rule("3/3 render a video of generated demos")
+    console.rule("3/3 render a video of generated and failed demos")
+    from demoforge.grid_video import grid_video
+    from demoforge.runner.pool import default_workers
+
     start = time.perf_counter()
-    demos = read_demos(run / "demos.hdf5", require_datagen=False, names=[f"demo_{i}" for i in range(min(4, stats["successes"]))])
-    clips = [list(render_frames(d, width=320, height=240)) for d in demos]
-    video = write_video(out / "generated.mp4", grid_frames(clips, columns=2))
-    console.print(f"video of {len(clips)} generated demos: [bold]{video}[/] ({time.perf_counter() - start:.1f} s)")
+    video, tiles = grid_video(run, out / "generated.mp4", num=4, failed=2, width=320, height=240, columns=3,
+                              workers=default_workers())
+    console.print(f"video of {tiles} attempts: [bold]{video}[/] ({time.perf_counter() - start:.1f} s)")
     console.print(
         f"\nEverything is in [bold]{out}[/]: source demos {src}, dataset {run / 'demos.hdf5'}, "
         f"failed attempts {run / 'failed.hdf5'}, stats {run / 'stats.json'}, video {video}"
@@ -358,10 +429,7 @@ def scenes_preview(
     """Render a contact sheet of sampled scenes (the ones `generate --scenes` would use)."""
     from demoforge.scenes.preview import contact_sheet, render_scenes
 
-    try:
-        width, height = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise DemoforgeError(f"--size expects WIDTHxHEIGHT, got {size!r}") from None
+    width, height = _parse_size(size)
     with _progress() as progress:
         bar = progress.add_task(f"sampling {family} scenes", total=num, info="")
         frames = render_scenes(

@@ -38,8 +38,8 @@ class Recorder:
         self.object_ids = {name: env.model.body(name).id for name in self.task.objects}
         self.symmetry = {name: self.task.symmetry_order(env, name) for name in self.task.objects}
         self.signals = {name: np.zeros(n, dtype=np.int8) for name in self.task.signal_names}
-        self.images = {
-            name: np.zeros((n, cameras.size, cameras.size, 3), dtype=np.uint8) for name in (cameras.names if cameras else ())
+        self.images = {  # camera observations by obs key (images, depth, segmentation)
+            key: np.zeros((n, *shape), dtype=dtype) for key, (shape, dtype) in (cameras.obs_shapes() if cameras else {}).items()
         }
         self._frame: dict[str, np.ndarray] = {}
         self.t = 0
@@ -116,7 +116,7 @@ class Recorder:
             "robot0_joint_vel": qvel[:, env.arm_dof_adr],
             "robot0_gripper_qpos": qpos[:, env.grip_qpos_adr],
             "robot0_gripper_qvel": qvel[:, env.grip_dof_adr],
-            **{f"{name}_image": frames[:T].copy() for name, frames in self.images.items()},
+            **{key: frames[:T].copy() for key, frames in self.images.items()},
             "object": np.concatenate(
                 [np.concatenate([geo.pose_pos(p), geo.wxyz_to_xyzw(geo.pose_to_quat(p))], axis=1) for p in objects.values()],
                 axis=1,

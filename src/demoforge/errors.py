@@ -14,4 +14,8 @@ class InputFileError(DemoforgeError):
         where = f"{path}" + (f" [{field}]" if field else "")
         super().__init__(f"{where}: {problem}")
         self.path = path
+        self.problem = problem
         self.field = field
+
+    def __reduce__(self) -> tuple:  # picklable, so errors raised in worker processes reach the caller intact
+        return (type(self), (self.path, self.problem, self.field))

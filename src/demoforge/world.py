@@ -9,8 +9,8 @@ import numpy as np
 
 from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError
-from demoforge.sim.env import SimEnv
-from demoforge.sim.render import CameraRig
+from demoforge.sim.env import SimEnv, subtree_geoms
+from demoforge.sim.render import CameraRig, segmentation_labels
 from demoforge.sim.robot import PANDA, RobotConfig
 from demoforge.scenes.spec import SceneSpec
 from demoforge.sim.scene import (
@@ -33,12 +33,23 @@ class World:
     scene: SceneSpec = field(default_factory=SceneSpec)
     _rigs: dict = field(default_factory=dict, repr=False)
 
-    def camera_rig(self, names: list[str], size: int) -> CameraRig:
+    def camera_rig(self, names: list[str], size: int, depth: bool = False, segmentation: bool = False) -> CameraRig:
         """A renderer for these cameras on this world's model, made once and reused across attempts."""
-        key = (tuple(names), size)
+        key = (tuple(names), size, depth, segmentation)
         if key not in self._rigs:
-            self._rigs[key] = CameraRig(self.env.model, list(names), size)
+            labels = segmentation_labels(self.env.model, self.segment_groups()) if segmentation else None
+            self._rigs[key] = CameraRig(self.env.model, list(names), size, depth, labels)
         return self._rigs[key]
+
+    def segment_groups(self) -> list[np.ndarray]:
+        """Geoms of each instance label from 1 on: the robot, then the task objects in order."""
+        env = self.env
+        return [np.flatnonzero(env.robot_geom_mask), *(subtree_geoms(env.model, n) for n in self.task.objects)]
+
+
+def segment_names(task: Task) -> list[str]:
+    """Name of each instance-segmentation label (index = label value)."""
+    return ["scene", "robot", *task.objects]
 
 
 def make_world(
@@ -70,6 +81,7 @@ def env_args_for(world: World, variation: str) -> dict:
             "controller": "delta_pose_diffik",
             "action_scale": {"pos_m": 0.05, "rot_rad": 0.5},
             "mujoco_version": mujoco.__version__,
+            "segmentation_labels": segment_names(world.task),
         },
     }
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 20.0) -> Path:
@@ -16,11 +17,11 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 20.
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial{path.suffix}")
     writer = imageio.get_writer(
-        tmp, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=16, ffmpeg_log_level="error"
+        tmp, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1, ffmpeg_log_level="error"
     )
     try:
         for frame in frames:
-            writer.append_data(np.ascontiguousarray(frame))
+            writer.append_data(even_size(frame))
         writer.close()
     except BaseException:
         writer.close()
@@ -28,6 +29,14 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 20.
         raise
     os.replace(tmp, path)
     return path
+
+
+def even_size(frame: np.ndarray) -> np.ndarray:
+    """Pad to even width and height with black (yuv420p needs even sizes; padding keeps pixels unscaled)."""
+    h, w = frame.shape[:2]
+    if h % 2 or w % 2:
+        frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)))
+    return np.ascontiguousarray(frame)
 
 
 def tile(frames: Sequence[np.ndarray], columns: int) -> np.ndarray:
@@ -46,3 +55,16 @@ def grid_frames(clips: Sequence[Sequence[np.ndarray]], columns: int) -> Iterable
     length = max(len(c) for c in clips)
     for t in range(length):
         yield tile([c[min(t, len(c) - 1)] for c in clips], columns)
+
+
+def caption(frame: np.ndarray, lines: Sequence[str], colour: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """A copy of ``frame`` with ``lines`` of text on a dark band across its top."""
+    image = Image.fromarray(frame)
+    draw = ImageDraw.Draw(image, "RGBA")
+    size = max(9, frame.shape[0] // 14)
+    font = ImageFont.load_default(size=size)
+    band = (size + 3) * len(lines) + 4
+    draw.rectangle((0, 0, frame.shape[1], band), fill=(0, 0, 0, 150))
+    for i, line in enumerate(lines):
+        draw.text((4, 2 + i * (size + 3)), line, fill=colour, font=font)
+    return np.asarray(image)

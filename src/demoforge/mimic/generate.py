@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 from demoforge.data.demo import Demo
@@ -56,6 +56,8 @@ class GenerateConfig(BaseModel):
     scene_axes: SceneAxes = Field(default_factory=SceneAxes, description="which scene axes vary, and how widely")
     cameras: list[str] = Field(default_factory=list, description="cameras rendered into obs/<camera>_image")
     image_size: int = Field(84, ge=8, le=1024, description="square image size, pixels")
+    depth: bool = Field(False, description="also render obs/<camera>_depth (metres)")
+    segmentation: bool = Field(False, description="also render obs/<camera>_segmentation_instance")
 
     @field_validator("boundary_offset")
     @classmethod
@@ -63,6 +65,12 @@ class GenerateConfig(BaseModel):
         if value[0] > value[1]:
             raise ValueError(f"boundary_offset low {value[0]} is above high {value[1]}")
         return value
+
+    @model_validator(mode="after")
+    def _channels_need_cameras(self) -> GenerateConfig:
+        if (self.depth or self.segmentation) and not self.cameras:
+            raise ValueError("depth and segmentation are rendered per camera: pass cameras too")
+        return self
 
     @property
     def attempt_limit(self) -> int:
@@ -95,7 +103,8 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
         return AttemptResult(None, False, f"rejected scene: {exc}", 0, 0, rejected=True)
     if cfg.scenes is not None and not task.start_is_valid(env):
         return AttemptResult(None, False, "rejected scene: objects interpenetrate at the start", 0, 0, rejected=True)
-    rec = Recorder(world, cameras=world.camera_rig(cfg.cameras, cfg.image_size) if cfg.cameras else None)
+    rig = world.camera_rig(cfg.cameras, cfg.image_size, cfg.depth, cfg.segmentation) if cfg.cameras else None
+    rec = Recorder(world, cameras=rig)
     rec.start()
     n_bounds = len(task.subtasks) - 1
     offsets = [int(rng.integers(cfg.boundary_offset[0], cfg.boundary_offset[1] + 1)) for _ in range(n_bounds)]

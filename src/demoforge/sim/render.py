@@ -32,19 +32,72 @@ def offscreen_renderer(model: mujoco.MjModel, height: int, width: int) -> mujoco
         raise DemoforgeError(f"cannot create an offscreen renderer ({exc}); set MUJOCO_GL=egl (or osmesa)") from None
 
 
-class CameraRig:
-    """One offscreen renderer per model, rendering the named cameras into caller-owned uint8 arrays."""
+def segmentation_labels(model: mujoco.MjModel, groups: list[np.ndarray]) -> np.ndarray:
+    """Per-geom instance label: 0 for the rest of the scene, ``i + 1`` for the geoms in ``groups[i]``."""
+    labels = np.zeros(model.ngeom, dtype=np.int16)
+    for i, geoms in enumerate(groups):
+        labels[geoms] = i + 1
+    return labels
 
-    def __init__(self, model: mujoco.MjModel, names: list[str], size: int) -> None:
+
+class CameraRig:
+    """One offscreen renderer per model, rendering the named cameras into caller-owned arrays.
+
+    Observation keys follow robosuite: ``<camera>_image`` (H, W, 3) uint8, ``<camera>_depth`` (H, W, 1)
+    float32 metres along the optical axis, ``<camera>_segmentation_instance`` (H, W, 1) int16 labels
+    from ``geom_labels`` (0 wherever no labelled geom is seen).
+    """
+
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        names: list[str],
+        size: int,
+        depth: bool = False,
+        geom_labels: np.ndarray | None = None,
+    ) -> None:
+        self.model = model
         self.names = resolve_cameras(model, names)
         self.size = size
+        self.depth = depth
+        self.geom_labels = geom_labels
         self.renderer = offscreen_renderer(model, size, size)
+        self._depth = np.zeros((size, size), dtype=np.float32)
+        self._segment = np.zeros((size, size, 2), dtype=np.int32)
+
+    def obs_shapes(self) -> dict[str, tuple[tuple[int, ...], type]]:
+        """Observation key -> (shape, dtype) of one frame, for every camera and channel this rig renders."""
+        s = self.size
+        shapes: dict[str, tuple[tuple[int, ...], type]] = {}
+        for name in self.names:
+            shapes[f"{name}_image"] = ((s, s, 3), np.uint8)
+            if self.depth:
+                shapes[f"{name}_depth"] = ((s, s, 1), np.float32)
+            if self.geom_labels is not None:
+                shapes[f"{name}_segmentation_instance"] = ((s, s, 1), np.int16)
+        return shapes
 
     def capture(self, data: mujoco.MjData, out: dict[str, np.ndarray]) -> None:
-        """Render every camera of the current state into ``out[name]`` (H, W, 3)."""
+        """Render every camera and channel of the current state into ``out[key]`` (keys of ``obs_shapes``)."""
+        r = self.renderer
+        # Stepping ends with mj_kinematics, which leaves camera and light poses one step behind the bodies.
+        mujoco.mj_comPos(self.model, data)
+        mujoco.mj_camlight(self.model, data)
         for name in self.names:
-            self.renderer.update_scene(data, camera=name)
-            self.renderer.render(out=out[name])
+            r.update_scene(data, camera=name)
+            r.render(out=out[f"{name}_image"])
+            if self.depth:
+                r.enable_depth_rendering()
+                r.render(out=self._depth)
+                r.disable_depth_rendering()
+                out[f"{name}_depth"][..., 0] = self._depth
+            if self.geom_labels is not None:
+                r.enable_segmentation_rendering()
+                r.render(out=self._segment)
+                r.disable_segmentation_rendering()
+                ids, types = self._segment[..., 0], self._segment[..., 1]
+                is_geom = (types == int(mujoco.mjtObj.mjOBJ_GEOM)) & (ids >= 0)
+                out[f"{name}_segmentation_instance"][..., 0] = np.where(is_geom, self.geom_labels[np.maximum(ids, 0)], 0)
 
     def close(self) -> None:
         self.renderer.close()

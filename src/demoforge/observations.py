@@ -1,0 +1,128 @@
+"""Camera observations for demos that are already on disk, rendered from their stored states.
+
+Like robomimic's ``dataset_states_to_obs``: generate fast without cameras, then add the images
+(and depth, segmentation) any policy needs, on every core. Each demo is rebuilt from its own MJCF,
+so the frames equal the ones generation would have rendered.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from demoforge.data.hdf5 import demo_names, open_dataset, read_demos, read_env_args
+from demoforge.errors import DemoforgeError, InputFileError
+from demoforge.runner.pool import ordered_map
+from demoforge.sim.render import resolve_cameras
+from demoforge.sim.robot import load_robot
+from demoforge.tasks import get_task
+from demoforge.world import World, env_for_demo
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """What to render for one demo (pickled to a worker; the worker reads the demo itself)."""
+
+    path: str
+    name: str
+    task: str
+    cameras: tuple[str, ...]
+    size: int
+    depth: bool = False
+    segmentation: bool = False
+    robot: str = "panda"
+
+
+def render_demo_obs(job: RenderJob) -> dict[str, np.ndarray]:
+    """Observation arrays (obs key -> (T, ...)) for one stored demo."""
+    (demo,) = read_demos(job.path, require_datagen=False, names=[job.name])
+    world = World(env_for_demo(demo, load_robot(job.robot)), get_task(job.task), demo.model_file)
+    rig = world.camera_rig(list(job.cameras), job.size, job.depth, job.segmentation)
+    try:
+        T = len(demo)
+        obs = {key: np.zeros((T, *shape), dtype=dtype) for key, (shape, dtype) in rig.obs_shapes().items()}
+        for t, state in enumerate(demo.states):
+            world.env.set_state(state)
+            rig.capture(world.env.data, {key: buffer[t] for key, buffer in obs.items()})
+        return obs
+    finally:
+        rig.close()
+
+
+def add_observations(
+    path: str | Path,
+    cameras: list[str],
+    size: int = 84,
+    depth: bool = False,
+    segmentation: bool = False,
+    out: str | Path | None = None,
+    workers: int = 1,
+    robot: str = "panda",
+    on_demo: Callable[[str], None] | None = None,
+) -> Path:
+    """Write ``path`` with camera observations added to every demo to ``out`` (default: in place), atomically.
+
+    Existing observation keys of the same name are replaced; all other content is copied unchanged.
+    """
+    path = Path(path)
+    out = Path(out) if out is not None else path
+    if not cameras:
+        raise DemoforgeError("no cameras given: pass e.g. --cameras agentview,wrist")
+    task = read_env_args(path).get("env_name")
+    if not task:
+        raise InputFileError(path, "has no env_name; cannot tell which task made it", field="data.attrs[env_args]")
+    with open_dataset(path) as f:
+        names = demo_names(f)
+    if not names:
+        raise InputFileError(path, "holds no demos", field="data")
+    # Unknown cameras or a bad first demo fail here, before any output exists.
+    get_task(task)
+    (first,) = read_demos(path, require_datagen=False, names=[names[0]])
+    resolve_cameras(env_for_demo(first, load_robot(robot)).model, cameras)
+    jobs = [RenderJob(str(path), n, task, tuple(cameras), size, depth, segmentation, robot) for n in names]
+    tmp = out.with_name(out.name + ".partial")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
+            _copy_except_demos(src, dst)
+            for job, obs in zip(jobs, ordered_map(render_demo_obs, jobs, workers)):
+                group = _copy_demo(src["data"][job.name], dst["data"], drop=set(obs))
+                for key, value in obs.items():
+                    group["obs"].create_dataset(key, data=value)
+                if on_demo is not None:
+                    on_demo(job.name)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _copy_except_demos(src: h5py.File, dst: h5py.File) -> None:
+    """Everything but the demo groups (masks, attributes), so the new file stays a complete dataset."""
+    dst.attrs.update(src.attrs)
+    for key in src:
+        if key != "data":
+            src.copy(src[key], dst, name=key)
+    data = dst.create_group("data")
+    data.attrs.update(src["data"].attrs)
+
+
+def _copy_demo(group: h5py.Group, parent: h5py.Group, drop: set[str]) -> h5py.Group:
+    """Copy one demo into ``parent`` without the observation keys in ``drop`` (they are re-rendered)."""
+    new = parent.create_group(group.name.rsplit("/", 1)[-1])
+    new.attrs.update(group.attrs)
+    for key in group:
+        if key != "obs":
+            group.copy(group[key], new, name=key)
+    obs = new.create_group("obs")
+    if "obs" in group:
+        for key in group["obs"]:
+            if key not in drop:
+                group["obs"].copy(group["obs"][key], obs, name=key)
+    return new
