@@ -106,12 +106,14 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _prepare_out(out: Path, overwrite: bool) -> None:
+def _prepare_out(out: Path, overwrite: bool, resume: bool = False) -> None:
     if out.exists() and not out.is_dir():
         raise DemoforgeError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and any(out.iterdir()) and not resume:
         if not overwrite:
-            raise DemoforgeError(f"{out}: folder is not empty; pick another --out or pass --overwrite")
+            raise DemoforgeError(
+                f"{out}: folder is not empty; pick another --out, pass --resume to continue it, or --overwrite"
+            )
         shutil.rmtree(out)
 
 
@@ -202,6 +204,10 @@ def generate(
     image_size: Annotated[int, typer.Option(help="square camera image size, pixels")] = 84,
     depth: Annotated[bool, typer.Option(help="also render obs/<camera>_depth (metres)")] = False,
     segmentation: Annotated[bool, typer.Option(help="also render obs/<camera>_segmentation_instance")] = False,
+    workers: Annotated[int | None, typer.Option(min=1, help="worker processes (default: all cores)")] = None,
+    resume: Annotated[bool, typer.Option(help="continue an interrupted run in --out (same options)")] = False,
+    executor: Annotated[str, typer.Option(help="local (processes on this machine) or ray (a Ray cluster)")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (e.g. auto); default: start Ray here")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
 ) -> None:
     """Generate new demos from source demos (MimicGen-style) and keep only the successful ones."""
@@ -224,26 +230,37 @@ def generate(
         check_family(scenes, variation)
     if not source.exists():
         raise DemoforgeError(f"{source}: source file does not exist (record some with `demoforge source`)")
-    _prepare_out(out, overwrite)
-    stats = _run_generation(cfg, out)
+    if resume and overwrite:
+        raise DemoforgeError("--resume and --overwrite contradict each other; pick one")
+    _prepare_out(out, overwrite, resume)
+    stats = _run_generation(cfg, out, workers, resume, executor, address)
     _print_summary(stats, out)
 
 
-def _run_generation(cfg: Any, out: Path) -> dict:
+def _run_generation(
+    cfg: Any, out: Path, workers: int | None = None, resume: bool = False, executor: str = "local",
+    address: str | None = None,
+) -> dict:
     from demoforge.runner.local import generate as run
+    from demoforge.runner.pool import default_workers
 
+    workers = workers or default_workers()
     with _progress() as progress:
-        bar = progress.add_task(f"generating {cfg.task} ({cfg.variation})", total=cfg.num_demos, info="")
+        bar = progress.add_task(f"generating {cfg.task} ({cfg.variation}, {workers} workers)", total=cfg.num_demos, info="")
 
-        def on_attempt(result: Any, stats: dict) -> None:
-            dgr = stats["successes"] / stats["attempts"]
-            progress.update(bar, completed=stats["successes"], info=f"{stats['attempts']} attempts, DGR {dgr:.0%}")
+        def on_attempt(summary: Any, counts: dict) -> None:
+            dgr = counts["successes"] / counts["attempts"]
+            progress.update(
+                bar, completed=min(counts["successes"], cfg.num_demos), info=f"{counts['attempts']} attempts, DGR {dgr:.0%}"
+            )
 
         try:
-            return run(cfg, out, on_attempt)
+            return run(cfg, out, on_attempt, workers=workers, resume=resume, executor=executor, address=address)
         except BaseException:
-            if out.is_dir() and not (out / "demos.hdf5").exists():
-                shutil.rmtree(out, ignore_errors=True)
+            if out.is_dir() and not any(out.glob(".shards/attempt_*.hdf5")) and not (out / "demos.hdf5").exists():
+                shutil.rmtree(out, ignore_errors=True)  # nothing finished: leave nothing behind
+            elif out.is_dir():
+                console.print(f"[yellow]finished attempts are kept in {out}; continue with the same command plus --resume[/]")
             raise
 
 
@@ -258,6 +275,8 @@ def _print_summary(stats: dict, out: Path) -> None:
     table.add_row("wall time", f"{stats['wall_time_s']:.1f} s")
     table.add_row("attempts / s", f"{stats['attempts_per_s']:.2f}")
     table.add_row("physics steps", f"{stats['physics_steps']:,}")
+    if stats.get("crashed"):
+        table.add_row("worker crashes (attempts lost)", str(stats["crashed"]))
     if stats.get("scenes_rejected"):
         table.add_row("scenes rejected at sampling", str(stats["scenes_rejected"]))
     for reason, count in stats["failures"].items():

@@ -57,6 +57,14 @@ class DatasetWriter:
         self.total += len(demo)
         return name
 
+    def add_copy(self, group: h5py.Group) -> str:
+        """Append a demo group of another file unchanged (arrays copied bit for bit)."""
+        name = demo_key(self.count)
+        group.file.copy(group, self.data, name=name)
+        self.count += 1
+        self.total += int(group.attrs["num_samples"])
+        return name
+
     def close(self) -> Path:
         names = [demo_key(i) for i in range(self.count)]
         self.data.attrs["total"] = self.total

@@ -1,0 +1,187 @@
+"""Where attempts run: in this process, in local worker processes, or on a Ray cluster.
+
+Every executor takes attempt indices and hands back ``AttemptSummary`` objects as attempts finish
+(in any order); the shard of each finished attempt is on disk before its summary is returned.
+A worker that dies costs only its attempt in flight, which comes back as a crashed summary.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections import deque
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Protocol
+
+from demoforge.errors import DemoforgeError
+from demoforge.mimic.generate import GenerateConfig
+from demoforge.runner.attempts import AttemptSummary, AttemptWorker
+from demoforge.runner.shards import shard_path, write_shard
+
+
+class Executor(Protocol):
+    slots: int  # attempts that can run at once
+
+    def submit(self, index: int) -> None: ...
+
+    def results(self) -> list[AttemptSummary]:
+        """Block until at least one submitted attempt finished; return all that did."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def crashed(index: int, why: str, shard_dir: Path) -> AttemptSummary:
+    summary = AttemptSummary(index, False, f"worker crashed ({why})", crashed=True)
+    write_shard(shard_path(shard_dir, index), summary.to_dict(), None)
+    return summary
+
+
+class InlineExecutor:
+    """Attempts one by one in this process (``--workers 1``): simplest to debug and profile."""
+
+    slots = 1
+
+    def __init__(self, cfg: GenerateConfig, shard_dir: Path) -> None:
+        self.worker = AttemptWorker(cfg)
+        self.shard_dir = shard_dir
+        self.queue: deque[int] = deque()
+
+    def submit(self, index: int) -> None:
+        self.queue.append(index)
+
+    def results(self) -> list[AttemptSummary]:
+        index = self.queue.popleft()
+        return [self.worker.run_to_shard(index, shard_path(self.shard_dir, index))]
+
+    def close(self) -> None:
+        self.queue.clear()
+
+
+def _worker_main(conn: Connection, cfg_json: str, shard_dir: str) -> None:
+    """A worker process: build once, then run the attempt indices it is sent until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        worker = AttemptWorker(GenerateConfig.model_validate_json(cfg_json))
+    except Exception as exc:  # a setup problem: report it instead of dying silently
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            index = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if index is None:
+            return
+        try:
+            summary = worker.run_to_shard(index, shard_path(Path(shard_dir), index))
+        except Exception as exc:
+            conn.send(("error", f"attempt {index}: {type(exc).__name__}: {exc}"))
+            return
+        conn.send(("done", summary.to_dict()))
+
+
+class ProcessExecutor:
+    """One spawned process per worker, each owning its MuJoCo model; a dead worker is replaced."""
+
+    def __init__(self, cfg: GenerateConfig, shard_dir: Path, workers: int) -> None:
+        self.cfg_json = cfg.model_dump_json()
+        self.shard_dir = shard_dir
+        self.slots = workers
+        self.ctx = multiprocessing.get_context("spawn")
+        self.procs: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+        self.busy: dict[int, int] = {}  # worker slot -> attempt index
+        self.waiting: deque[int] = deque()
+        self.retried: set[int] = set()
+        for _ in range(workers):
+            self.procs.append(self._spawn())
+
+    def _spawn(self) -> tuple[multiprocessing.process.BaseProcess, Connection]:
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=_worker_main, args=(child, self.cfg_json, str(self.shard_dir)), daemon=True)
+        proc.start()
+        child.close()
+        return proc, parent
+
+    def submit(self, index: int) -> None:
+        self.waiting.append(index)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        for slot in range(len(self.procs)):
+            if not self.waiting:
+                return
+            if slot not in self.busy:
+                index = self.waiting.popleft()
+                self.busy[slot] = index
+                self.procs[slot][1].send(index)
+
+    def results(self) -> list[AttemptSummary]:
+        out: list[AttemptSummary] = []
+        while not out:
+            conns = {conn: slot for slot, (_, conn) in enumerate(self.procs)}
+            sentinels = {proc.sentinel: slot for slot, (proc, _) in enumerate(self.procs)}
+            for ready in wait([*conns, *sentinels]):
+                slot = conns.get(ready) if ready in conns else sentinels[ready]
+                proc, conn = self.procs[slot]
+                message = None
+                if conn.poll():
+                    try:
+                        message = conn.recv()
+                    except (EOFError, OSError):
+                        message = None
+                if message is not None:
+                    kind, payload = message
+                    if kind == "error":
+                        raise DemoforgeError(f"a generation worker failed: {payload}")
+                    if kind == "done":
+                        del self.busy[slot]
+                        out.append(AttemptSummary(**payload))
+                    continue
+                if not proc.is_alive():
+                    out.extend(self._replace(slot, proc.exitcode))
+            self._dispatch()
+        return out
+
+    def _replace(self, slot: int, exitcode: int | None) -> list[AttemptSummary]:
+        """Restart a dead worker; its attempt runs once more, then counts as crashed."""
+        why = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit code {exitcode}"
+        self.procs[slot][1].close()
+        self.procs[slot] = self._spawn()
+        index = self.busy.pop(slot, None)
+        if index is None:
+            return []
+        if index in self.retried:
+            return [crashed(index, why, self.shard_dir)]
+        self.retried.add(index)
+        self.waiting.appendleft(index)
+        return []
+
+    def close(self) -> None:
+        for proc, conn in self.procs:
+            try:
+                conn.send(None)
+            except (OSError, BrokenPipeError):
+                pass
+        for proc, conn in self.procs:
+            proc.join(timeout=2)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+            conn.close()
+        self.procs = []
+
+
+def make_executor(cfg: GenerateConfig, shard_dir: Path, workers: int, executor: str, address: str | None) -> Executor:
+    if executor == "ray":
+        from demoforge.runner.ray_executor import RayExecutor
+
+        return RayExecutor(cfg, shard_dir, workers, address)
+    if executor != "local":
+        raise DemoforgeError(f"unknown executor {executor!r}; expected local or ray")
+    if workers <= 1:
+        return InlineExecutor(cfg, shard_dir)
+    return ProcessExecutor(cfg, shard_dir, workers)
+
