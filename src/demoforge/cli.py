@@ -394,6 +394,22 @@ def video(
 
 @app.command()
 @user_errors
+def report(
+    run: Annotated[Path, typer.Argument(help="run folder (from demoforge generate)")],
+    out: Annotated[Path | None, typer.Option(help="output HTML (default: RUN/report.html)")] = None,
+    videos: Annotated[int, typer.Option(min=0, max=32, help="sample videos to embed")] = 4,
+    camera: Annotated[str, typer.Option(help="camera for thumbnails and videos")] = "agentview",
+) -> None:
+    """One self-contained HTML page: summary, failures, lengths, coverage, scenes and sample videos."""
+    from demoforge.report import build_report
+
+    with console.status("building the report (rendering sample videos)"):
+        path = build_report(run, out, num_videos=videos, camera=camera)
+    console.print(f"wrote [bold]{path}[/] ({path.stat().st_size / 1e6:.1f} MB); open it in any browser")
+
+
+@app.command()
+@user_errors
 def demo(
     task: Annotated[str, typer.Option(help="task name")] = "stack",
     num_source: Annotated[int, typer.Option(help="source demos to record")] = 10,
