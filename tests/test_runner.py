@@ -145,3 +145,37 @@ def test_resume_checks_the_folder_belongs_to_this_run(reference: tuple[Path, dic
     assert result.returncode == 0, result.stderr
     assert_same_dataset(ref / "demos.hdf5", out / "demos.hdf5")
     assert_user_error(run(*args, "--resume", "--overwrite"), "contradict")
+
+
+def _ray_actor_pids() -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if b"RayAttemptActor" in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                pass
+    return pids
+
+
+def test_ray_executor_on_a_local_cluster_survives_a_killed_actor(
+    reference: tuple[Path, dict], stack_sources: Path, tmp_path: Path
+) -> None:
+    ref, ref_stats = reference
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "demoforge.cli", *_cli_args(stack_sources, out), "--executor", "ray", "--workers", "2"],
+        env={**os.environ, "MUJOCO_GL": "egl", "RAY_AUTH_MODE": "disabled"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+    _wait_for_shards(out, 2, proc, timeout=180)
+    actors = _ray_actor_pids()
+    assert actors, "no Ray actor processes found"
+    os.kill(actors[0], signal.SIGKILL)  # Ray restarts the actor and retries its attempt
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["crashed"] == 0
+    assert _comparable(stats) == _comparable(ref_stats)
+    assert_same_dataset(ref / "demos.hdf5", out / "demos.hdf5")

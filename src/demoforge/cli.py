@@ -244,9 +244,11 @@ def _run_generation(
     from demoforge.runner.local import generate as run
     from demoforge.runner.pool import default_workers
 
-    workers = workers or default_workers()
+    if executor == "local":
+        workers = workers or default_workers()
+    where = f"{workers} workers" if workers else "Ray cluster"
     with _progress() as progress:
-        bar = progress.add_task(f"generating {cfg.task} ({cfg.variation}, {workers} workers)", total=cfg.num_demos, info="")
+        bar = progress.add_task(f"generating {cfg.task} ({cfg.variation}, {where})", total=cfg.num_demos, info="")
 
         def on_attempt(summary: Any, counts: dict) -> None:
             dgr = counts["successes"] / counts["attempts"]

@@ -17,6 +17,7 @@ from typing import Protocol
 from demoforge.errors import DemoforgeError
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.runner.attempts import AttemptSummary, AttemptWorker
+from demoforge.runner.pool import default_workers
 from demoforge.runner.shards import shard_path, write_shard
 
 
@@ -174,13 +175,16 @@ class ProcessExecutor:
         self.procs = []
 
 
-def make_executor(cfg: GenerateConfig, shard_dir: Path, workers: int, executor: str, address: str | None) -> Executor:
+def make_executor(
+    cfg: GenerateConfig, shard_dir: Path, workers: int | None, executor: str, address: str | None
+) -> Executor:
     if executor == "ray":
         from demoforge.runner.ray_executor import RayExecutor
 
         return RayExecutor(cfg, shard_dir, workers, address)
     if executor != "local":
         raise DemoforgeError(f"unknown executor {executor!r}; expected local or ray")
+    workers = workers or default_workers()
     if workers <= 1:
         return InlineExecutor(cfg, shard_dir)
     return ProcessExecutor(cfg, shard_dir, workers)

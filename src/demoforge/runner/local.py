@@ -117,7 +117,7 @@ def generate(
     cfg: GenerateConfig,
     out_dir: str | Path,
     on_attempt: ProgressCallback | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
     resume: bool = False,
     executor: str = "local",
     address: str | None = None,
@@ -125,6 +125,7 @@ def generate(
     """Generate ``cfg.num_demos`` successful demos (or stop at the attempt limit); returns the stats.
 
     With ``resume``, finished attempts found in ``out_dir`` are kept and only the rest are run.
+    ``workers=None`` means every core here (local) or every CPU of the cluster (ray).
     """
     out = Path(out_dir)
     env_args = validate(cfg)
