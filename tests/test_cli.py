@@ -149,3 +149,23 @@ def test_replay_with_an_unknown_camera(stack_run, tmp_path: Path) -> None:
     video = tmp_path / "x.mp4"
     assert_user_error(run("replay", str(out / "demos.hdf5"), "--video", str(video), "--camera", "ceiling"), "unknown camera", "ceiling")
     assert not video.exists()
+
+
+def test_export_lerobot_and_report_commands(mixed_run, tmp_path: Path) -> None:
+    out, stats = mixed_run
+    dataset = tmp_path / "lerobot"
+    result = run("export", "lerobot", str(out / "demos.hdf5"), "--out", str(dataset), "--task-description", "stack it")
+    assert result.returncode == 0, result.stderr
+    info = json.loads((dataset / "meta" / "info.json").read_text())
+    assert info["codebase_version"] == "v3.0" and info["total_episodes"] == stats["successes"]
+    assert_user_error(run("export", "lerobot", str(out / "demos.hdf5"), "--out", str(dataset)), "--overwrite")
+    bad = tmp_path / "bad.hdf5"
+    bad.write_text("not hdf5")
+    assert_user_error(run("export", "lerobot", str(bad), "--out", str(tmp_path / "x")), "bad.hdf5", "HDF5")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
+
+    page = tmp_path / "report.html"
+    result = run("report", str(out), "--out", str(page), "--videos", "1")
+    assert result.returncode == 0, result.stderr
+    assert "<video" in page.read_text()
+    assert_user_error(run("report", str(tmp_path)), "stats.json")

@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 scenes_app = typer.Typer(no_args_is_help=True, help="Scene variation: look at sampled scenes of a family.")
 app.add_typer(scenes_app, name="scenes")
+export_app = typer.Typer(no_args_is_help=True, help="Export a dataset for other training frameworks.")
+app.add_typer(export_app, name="export")
 console = Console(stderr=True)
 out_console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -447,6 +449,36 @@ def demo(
     console.print(
         f"\nEverything is in [bold]{out}[/]: source demos {src}, dataset {run / 'demos.hdf5'}, "
         f"failed attempts {run / 'failed.hdf5'}, stats {run / 'stats.json'}, video {video}"
+    )
+
+
+@export_app.command("lerobot")
+@user_errors
+def export_lerobot(
+    file: Annotated[Path, typer.Argument(help="demos HDF5 file (e.g. runs/x/demos.hdf5)")],
+    out: Annotated[Path, typer.Option(help="output dataset folder")] = Path("datasets/lerobot"),
+    fps: Annotated[int, typer.Option(min=1, help="frames per second (demoforge controls at 20 Hz)")] = 20,
+    task_description: Annotated[str | None, typer.Option(help="language instruction (default: from the task)")] = None,
+    cameras: Annotated[str | None, typer.Option(help="cameras to export as videos (default: all in the file; '' none)")] = None,
+    robot_type: Annotated[str, typer.Option(help="robot_type in meta/info.json")] = "panda",
+    overwrite: Annotated[bool, typer.Option(help="replace an existing LeRobot dataset at --out")] = False,
+) -> None:
+    """Write a LeRobot v3.0 dataset (parquet + H.264 videos) that LeRobotDataset loads as is."""
+    from demoforge.data.hdf5 import demo_names, open_dataset
+    from demoforge.data.lerobot import export_lerobot as export
+
+    with open_dataset(file) as f:
+        total = len(demo_names(f))
+    with _progress() as progress:
+        bar = progress.add_task("exporting episodes", total=total, info="")
+        result = export(
+            file, out, fps=fps, task_description=task_description, robot_type=robot_type, overwrite=overwrite,
+            on_episode=lambda done, _: progress.update(bar, completed=done),
+            cameras=None if cameras is None else _split(cameras),
+        )
+    console.print(
+        f"wrote LeRobot v3.0 dataset [bold]{result.out}[/]: {result.episodes} episodes, {result.frames} frames, "
+        f"videos: {', '.join(result.cameras) or 'none'}"
     )
 
 
