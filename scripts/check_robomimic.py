@@ -17,13 +17,12 @@ What it does, with robomimic 0.3.0 (the current PyPI release):
 
 Known differences between demoforge's files and robomimic's defaults (reported as NOTE, not FAIL):
 
-* demoforge writes no ``data/<demo>/next_obs``, and robomimic's base config has
-  ``train.hdf5_load_next_obs = True`` (robomimic/config/base_config.py:159), which makes SequenceDataset
-  read ``data/<demo>/next_obs/<key>`` (robomimic/utils/dataset.py:289 when caching, :396 otherwise) and
-  fail with ``KeyError: 'Unable to synchronously open object (component not found)'``. BC does not use
-  ``next_obs``; this check sets ``hdf5_load_next_obs = False`` when the file has none (robomimic's own
-  ``dataset_states_to_obs.py --exclude-next-obs`` writes files like that). ``--next-obs`` keeps
-  robomimic's default instead, to see the failure.
+* demoforge writes ``data/<demo>/next_obs`` by default (robomimic's base config has
+  ``train.hdf5_load_next_obs = True``, robomimic/config/base_config.py:159, and SequenceDataset then reads
+  ``next_obs/<key>`` at robomimic/utils/dataset.py:289 / :396). Files generated with ``next_obs=False``
+  have none; this check then sets ``hdf5_load_next_obs = False`` (BC does not use ``next_obs``; robomimic's
+  own ``dataset_states_to_obs.py --exclude-next-obs`` writes files like that). ``--next-obs`` keeps
+  robomimic's default regardless.
 * ``env_args["type"]`` is 4 (demoforge), not a robomimic ``EnvType`` (1 robosuite, 2 gym, 3 iGibson), so
   anything that builds an environment (rollouts during training, ``run_trained_agent.py``,
   ``FileUtils.env_from_checkpoint``) raises ``Exception: code should never reach this point`` at

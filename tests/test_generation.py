@@ -55,6 +55,9 @@ def test_hdf5_layout_matches_design(stack_run: tuple[Path, dict]) -> None:
         assert demo["dones"][-1] == 1 and demo["dones"][:-1].sum() == 0
         assert np.all(np.abs(demo["actions"][()]) <= 1.0)
         assert demo["rewards"][-5:].min() == 1.0
+        assert set(demo["next_obs"]) == set(demo["obs"])  # robomimic's default config reads next_obs
+        pos, following = demo["obs/robot0_eef_pos"][()], demo["next_obs/robot0_eef_pos"][()]
+        assert np.array_equal(following[:-1], pos[1:]) and np.array_equal(following[-1], pos[-1])
 
 
 def test_every_generated_demo_replays_exactly(stack_run: tuple[Path, dict]) -> None:

@@ -68,6 +68,8 @@ def test_rendering_from_states_equals_rendering_during_generation(
         assert set(a) == set(b)
         for key in a:  # the moving wrist camera too: camera poses are current, not one step behind
             assert np.array_equal(a[key][()], b[key][()]), key
+            following = after[f"data/demo_0/next_obs/{key}"][()]  # robomimic's next_obs kept in step
+            assert np.array_equal(following[:-1], b[key][1:]) and np.array_equal(following[-1], b[key][-1]), key
         for key in ("actions", "states", "datagen_info/eef_pose"):
             assert np.array_equal(before[f"data/demo_0/{key}"][()], after[f"data/demo_0/{key}"][()])
         assert list(after["mask/train"][()]) == list(before["mask/train"][()])

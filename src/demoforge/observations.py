@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from demoforge.data.hdf5 import demo_names, open_dataset, read_demos, read_env_args
+from demoforge.data.hdf5 import demo_names, next_obs, open_dataset, read_demos, read_env_args
 from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.runner.pool import ordered_map
 from demoforge.sim.render import resolve_cameras
@@ -94,6 +94,8 @@ def add_observations(
                 group = _copy_demo(src["data"][job.name], dst["data"], drop=set(obs))
                 for key, value in obs.items():
                     group["obs"].create_dataset(key, data=value)
+                    if "next_obs" in group:  # keep robomimic's next_obs in step with obs
+                        group["next_obs"].create_dataset(key, data=next_obs(value))
                 if on_demo is not None:
                     on_demo(job.name)
         os.replace(tmp, out)
@@ -118,11 +120,12 @@ def _copy_demo(group: h5py.Group, parent: h5py.Group, drop: set[str]) -> h5py.Gr
     new = parent.create_group(group.name.rsplit("/", 1)[-1])
     new.attrs.update(group.attrs)
     for key in group:
-        if key != "obs":
+        if key not in ("obs", "next_obs"):
             group.copy(group[key], new, name=key)
-    obs = new.create_group("obs")
-    if "obs" in group:
-        for key in group["obs"]:
-            if key not in drop:
-                group["obs"].copy(group["obs"][key], obs, name=key)
+    for part in ("obs", "next_obs"):
+        if part in group or part == "obs":
+            target = new.create_group(part)
+            for key in group.get(part, {}):
+                if key not in drop:
+                    group[part].copy(group[part][key], target, name=key)
     return new

@@ -91,7 +91,12 @@ class DatasetWriter:
             self.abort()
 
 
-def write_demo(group: h5py.Group, demo: Demo) -> None:
+def next_obs(value: np.ndarray) -> np.ndarray:
+    """Observations one step ahead (the last step repeats): robomimic's ``next_obs`` for each ``obs`` key."""
+    return np.concatenate([value[1:], value[-1:]]) if len(value) else value
+
+
+def write_demo(group: h5py.Group, demo: Demo, with_next_obs: bool = True) -> None:
     group.attrs["num_samples"] = len(demo)
     group.attrs["model_file"] = demo.model_file
     group.attrs["scene"] = demo.scene
@@ -102,6 +107,10 @@ def write_demo(group: h5py.Group, demo: Demo) -> None:
     obs = group.create_group("obs")
     for key, value in demo.obs.items():
         obs.create_dataset(key, data=value)
+    if with_next_obs:  # robomimic's default config reads it (train.hdf5_load_next_obs)
+        following = group.create_group("next_obs")
+        for key, value in demo.obs.items():
+            following.create_dataset(key, data=next_obs(value))
     write_datagen(group, demo.datagen)
 
 

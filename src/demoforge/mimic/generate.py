@@ -58,6 +58,9 @@ class GenerateConfig(BaseModel):
     image_size: int = Field(84, ge=8, le=1024, description="square image size, pixels")
     depth: bool = Field(False, description="also render obs/<camera>_depth (metres)")
     segmentation: bool = Field(False, description="also render obs/<camera>_segmentation_instance")
+    next_obs: bool = Field(
+        True, description="also store next_obs/<key> (robomimic's default reads it; off halves image storage)"
+    )
 
     @field_validator("boundary_offset")
     @classmethod

@@ -77,5 +77,5 @@ class AttemptWorker:
             index, result.success, result.reason, result.control_steps, result.physics_steps, rejected
         )
         keep = result.demo is not None and (result.success or self.cfg.keep_failed)
-        write_shard(shard, summary.to_dict(), result.demo if keep else None)
+        write_shard(shard, summary.to_dict(), result.demo if keep else None, self.cfg.next_obs)
         return summary

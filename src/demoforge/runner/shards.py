@@ -24,14 +24,14 @@ def shard_path(shard_dir: Path, index: int) -> Path:
     return shard_dir / f"attempt_{index:08d}.hdf5"
 
 
-def write_shard(path: Path, summary: dict, demo: Demo | None) -> None:
+def write_shard(path: Path, summary: dict, demo: Demo | None, with_next_obs: bool = True) -> None:
     """One attempt: its summary (root attribute ``summary``) and, if given, its demo under ``data/demo_0``."""
     tmp = path.with_name(path.name + ".partial")
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["summary"] = json.dumps(summary)
             if demo is not None:
-                write_demo(f.create_group(DEMO_KEY), demo)
+                write_demo(f.create_group(DEMO_KEY), demo, with_next_obs)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
