@@ -32,6 +32,8 @@ from demoforge import geometry as geo
 from demoforge.episode import Recorder
 
 sys.path.insert(0, str(Path(__file__).parent))
+import datasets  # noqa: E402  (benchmarks/datasets.py)
+import scale  # noqa: E402  (benchmarks/scale.py)
 import scenes  # noqa: E402  (benchmarks/scenes.py)
 from demoforge.sim.controller import action_to_target, target_to_action
 from demoforge.sim.robot import PANDA
@@ -541,6 +543,10 @@ def main() -> None:
         scene_rows = scenes.dgr_by_family(scene_tasks, 6 if args.quick else 60, Path(tmp))
         log("camera observations ...")
         camera_rows = scenes.camera_generation_cost(Path(tmp), 3 if args.quick else 20)
+        log("datasets out ...")
+        data_result = datasets.bench_datasets(Path(tmp), 4 if args.quick else 20)
+        log("scale ...")
+        scale_result = scale.bench_scale(Path(tmp), 24 if args.quick else 200)
     compile_ms = scenes.compile_times(5 if args.quick else 20)
     fps = scenes.render_fps(frames=10 if args.quick else 60)
     stack_rows = [r for r in rows if r.task == "stack"]
@@ -560,6 +566,8 @@ def main() -> None:
             physics_section(steps_per_s, substeps, split),
             scenes.scenes_section(compile_ms, scene_rows, fps, attempt_ms),
             scenes.cameras_section(camera_rows),
+            datasets.datasets_section(data_result),
+            scale.scale_section(scale_result),
             f"Benchmark run time: {total:.0f} s.",
             "",
         ]

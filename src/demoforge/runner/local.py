@@ -141,7 +141,11 @@ def generate(
         for path in shard_dir.iterdir():
             path.unlink()
     start = time.perf_counter()
-    counts = {"attempts": len(done), "successes": sum(s.success for s in done.values())}
+    counts = {  # progress so far (all finished attempts, including any past the final stop)
+        "attempts": len(done),
+        "successes": sum(s.success for s in done.values()),
+        "physics_steps": sum(s.physics_steps for s in done.values()),
+    }
     stop = _stop_index(done, cfg)
     if stop is None and _frontier(done) < cfg.attempt_limit:
         pool = make_executor(cfg, shard_dir, workers, executor, address)
@@ -160,6 +164,7 @@ def generate(
                     done[summary.index] = summary
                     counts["attempts"] += 1
                     counts["successes"] += summary.success
+                    counts["physics_steps"] += summary.physics_steps
                     if on_attempt is not None:
                         on_attempt(summary, counts)
                 stop = _stop_index(done, cfg)
