@@ -429,26 +429,30 @@ def demo(
     _prepare_out(out, overwrite=True)
     out.mkdir(parents=True)
     src = out / "source.hdf5"
-    console.rule(f"1/3 record {num_source} source demos of {task}")
+    console.rule(f"1/4 record {num_source} source demos of {task}")
     with _progress() as progress:
         bar = progress.add_task("recording", total=num_source, info="")
         record_sources(task, num_source, src, seed=seed, on_demo=lambda d, k: progress.update(bar, completed=k))
-    console.rule(f"2/3 generate {num_demos} demos under {variation}")
+    console.rule(f"2/4 generate {num_demos} demos under {variation}")
     run = out / "generated"
     cfg = GenerateConfig(task=task, source=str(src), num_demos=num_demos, variation=variation, seed=seed)
     stats = _run_generation(cfg, run)
     _print_summary(stats, run)
-    console.rule("3/3 render a video of generated and failed demos")
+    console.rule("3/4 render a video of generated and failed demos")
     from demoforge.grid_video import grid_video
+    from demoforge.report import build_report
     from demoforge.runner.pool import default_workers
 
     start = time.perf_counter()
     video, tiles = grid_video(run, out / "generated.mp4", num=4, failed=2, width=320, height=240, columns=3,
                               workers=default_workers())
     console.print(f"video of {tiles} attempts: [bold]{video}[/] ({time.perf_counter() - start:.1f} s)")
+    console.rule("4/4 write the run report")
+    report = build_report(run, out / "report.html")
+    console.print(f"report: [bold]{report}[/] (open it in a browser)")
     console.print(
         f"\nEverything is in [bold]{out}[/]: source demos {src}, dataset {run / 'demos.hdf5'}, "
-        f"failed attempts {run / 'failed.hdf5'}, stats {run / 'stats.json'}, video {video}"
+        f"failed attempts {run / 'failed.hdf5'}, stats {run / 'stats.json'}, video {video}, report {report}"
     )
 
 
