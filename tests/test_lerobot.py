@@ -325,8 +325,9 @@ def test_cameras_option_picks_videos(lift_sources, tmp_path: Path) -> None:
 
 def test_files_roll_over_at_the_size_limits(lift_sources, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, images = lift_sources
-    monkeypatch.setattr(lr, "DATA_FILES_SIZE_IN_MB", 0.01)  # ~10 KB: each episode gets its own file
-    monkeypatch.setattr(lr, "VIDEO_FILES_SIZE_IN_MB", 0.01)
+    # Patched where the writer reads them (the package only re-exports them).
+    monkeypatch.setattr("demoforge.data.lerobot.writer.DATA_FILES_SIZE_IN_MB", 0.01)  # ~10 KB: a file per episode
+    monkeypatch.setattr("demoforge.data.lerobot.writer.VIDEO_FILES_SIZE_IN_MB", 0.01)
     out = tmp_path / "rolled"
     export_lerobot(images, out)
     assert sorted(p.relative_to(out).as_posix() for p in (out / "data").rglob("*.parquet")) == [

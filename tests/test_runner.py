@@ -17,16 +17,19 @@ import pytest
 import demoforge as df
 from test_cli import assert_user_error, run
 
-NUM_DEMOS = 16
+NUM_DEMOS = 10
 
 
 def _config(sources: Path) -> df.GenerateConfig:
-    return df.GenerateConfig(task="stack", source=str(sources), num_demos=NUM_DEMOS, variation="D1", seed=5)
+    # Strong noise at D2: about half the attempts fail, so the order of kept and failed attempts is tested too.
+    return df.GenerateConfig(
+        task="stack", source=str(sources), num_demos=NUM_DEMOS, variation="D2", seed=5, action_noise=0.3
+    )
 
 
 def _cli_args(sources: Path, out: Path) -> list[str]:
     return ["generate", "--task", "stack", "--source", str(sources), "--num-demos", str(NUM_DEMOS),
-            "--variation", "D1", "--seed", "5", "--out", str(out)]
+            "--variation", "D2", "--seed", "5", "--noise", "0.3", "--out", str(out)]
 
 
 def assert_same_dataset(a: Path, b: Path) -> None:

@@ -63,7 +63,6 @@ class CameraRig:
         self.geom_labels = geom_labels
         self.renderer = offscreen_renderer(model, size, size)
         self._depth = np.zeros((size, size), dtype=np.float32)
-        self._segment = np.zeros((size, size, 2), dtype=np.int32)
 
     def obs_shapes(self) -> dict[str, tuple[tuple[int, ...], type]]:
         """Observation key -> (shape, dtype) of one frame, for every camera and channel this rig renders."""
@@ -93,9 +92,9 @@ class CameraRig:
                 out[f"{name}_depth"][..., 0] = self._depth
             if self.geom_labels is not None:
                 r.enable_segmentation_rendering()
-                r.render(out=self._segment)
+                segment = r.render()  # (H, W, 2): object id and type (MuJoCo 3.3 takes no out= here)
                 r.disable_segmentation_rendering()
-                ids, types = self._segment[..., 0], self._segment[..., 1]
+                ids, types = segment[..., 0], segment[..., 1]
                 is_geom = (types == int(mujoco.mjtObj.mjOBJ_GEOM)) & (ids >= 0)
                 out[f"{name}_segmentation_instance"][..., 0] = np.where(is_geom, self.geom_labels[np.maximum(ids, 0)], 0)
 

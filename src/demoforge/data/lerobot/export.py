@@ -1,0 +1,138 @@
+"""The entry point: check the source and the output folder, write to ``<out>.partial``, move it into place.
+
+Any error or Ctrl-C removes the partial folder, so a half-written dataset is never left behind.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from demoforge.data.demo import Demo
+from demoforge.data.hdf5 import demo_names, open_dataset, read_demos, read_env_args
+from demoforge.data.lerobot.layout import _Layout
+from demoforge.data.lerobot.spec import default_task_description, video_key
+from demoforge.data.lerobot.writer import _DatasetWriter
+from demoforge.errors import DemoforgeError
+
+MISSING_EXTRA = "LeRobot export needs the optional extra: pip install 'demoforge[lerobot]'"
+
+
+@dataclass(frozen=True)
+class LeRobotExport:
+    """What an export wrote: enough for a CLI summary or a test, without reading the files back."""
+
+    out: Path
+    episodes: int
+    frames: int
+    cameras: tuple[str, ...]  # camera names as in the HDF5, without ``_image``
+
+    @property
+    def video_keys(self) -> list[str]:
+        return [video_key(c) for c in self.cameras]
+
+
+def export_lerobot(
+    src: Path,
+    out: Path,
+    fps: int = 20,
+    task_description: str | None = None,
+    robot_type: str = "panda",
+    overwrite: bool = False,
+    on_episode: Callable[[int, int], None] | None = None,
+    *,
+    cameras: Sequence[str] | None = None,
+) -> LeRobotExport:
+    """Write the demos of ``src`` (robomimic-layout HDF5) as a LeRobot v3.0 dataset in folder ``out``.
+
+    One demo becomes one episode, in file order. ``fps`` is the control rate (demoforge steps at 20 Hz).
+    ``cameras`` picks the ``obs/<camera>_image`` keys to export as videos (default: all; ``[]``: none,
+    a state-only dataset). ``on_episode(done, total)`` is called after each episode for progress.
+    An existing non-empty ``out`` is refused unless ``overwrite`` and it is a LeRobot dataset.
+    """
+    try:
+        import av
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DemoforgeError(MISSING_EXTRA) from None
+    src, out = Path(src), Path(os.path.abspath(out))  # absolute: "." has no name to put ".partial" after
+    if isinstance(fps, bool) or not isinstance(fps, numbers.Integral) or fps <= 0:
+        raise DemoforgeError(f"fps must be a positive whole number of frames per second, got {fps!r}")
+    fps = int(fps)
+    # read_demos validates the file: it exists, is HDF5, has /data and at least one demo (names=[] reads none).
+    read_demos(src, require_datagen=False, names=[])
+    with open_dataset(src) as f:
+        names = demo_names(f)
+    task = str(read_env_args(src).get("env_name") or "")
+    description = default_task_description(task) if task_description is None else task_description.strip()
+    if not description:
+        raise DemoforgeError("the task description is empty; give a sentence such as 'lift the red cube'")
+    _check_output(src, out, overwrite)
+
+    (first,) = read_demos(src, require_datagen=False, names=[names[0]])
+    layout = _Layout.of(src, first, task, cameras)
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)  # left by an export that was killed before it could clean up
+    tmp.mkdir(parents=True)
+    writer: _DatasetWriter | None = None
+    try:
+        writer = _DatasetWriter(tmp, layout, fps, description, robot_type, pa, pq, av)
+        demo: Demo | None = first
+        del first  # keep one demo in memory at a time
+        for i, name in enumerate(names):
+            if demo is None:
+                (demo,) = read_demos(src, require_datagen=False, names=[name])
+            layout.check(src, demo)
+            writer.add(demo)
+            demo = None
+            if on_episode is not None:
+                on_episode(i + 1, len(names))
+        writer.finish(src, names, read_env_args(src))
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _move_into_place(tmp, out)
+    return LeRobotExport(out=out, episodes=writer.episodes, frames=writer.frames, cameras=layout.cameras)
+
+
+# ---- output folder --------------------------------------------------------------------------------
+def _check_output(src: Path, out: Path, overwrite: bool) -> None:
+    """Refuse outputs that would lose data: a file, a non-empty folder (unless overwrite of a dataset)."""
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not out.is_dir():
+        raise DemoforgeError(f"{out} exists and is not a folder; give a folder path for the LeRobot dataset")
+    if not any(out.iterdir()):
+        return
+    if not overwrite:
+        raise DemoforgeError(f"output folder {out} already exists and is not empty; pass overwrite=True (--overwrite) to replace it")
+    if not (out / "meta" / "info.json").is_file():
+        raise DemoforgeError(
+            f"{out} is not empty and is not a LeRobot dataset (no meta/info.json); refusing to replace it even "
+            "with overwrite: choose another folder or remove it yourself"
+        )
+    if src.resolve().is_relative_to(out.resolve()):
+        raise DemoforgeError(f"the source file {src} lies inside the output folder {out}; overwriting would delete it")
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished ``tmp`` folder to ``out``, replacing what is there (already checked to be ours)."""
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+    if out.exists():
+        old = out.with_name(out.name + ".replaced")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)

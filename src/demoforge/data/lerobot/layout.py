@@ -1,0 +1,116 @@
+"""What every demo must hold to become an episode: read off the first demo, then checked on each.
+
+A video has one frame size and a Parquet column one width, so a demo that differs is refused,
+naming the file and field, before any of it is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from demoforge.data.demo import Demo
+from demoforge.data.hdf5 import ACTION_DIM
+from demoforge.errors import DemoforgeError, InputFileError
+from demoforge.sim.render import CAMERA_ALIASES
+from demoforge.tasks import TASKS
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Keys and widths every demo must have, taken from the first demo (a video needs one frame size)."""
+
+    cameras: tuple[str, ...]
+    image_hw: dict[str, tuple[int, int]]
+    gripper_dim: int
+    joint_dim: int  # 0: no obs/robot0_joint_pos
+    object_dim: int  # 0: no obs/object
+    object_names: tuple[str, ...]
+
+    @staticmethod
+    def of(src: Path, demo: Demo, task: str, cameras: Sequence[str] | None) -> _Layout:
+        name = demo.meta.get("name", "demo_0")
+        available = [k[: -len("_image")] for k in sorted(demo.obs) if k.endswith("_image")]
+        if cameras is None:
+            chosen = tuple(available)
+        else:
+            chosen = tuple(dict.fromkeys(CAMERA_ALIASES.get(c, c) for c in cameras))
+            missing = [c for c in chosen if c not in available]
+            if missing:
+                have = ", ".join(available) if available else "none (export without images, or add them first)"
+                raise DemoforgeError(f"{src}: no images for camera(s) {', '.join(missing)}; the file has {have}")
+        image_hw = {}
+        for cam in chosen:
+            field = f"/data/{name}/obs/{cam}_image"
+            frames = demo.obs[f"{cam}_image"]
+            if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+                raise InputFileError(src, f"is {frames.dtype} {frames.shape}; expected uint8 (T, H, W, 3) RGB", field=field)
+            h, w = frames.shape[1:3]
+            if h % 2 or w % 2:
+                raise InputFileError(src, f"images are {h}x{w}; H.264 video (yuv420p) needs an even height and width", field=field)
+            image_hw[cam] = (int(h), int(w))
+        for key in ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos"):
+            if key not in demo.obs:
+                raise InputFileError(src, "is missing; observation.state is built from it", field=f"/data/{name}/obs/{key}")
+        width = {k: _width(demo.obs[k]) for k in ("robot0_gripper_qpos", "robot0_joint_pos", "object") if k in demo.obs}
+        object_dim = width.get("object", 0)
+        objects = _task_objects(task)
+        if not objects or 7 * len(objects) != object_dim:
+            objects = tuple(f"object{i}" for i in range(object_dim // 7))
+        return _Layout(
+            cameras=chosen,
+            image_hw=image_hw,
+            gripper_dim=width["robot0_gripper_qpos"],
+            joint_dim=width.get("robot0_joint_pos", 0),
+            object_dim=object_dim,
+            object_names=objects,
+        )
+
+    def check(self, src: Path, demo: Demo) -> None:
+        """Raise an error naming the file and field where ``demo`` does not fit this layout."""
+        name = demo.meta.get("name", "?")
+        T = len(demo)
+        if T == 0:
+            raise InputFileError(src, "has no steps; a LeRobot episode needs at least one frame", field=f"/data/{name}/actions")
+        expect = {
+            "actions_abs": (T, ACTION_DIM),
+            "rewards": (T,),
+            "dones": (T,),
+            "obs/robot0_eef_pos": (T, 3),
+            "obs/robot0_eef_quat": (T, 4),
+            "obs/robot0_gripper_qpos": (T, self.gripper_dim),
+        }
+        if self.joint_dim:
+            expect["obs/robot0_joint_pos"] = (T, self.joint_dim)
+        if self.object_dim:
+            expect["obs/object"] = (T, self.object_dim)
+        for cam in self.cameras:
+            expect[f"obs/{cam}_image"] = (T, *self.image_hw[cam], 3)
+        for key, shape in expect.items():
+            field = f"/data/{name}/{key}"
+            value = demo.obs.get(key[4:]) if key.startswith("obs/") else getattr(demo, key)
+            if value is None:
+                raise InputFileError(src, "is missing (the first demo has it; every demo needs the same keys)", field=field)
+            if value.shape != shape:
+                what = "frames" if key.endswith("_image") else "rows"
+                problem = (
+                    f"has {value.shape[0]} {what}; expected {T} (one per step)"
+                    if value.shape[1:] == shape[1:]
+                    else f"has shape {value.shape}; expected {shape} (as in the first demo)"
+                )
+                raise InputFileError(src, problem, field=field)
+            if key.endswith("_image") and value.dtype != np.uint8:
+                raise InputFileError(src, f"is {value.dtype}; expected uint8 RGB", field=field)
+
+
+def _width(value: np.ndarray) -> int:
+    return int(np.prod(value.shape[1:])) if value.ndim >= 2 else 1
+
+
+def _task_objects(task: str) -> tuple[str, ...]:
+    """Object names of a built-in task (for feature names); other files get ``object0``, ``object1``, ..."""
+    cls = TASKS.get(task)
+    return tuple(cls.objects) if cls is not None else ()
