@@ -104,6 +104,12 @@ def _parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _check_out_file(out: Path | None) -> None:
+    """An output file path must not be an existing folder (checked before any work is done)."""
+    if out is not None and out.is_dir():
+        raise DemoforgeError(f"{out}: is a folder; give a file name for --out")
+
+
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -170,6 +176,7 @@ def annotate(
     """Write per-step datagen_info (poses, gripper, subtask signals) into a source file."""
     from demoforge.mimic.annotate import annotate_file
 
+    _check_out_file(out)
     path, boundaries = annotate_file(file, task, annotations, out, robot)
     table = Table(title=f"subtask boundaries in {path}")
     table.add_column("demo")
@@ -258,13 +265,14 @@ def _run_generation(
                 bar, completed=min(counts["successes"], cfg.num_demos), info=f"{counts['attempts']} attempts, DGR {dgr:.0%}"
             )
 
+        existed = out.exists()
         try:
             return run(cfg, out, on_attempt, workers=workers, resume=resume, executor=executor, address=address)
         except BaseException:
-            if out.is_dir() and not any(out.glob(".shards/attempt_*.hdf5")) and not (out / "demos.hdf5").exists():
-                shutil.rmtree(out, ignore_errors=True)  # nothing finished: leave nothing behind
-            elif out.is_dir():
+            if any(out.glob(".shards/attempt_*.hdf5")):
                 console.print(f"[yellow]finished attempts are kept in {out}; continue with the same command plus --resume[/]")
+            elif not existed and out.is_dir():
+                shutil.rmtree(out, ignore_errors=True)  # nothing finished in a folder this command made: remove it
             raise
 
 
@@ -308,6 +316,10 @@ def replay(
 
     if video is None and not check:
         raise DemoforgeError("nothing to do: pass --video OUT.mp4 and/or --check")
+    if video is not None:
+        from demoforge.data.video import check_video_path
+
+        check_video_path(video)
     task = task or read_env_args(file).get("env_name")
     if not task:
         raise DemoforgeError(f"{file}: env_args has no env_name; pass --task")
@@ -356,6 +368,7 @@ def render(
     from demoforge.observations import add_observations
     from demoforge.runner.pool import default_workers
 
+    _check_out_file(out)
     with open_dataset(file) as f:
         total = len(demo_names(f))
     names = _split(cameras)
@@ -384,6 +397,9 @@ def video(
     from demoforge.grid_video import grid_video, pick, run_files
     from demoforge.runner.pool import default_workers
 
+    from demoforge.data.video import check_video_path
+
+    check_video_path(out)
     width, height = _parse_size(size)
     kept, failed_file = run_files(run)
     total = len(pick(kept, num)) + (len(pick(failed_file, failed)) if failed and failed_file else 0)

@@ -97,9 +97,20 @@ def _park_objects(spec: mujoco.MjSpec, task: Task, table_z: float) -> None:
 
 def env_for_demo(demo: Demo, robot: RobotConfig) -> SimEnv:
     """An environment on the exact model a demo stored (its ``model_file`` MJCF)."""
+    name = f"{demo.meta.get('file', '?')}: demo {demo.meta.get('name', '?')}"
     if not demo.model_file:
-        raise DemoforgeError(f"demo {demo.meta.get('name', '?')}: no model_file attribute, cannot rebuild its scene")
-    return SimEnv(model_from_xml(demo.model_file), robot)
+        raise DemoforgeError(f"{name}: no model_file attribute, cannot rebuild its scene")
+    try:
+        model = model_from_xml(demo.model_file)
+    except ValueError as exc:
+        raise DemoforgeError(f"{name} [model_file]: not a loadable MJCF model ({exc})") from None
+    env = SimEnv(model, robot)
+    if demo.states.ndim != 2 or demo.states.shape[1] != env.state_size:
+        raise DemoforgeError(
+            f"{name} [states]: rows of {demo.states.shape[1:]} numbers, but its model_file's full physics "
+            f"state has {env.state_size}"
+        )
+    return env
 
 
 def _version() -> str:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import h5py
 import numpy as np
@@ -22,6 +25,7 @@ from demoforge.data.demo import DatagenInfo, Demo
 from demoforge.errors import InputFileError
 
 ACTION_DIM = 7
+READ_ONLY_META = ("name", "file")  # where a demo was read from: added by the reader, never written
 VALID_FRACTION = 0.1
 
 
@@ -101,7 +105,7 @@ def write_demo(group: h5py.Group, demo: Demo, with_next_obs: bool = True) -> Non
     group.attrs["model_file"] = demo.model_file
     group.attrs["scene"] = demo.scene
     group.attrs["source"] = json.dumps(demo.source)
-    group.attrs["meta"] = json.dumps(demo.meta)
+    group.attrs["meta"] = json.dumps({k: v for k, v in demo.meta.items() if k not in READ_ONLY_META})
     for key in ("actions", "actions_abs", "states", "rewards", "dones"):
         group.create_dataset(key, data=getattr(demo, key))
     obs = group.create_group("obs")
@@ -134,6 +138,22 @@ def write_dataset(path: str | Path, demos: list[Demo], env_args: dict) -> Path:
 
 
 # ---- reading --------------------------------------------------------------------------------------
+# What h5py raises on a damaged file (a bad heap, link or message shows up as any of these).
+H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError)
+NUMBERS = "biuf"  # numpy dtype kinds of numeric arrays: bool, signed, unsigned, float
+INTEGERS = "biu"
+Shape = tuple  # expected shape: ints must match, a str matches any size (named in messages), ... any trailing dims
+
+
+@contextmanager
+def _reading(path: Path, field: str | None) -> Iterator[None]:
+    """Turn h5py's errors on a damaged file into an ``InputFileError`` naming the file and field."""
+    try:
+        yield
+    except H5_ERRORS as exc:
+        raise InputFileError(path, f"cannot be read; the file is damaged ({exc})", field=field) from None
+
+
 def open_dataset(path: str | Path) -> h5py.File:
     """Open an HDF5 dataset for reading, or raise an error naming the file and the problem."""
     path = Path(path)
@@ -141,30 +161,38 @@ def open_dataset(path: str | Path) -> h5py.File:
         raise InputFileError(path, "file does not exist")
     if path.is_dir():
         raise InputFileError(path, "is a folder; expected an HDF5 file (for a run folder use <run>/demos.hdf5)")
+    if path.stat().st_size == 0:
+        raise InputFileError(path, "is empty; expected an HDF5 file")
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise InputFileError(path, f"not a readable HDF5 file ({exc})") from None
-    if "data" not in f or not isinstance(f["data"], h5py.Group):
+    try:
+        data = _child(path, f, "data")
+    except InputFileError:
+        f.close()
+        raise
+    if not isinstance(data, h5py.Group):
         f.close()
         raise InputFileError(path, "missing group; expected the robomimic layout with demos under /data", field="data")
     return f
 
 
 def read_env_args(path: str | Path) -> dict:
+    """``data.attrs[env_args]`` as a dict (empty when absent); ``env_name``, if given, is a string."""
+    path = Path(path)
     with open_dataset(path) as f:
-        raw = f["data"].attrs.get("env_args")
-        if raw is None:
-            return {}
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise InputFileError(path, "is not valid JSON", field="data.attrs[env_args]") from None
+        env_args = _json_attr(path, f["data"], "env_args", "{}", dict)
+    if not isinstance(env_args.get("env_name", ""), str):
+        raise InputFileError(path, "env_name is not a string", field="data.attrs[env_args]")
+    return env_args
 
 
 def demo_names(f: h5py.File) -> list[str]:
-    names = [k for k in f["data"].keys() if k.startswith("demo_") and k[5:].isdigit()]
-    return sorted(names, key=_demo_sort_key)
+    """The ``data/demo_<i>`` names of an open file, in index order."""
+    path = Path(f.filename)
+    keys = _keys(path, _group(path, f, "data"))
+    return sorted((k for k in keys if k.startswith("demo_") and k[5:].isdigit()), key=_demo_sort_key)
 
 
 def read_demos(path: str | Path, require_datagen: bool = True, names: list[str] | None = None) -> list[Demo]:
@@ -177,89 +205,186 @@ def read_demos(path: str | Path, require_datagen: bool = True, names: list[str] 
         wanted = available if names is None else names
         demos = []
         for name in wanted:
-            if name not in f["data"]:
+            if name not in available:
                 raise InputFileError(path, f"no demo {name!r} (it has {available[0]} .. {available[-1]})")
-            try:
-                demos.append(_read_demo(path, f["data"][name], require_datagen))
-            except (KeyError, OSError, ValueError, TypeError) as exc:
-                raise InputFileError(path, f"cannot read: {exc}", field=f"data/{name}") from None
+            demos.append(_read_demo(path, _group(path, f["data"], name), require_datagen))
         return demos
 
 
-def _need(path: Path, group: h5py.Group, key: str) -> np.ndarray:
-    if key not in group:
-        raise InputFileError(path, "is missing", field=f"{group.name}/{key}")
-    return np.asarray(group[key][()])
+def _field(group: h5py.Group, key: str) -> str:
+    return f"{group.name.rstrip('/')}/{key}"
+
+
+def _attr_field(group: h5py.Group, key: str) -> str:
+    return f"{group.name}.attrs[{key}]"
+
+
+def _child(path: Path, group: h5py.Group, key: str) -> h5py.Group | h5py.Dataset | None:
+    """``group[key]``, or None when it does not exist."""
+    with _reading(path, _field(group, key)):
+        return group.get(key)
+
+
+def _keys(path: Path, group: h5py.Group | None) -> list[str]:
+    """Member names of ``group`` (none for None)."""
+    with _reading(path, group.name if group is not None else None):
+        return list(group.keys()) if group is not None else []
+
+
+def _group(path: Path, parent: h5py.Group, key: str, required: bool = True) -> h5py.Group | None:
+    """The group ``parent/key``; None if it is absent and not ``required``."""
+    node = _child(path, parent, key)
+    if node is None and not required:
+        return None
+    if not isinstance(node, h5py.Group):
+        raise InputFileError(path, "is missing" if node is None else "is a dataset; expected a group", _field(parent, key))
+    return node
+
+
+def _shape_text(shape: Shape) -> str:
+    return "(" + ", ".join("..." if s is Ellipsis else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _shape_matches(actual: tuple[int, ...], expected: Shape) -> bool:
+    """Ints must be equal, a str matches any size, a trailing ``...`` any further dimensions."""
+    if expected and expected[-1] is Ellipsis:
+        expected = expected[:-1]
+        actual = actual[: len(expected)] if len(actual) >= len(expected) else ()
+    return len(actual) == len(expected) and all(not isinstance(e, int) or e == a for a, e in zip(actual, expected))
+
+
+def _array(
+    path: Path, group: h5py.Group, key: str, shape: Shape, kinds: str = NUMBERS, finite: bool = False, unit: str = "rows"
+) -> np.ndarray:
+    """Read ``group/key`` after checking its shape and dtype kind (and, with ``finite``, that it has no NaN/inf)."""
+    field = _field(group, key)
+    node = _child(path, group, key)
+    if not isinstance(node, h5py.Dataset):
+        raise InputFileError(path, "is missing" if node is None else "is a group; expected a dataset", field)
+    with _reading(path, field):
+        actual, dtype = node.shape, node.dtype
+    if actual is None or not _shape_matches(actual, shape):
+        if actual and isinstance(shape[0], int) and _shape_matches((shape[0], *actual[1:]), shape):
+            raise InputFileError(path, f"has {actual[0]} {unit}; expected {shape[0]} (one per step)", field)
+        raise InputFileError(path, f"has shape {actual}; expected {_shape_text(shape)}", field)
+    if dtype.kind not in kinds:
+        raise InputFileError(path, f"has dtype {dtype}; expected {'integers' if kinds == INTEGERS else 'numbers'}", field)
+    with _reading(path, field):
+        value = np.asarray(node[()])
+    if finite and not np.all(np.isfinite(value)):
+        raise InputFileError(path, "contains NaN or infinite values", field)
+    return value
+
+
+def _attr(path: Path, group: h5py.Group, key: str) -> object:
+    """A raw attribute of ``group`` (None when absent)."""
+    with _reading(path, _attr_field(group, key)):
+        return group.attrs.get(key)
+
+
+def _text_attr(path: Path, group: h5py.Group, key: str, default: str) -> str:
+    """A string attribute (bytes are decoded as UTF-8); ``default`` when absent."""
+    value = _attr(path, group, key)
+    field = _attr_field(group, key)
+    if value is None:
+        return default
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            raise InputFileError(path, "is not UTF-8 text", field) from None
+    if not isinstance(value, str):
+        raise InputFileError(path, f"is {str(value)[:40]} ({type(value).__name__}); expected text", field)
+    return value
+
+
+def _json_attr(path: Path, group: h5py.Group, key: str, default: str, kind: type) -> Any:
+    """A JSON attribute that must decode to ``kind`` (dict or list)."""
+    text = _text_attr(path, group, key, default)
+    field = _attr_field(group, key)
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InputFileError(path, f"is not valid JSON: {text!r:.60}", field) from None
+    if not isinstance(value, kind):
+        expected = "an object {...}" if kind is dict else "a list [...]"
+        raise InputFileError(path, f"is JSON {type(value).__name__}; expected {expected}", field)
+    return value
+
+
+def _check_num_samples(path: Path, group: h5py.Group, T: int) -> None:
+    """``num_samples`` (robomimic's demo length), when present, must equal the number of actions."""
+    value = _attr(path, group, "num_samples")
+    if value is None:
+        return
+    field = _attr_field(group, "num_samples")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InputFileError(path, f"is {str(value)[:40]} ({type(value).__name__}); expected an integer", field)
+    if value != T:
+        raise InputFileError(path, f"is {value} but the demo has {T} steps (rows of actions); they must agree", field)
 
 
 def _read_demo(path: Path, group: h5py.Group, require_datagen: bool) -> Demo:
-    actions = _need(path, group, "actions")
-    if actions.ndim != 2 or actions.shape[1] != ACTION_DIM:
-        raise InputFileError(
-            path, f"has shape {actions.shape}; expected (T, {ACTION_DIM}) delta-pose actions", field=f"{group.name}/actions"
-        )
+    """One demo group, every array checked against T = the number of actions."""
+    actions = _array(path, group, "actions", ("T", ACTION_DIM), finite=True).astype(np.float64)
     T = len(actions)
-    if not np.all(np.isfinite(actions)):
-        raise InputFileError(path, "contains NaN or infinite values", field=f"{group.name}/actions")
-    states = _need(path, group, "states")
-    if len(states) != T:
-        raise InputFileError(path, f"has {len(states)} rows; expected {T} (one per action)", field=f"{group.name}/states")
-    arrays = {
-        key: np.asarray(group[key][()]) if key in group else default
-        for key, default in (
-            ("actions_abs", np.zeros((T, ACTION_DIM))),
-            ("rewards", np.zeros(T)),
-            ("dones", np.eye(1, T, T - 1, dtype=np.int64)[0] if T else np.zeros(0, dtype=np.int64)),
-        )
+    if T == 0:
+        raise InputFileError(path, "has no steps", field=_field(group, "actions"))
+    _check_num_samples(path, group, T)
+    states = _array(path, group, "states", (T, "S"), finite=True).astype(np.float64)
+
+    def optional(key: str, shape: Shape, default: np.ndarray, kinds: str = NUMBERS) -> np.ndarray:
+        present = _child(path, group, key) is not None
+        return _array(path, group, key, shape, kinds).astype(default.dtype) if present else default
+
+    dones = np.zeros(T, dtype=np.int64)
+    dones[-1] = 1
+    obs_group = _group(path, group, "obs", required=False)
+    obs = {
+        key: _array(path, obs_group, key, (T, ...), unit="frames" if key.endswith("_image") else "rows")
+        for key in _keys(path, obs_group)
     }
-    obs = {k: np.asarray(v[()]) for k, v in group["obs"].items()} if "obs" in group else {}
-    datagen = _read_datagen(path, group, T, require_datagen)
-    attrs = group.attrs
-
-    def text(key: str, default: str) -> str:
-        value = attrs.get(key, default)
-        return value.decode() if isinstance(value, bytes) else str(value)
-
+    source = _json_attr(path, group, "source", "[]", list)
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in source):
+        raise InputFileError(path, "expected a list of source demo indices", field=_attr_field(group, "source"))
     return Demo(
         actions=actions,
-        actions_abs=arrays["actions_abs"],
+        actions_abs=optional("actions_abs", (T, ACTION_DIM), np.zeros((T, ACTION_DIM))),
         states=states,
-        rewards=arrays["rewards"],
-        dones=arrays["dones"],
+        rewards=optional("rewards", (T,), np.zeros(T)),
+        dones=optional("dones", (T,), dones, INTEGERS),
         obs=obs,
-        datagen=datagen,
-        model_file=text("model_file", ""),
-        scene=text("scene", "{}"),
-        source=json.loads(text("source", "[]")),
-        meta={**json.loads(text("meta", "{}")), "name": group.name.rsplit("/", 1)[-1]},
+        datagen=_read_datagen(path, group, T, require_datagen),
+        model_file=_text_attr(path, group, "model_file", ""),
+        scene=_text_attr(path, group, "scene", "{}"),
+        source=source,
+        meta={**_json_attr(path, group, "meta", "{}", dict), "name": group.name.rsplit("/", 1)[-1], "file": str(path)},
     )
 
 
 def _read_datagen(path: Path, group: h5py.Group, T: int, required: bool) -> DatagenInfo:
-    if "datagen_info" not in group:
+    """``<demo>/datagen_info`` (checked when present); empty when absent and not ``required``."""
+    info = _group(path, group, "datagen_info", required=False)
+    if info is None:
         if required:
             raise InputFileError(
-                path, "is missing; run `demoforge annotate` on this file first", field=f"{group.name}/datagen_info"
+                path, "is missing; run `demoforge annotate` on this file first", field=_field(group, "datagen_info")
             )
         empty = np.zeros((T, 4, 4))
         return DatagenInfo(empty, empty, np.zeros((T, 1)), {}, {})
-    info = group["datagen_info"]
-    out = {}
-    for key in ("eef_pose", "target_pose"):
-        value = _need(path, info, key)
-        if value.shape != (T, 4, 4):
-            raise InputFileError(path, f"has shape {value.shape}; expected ({T}, 4, 4)", field=f"{info.name}/{key}")
-        if not np.all(np.isfinite(value)):
-            raise InputFileError(path, "contains NaN or infinite values", field=f"{info.name}/{key}")
-        out[key] = value
-    gripper = _need(path, info, "gripper_action").reshape(T, -1)
-    objects = {k: np.asarray(v[()]) for k, v in info["object_poses"].items()} if "object_poses" in info else {}
-    for key, value in objects.items():
-        if value.shape != (T, 4, 4) or not np.all(np.isfinite(value)):
-            raise InputFileError(path, f"expected ({T}, 4, 4) finite poses", field=f"{info.name}/object_poses/{key}")
-    signals = (
-        {k: np.asarray(v[()]).astype(np.int8) for k, v in info["subtask_term_signals"].items()}
-        if "subtask_term_signals" in info
-        else {}
+
+    def poses(parent: h5py.Group, key: str) -> np.ndarray:
+        return _array(path, parent, key, (T, 4, 4), finite=True).astype(np.float64)
+
+    objects = _group(path, info, "object_poses", required=False)
+    signals = _group(path, info, "subtask_term_signals", required=False)
+    return DatagenInfo(
+        eef_pose=poses(info, "eef_pose"),
+        target_pose=poses(info, "target_pose"),
+        gripper_action=_array(path, info, "gripper_action", (T, 1), finite=True).astype(np.float64),
+        object_poses={key: poses(objects, key) for key in _keys(path, objects)},
+        subtask_term_signals={
+            key: (_array(path, signals, key, (T,), INTEGERS) != 0).astype(np.int8)
+            for key in _keys(path, signals)
+        },
     )
-    return DatagenInfo(out["eef_pose"], out["target_pose"], gripper, objects, signals)

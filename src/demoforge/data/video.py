@@ -10,10 +10,25 @@ import imageio.v2 as imageio
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from demoforge.errors import DemoforgeError
+
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")  # containers that hold H.264
+
+
+def check_video_path(path: str | Path) -> Path:
+    """Refuse an output path that cannot become a video file, before any rendering work is done."""
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise DemoforgeError(f"{path}: a video file needs one of the extensions {', '.join(VIDEO_SUFFIXES)}")
+    if path.is_dir():
+        raise DemoforgeError(f"{path}: is a folder; give a video file name")
+    return path
+
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 20.0) -> Path:
     """Encode frames to ``path`` atomically (a failed encode leaves no file behind)."""
-    path = Path(path)
+    path = check_video_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial{path.suffix}")
     writer = imageio.get_writer(

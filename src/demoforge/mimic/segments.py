@@ -12,11 +12,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import mujoco
 import numpy as np
 
 from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError, InputFileError
-from demoforge.sim.env import vertical_extent
+from demoforge.sim.env import subtree_geoms, vertical_extent
 from demoforge.sim.scene import model_from_xml
 from demoforge.tasks.base import Task
 
@@ -70,21 +71,34 @@ def validate_boundaries(bounds: list[int], length: int, task: Task, label: str) 
     return out
 
 
-def load_annotations(path: str | Path, task: Task) -> dict[str, list[int]]:
+class Annotations(dict[str, list]):
+    """User boundaries, demo name -> end step of every subtask but the last; ``path`` names the file in errors."""
+
+    def __init__(self, path: Path, boundaries: dict[str, list]) -> None:
+        super().__init__(boundaries)
+        self.path = path
+
+
+def load_annotations(path: str | Path, task: Task) -> Annotations:
     """Read a user annotation file: demo name -> list of boundaries (or subtask name -> boundary)."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "annotation file does not exist")
     try:
         raw = json.loads(path.read_text())
-    except ValueError as exc:
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read the annotation file ({exc.strerror})") from None
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError (a binary file) is a ValueError too
         raise InputFileError(path, f"not valid JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise InputFileError(path, 'expected an object like {"demo_0": [45, 110]}')
     names = [s.name for s in task.subtasks[:-1]]
-    out: dict[str, list[int]] = {}
+    out: dict[str, list] = {}
     for demo, value in raw.items():
         if isinstance(value, dict):
+            unknown = [n for n in value if n not in names]
+            if unknown:
+                raise InputFileError(path, f"unknown subtasks {unknown}; task {task.name!r} has {names}", field=demo)
             missing = [n for n in names if n not in value]
             if missing:
                 raise InputFileError(path, f"missing subtask boundaries {missing}", field=demo)
@@ -92,7 +106,7 @@ def load_annotations(path: str | Path, task: Task) -> dict[str, list[int]]:
         if not isinstance(value, list):
             raise InputFileError(path, "expected a list of step indices", field=demo)
         out[demo] = value
-    return out
+    return Annotations(path, out)
 
 
 def signals_from_boundaries(bounds: list[int], length: int, task: Task) -> dict[str, np.ndarray]:
@@ -119,9 +133,15 @@ class SourceSet:
 
 
 def build_source_set(
-    demos: list[Demo], task: Task, annotations: dict[str, list[int]] | None = None, label: str = "source"
+    demos: list[Demo], task: Task, annotations: dict[str, list] | None = None, label: str = "source"
 ) -> SourceSet:
     """Boundaries for every source demo (annotations win over signals); errors name the demo."""
+    given = getattr(annotations, "path", "annotations")
+    if annotations is not None:
+        known = {demo.meta.get("name", f"demo_{i}") for i, demo in enumerate(demos)}
+        unknown = sorted(set(annotations) - known)
+        if unknown:
+            raise InputFileError(given, f"demos {unknown} are not in {label}", field=unknown[0])
     bounds = []
     for i, demo in enumerate(demos):
         name = demo.meta.get("name", f"demo_{i}")
@@ -130,15 +150,30 @@ def build_source_set(
         if missing:
             raise DemoforgeError(f"{where}: datagen_info/object_poses lacks {missing} needed by task {task.name!r}")
         if annotations is not None and name in annotations:
-            bounds.append(validate_boundaries(annotations[name], len(demo), task, where))
+            bounds.append(validate_boundaries(annotations[name], len(demo), task, f"{given} [{name}]"))
         else:
             bounds.append(boundaries_from_signals(demo, task, where))
-    return SourceSet(demos, bounds, [object_extents(demo, task) for demo in demos])
+    return SourceSet(demos, bounds, [object_extents(demo, task, label) for demo in demos])
 
 
-def object_extents(demo: Demo, task: Task) -> dict[str, tuple[float, float]]:
+def object_extents(demo: Demo, task: Task, label: str = "source") -> dict[str, tuple[float, float]]:
     """(bottom, top) of every task object in the demo's own model (empty without a model: centres are used)."""
     if not demo.model_file:
         return {}
-    model = model_from_xml(demo.model_file)
+    where = f"{label} {demo.meta.get('name', '?')}: attribute model_file"
+    try:
+        model = model_from_xml(demo.model_file)
+    except ValueError as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise DemoforgeError(f"{where} is not a loadable MuJoCo model ({reason})") from None
+    missing = [name for name in task.objects if not _has_geoms(model, name)]
+    if missing:
+        raise DemoforgeError(f"{where} has no body with geoms for {missing}, needed by task {task.name!r}")
     return {name: vertical_extent(model, name) for name in task.objects}
+
+
+def _has_geoms(model: mujoco.MjModel, body: str) -> bool:
+    try:
+        return len(subtree_geoms(model, body)) > 0
+    except KeyError:
+        return False
