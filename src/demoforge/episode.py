@@ -13,7 +13,8 @@ from demoforge import geometry as geo
 from demoforge.data.demo import DatagenInfo, Demo
 from demoforge.sim.controller import action_to_target, target_to_abs_action, target_to_action
 from demoforge.sim.render import CameraRig
-from demoforge.tasks.base import fold_symmetry
+from demoforge.sim.env import SimEnv
+from demoforge.tasks.base import Task, fold_symmetry
 from demoforge.world import World
 
 
@@ -110,17 +111,8 @@ class Recorder:
         objects = {k: fold_symmetry(v[:T].copy(), self.symmetry[k]) for k, v in self.object_poses.items()}
         actions = self.actions[:T].copy()
         obs = {
-            "robot0_eef_pos": geo.pose_pos(eef).copy(),
-            "robot0_eef_quat": geo.wxyz_to_xyzw(geo.pose_to_quat(eef)),  # robosuite order (x, y, z, w)
-            "robot0_joint_pos": qpos[:, env.arm_qpos_adr],
-            "robot0_joint_vel": qvel[:, env.arm_dof_adr],
-            "robot0_gripper_qpos": qpos[:, env.grip_qpos_adr],
-            "robot0_gripper_qvel": qvel[:, env.grip_dof_adr],
+            **low_dim_obs(env, eef, qpos, qvel, objects),
             **{key: frames[:T].copy() for key, frames in self.images.items()},
-            "object": np.concatenate(
-                [np.concatenate([geo.pose_pos(p), geo.wxyz_to_xyzw(geo.pose_to_quat(p))], axis=1) for p in objects.values()],
-                axis=1,
-            ),
         }
         dones = np.zeros(T, dtype=np.int64)
         if T:
@@ -144,6 +136,33 @@ class Recorder:
             scene=self.world.scene.model_dump_json(),
             meta=meta,
         )
+
+
+def low_dim_obs(
+    env: SimEnv, world_T_eef: np.ndarray, qpos: np.ndarray, qvel: np.ndarray, world_T_objects: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The low-dimensional ``obs`` keys for T steps (docs/formats.md); objects already symmetry-folded."""
+    return {
+        "robot0_eef_pos": geo.pose_pos(world_T_eef).copy(),
+        "robot0_eef_quat": geo.wxyz_to_xyzw(geo.pose_to_quat(world_T_eef)),  # robosuite order (x, y, z, w)
+        "robot0_joint_pos": qpos[:, env.arm_qpos_adr],
+        "robot0_joint_vel": qvel[:, env.arm_dof_adr],
+        "robot0_gripper_qpos": qpos[:, env.grip_qpos_adr],
+        "robot0_gripper_qvel": qvel[:, env.grip_dof_adr],
+        "object": np.concatenate(
+            [np.concatenate([geo.pose_pos(p), geo.wxyz_to_xyzw(geo.pose_to_quat(p))], axis=1)
+             for p in world_T_objects.values()],
+            axis=1,
+        ),
+    }
+
+
+def observe(env: SimEnv, task: Task) -> dict[str, np.ndarray]:
+    """The low-dimensional observation of the current state, exactly as a recorded demo stores it (T = 1)."""
+    objects = {
+        name: fold_symmetry(env.body_pose(name)[None], task.symmetry_order(env, name)) for name in task.objects
+    }
+    return low_dim_obs(env, env.eef_pose()[None], env.data.qpos[None], env.data.qvel[None], objects)
 
 
 def record_expert(world: World, rng: np.random.Generator, variation: str = "D0") -> Demo:
