@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import sys
 import time
@@ -470,6 +471,107 @@ def demo(
         f"\nEverything is in [bold]{out}[/]: source demos {src}, dataset {run / 'demos.hdf5'}, "
         f"failed attempts {run / 'failed.hdf5'}, stats {run / 'stats.json'}, video {video}, report {report}"
     )
+
+
+@app.command()
+@user_errors
+def train(
+    data: Annotated[Path, typer.Option(help="demos HDF5 (mask/train for training, mask/valid for validation)")],
+    out: Annotated[Path, typer.Option(help="policy folder")] = Path("policies/policy"),
+    steps: Annotated[int, typer.Option(min=1, help="gradient steps")] = 20_000,
+    batch_size: Annotated[int, typer.Option(min=1, help="samples per step")] = 256,
+    lr: Annotated[float, typer.Option(help="peak learning rate (warm-up, then cosine decay)")] = 1e-3,
+    chunk: Annotated[int, typer.Option(min=1, help="actions predicted per query")] = 16,
+    execute: Annotated[int, typer.Option(min=1, help="actions executed per query")] = 8,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoint.pt")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing policy folder")] = False,
+) -> None:
+    """Behaviour cloning on low-dimensional observations (MLP with action chunks), on the CPU."""
+    learn = _learn_modules()
+    if not data.exists():
+        raise DemoforgeError(f"{data}: dataset file does not exist")
+    if out.exists() and any(out.iterdir()) and not resume:
+        if not overwrite:
+            raise DemoforgeError(f"{out}: folder is not empty; pick another --out, --resume, or --overwrite")
+        shutil.rmtree(out)
+    cfg = learn.train.TrainConfig(
+        data=str(data), steps=steps, batch_size=batch_size, lr=lr, chunk=chunk, execute=execute, seed=seed
+    )
+    with _progress() as progress:
+        bar = progress.add_task("training", total=steps, info="")
+
+        def on_log(step: int, point: dict) -> None:
+            valid = f", valid {point['valid_loss']:.4f}" if "valid_loss" in point else ""
+            progress.update(bar, completed=step, info=f"loss {point['train_loss']:.4f}{valid}")
+
+        result = learn.train.train(cfg, out, resume=resume, on_log=on_log)
+    console.print(
+        f"policy: [bold]{out}[/] ({result['train_episodes']} demos, {result['train_samples']} samples; "
+        f"final loss {result.get('train_loss', float('nan')):.4f}); curve: {out / 'curve.png'}"
+    )
+
+
+@app.command("eval")
+@user_errors
+def eval_policy(
+    policy: Annotated[str, typer.Option(help="policy folder (from demoforge train), or 'expert'")],
+    task: Annotated[str, typer.Option(help="task name")] = "stack",
+    variation: Annotated[str, typer.Option(help="reset distribution: D0, D1, D2")] = "D0",
+    episodes: Annotated[int, typer.Option(min=1, help="rollouts")] = 50,
+    seed: Annotated[int, typer.Option(help="seed of the episode starts (same seed = same starts)")] = 1000,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
+    video: Annotated[Path | None, typer.Option(help="grid video of the first episodes")] = None,
+    video_episodes: Annotated[int, typer.Option(min=1, help="episodes in the video")] = 8,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result as JSON")] = None,
+) -> None:
+    """Roll a policy out in MuJoCo and report its success rate with a 95% confidence interval."""
+    from demoforge.data.video import caption, check_video_path, grid_frames, write_video
+    from demoforge.learn.evaluate import EXPERT, evaluate
+    from demoforge.runner.pool import default_workers
+
+    if policy != EXPERT:
+        _learn_modules()
+    if video is not None:
+        check_video_path(video)
+    with _progress() as progress:
+        bar = progress.add_task(f"evaluating on {task} {variation}", total=episodes, info="")
+        wins = [0]
+
+        def on_episode(episode: Any) -> None:
+            wins[0] += episode.success
+            progress.update(bar, advance=1, info=f"{wins[0]} successes")
+
+        result, runs = evaluate(
+            policy, task, variation, episodes, seed, workers or default_workers(),
+            video_episodes if video is not None else 0, on_episode=on_episode,
+        )
+    table = Table(title=f"{policy} on {task} {variation}", show_header=False)
+    table.add_row("episodes", str(result.episodes))
+    table.add_row("successes", str(result.successes))
+    table.add_row("success rate", f"{result.success_rate:.1%} (95% CI {result.ci_low:.1%} - {result.ci_high:.1%})")
+    table.add_row("mean steps", f"{result.mean_steps:.0f}")
+    out_console.print(table)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result.to_dict(), indent=2))
+    if video is not None:
+        clips = [
+            [caption(f, [f"episode {e.index}", "success" if e.success else "failure"],
+                     (140, 255, 140) if e.success else (255, 140, 120)) for f in e.frames]
+            for e in runs if e.frames is not None
+        ]
+        write_video(video, grid_frames(clips, columns=min(4, len(clips))))
+        console.print(f"video: [bold]{video}[/]")
+
+
+def _learn_modules() -> Any:
+    """The optional learning modules, or a clear error naming the extra to install."""
+    try:
+        import demoforge.learn.train
+    except ImportError as exc:
+        raise DemoforgeError(f"training needs the optional extra: pip install 'demoforge[learn]' ({exc})") from None
+    return demoforge.learn
 
 
 @export_app.command("lerobot")

@@ -1,0 +1,166 @@
+"""Train a chunked-action BC policy on a dataset: resumable, deterministic per seed, with a curve.
+
+A policy folder holds ``policy.pt`` + ``policy.json`` (weights, shape, normalisation), ``train.json``
+(the config), ``curve.json`` / ``curve.png`` (loss per logged step) and, while training,
+``checkpoint.pt`` (weights, optimiser, step, curve) that ``resume`` continues from.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from demoforge.errors import DemoforgeError
+from demoforge.learn.data import LOW_DIM_KEYS, Samples, load_samples, split_names
+from demoforge.learn.policy import ChunkMLP, Policy, PolicyConfig, normaliser
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class TrainConfig(BaseModel):
+    """Everything that decides a trained policy (saved as ``train.json``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: str
+    steps: int = Field(20_000, ge=1, description="gradient steps")
+    batch_size: int = Field(256, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup: int = Field(500, ge=0, description="steps of linear learning-rate warm-up, then cosine decay")
+    chunk: int = Field(16, ge=1, description="actions predicted per query")
+    execute: int = Field(8, ge=1, description="actions executed per query at run time")
+    hidden: int = Field(512, ge=8)
+    layers: int = Field(3, ge=1)
+    obs_keys: list[str] = Field(default_factory=lambda: list(LOW_DIM_KEYS))
+    log_every: int = Field(250, ge=1, description="steps between loss log points (and validation)")
+    checkpoint_every: int = Field(2000, ge=1)
+    seed: int = 0
+
+
+def _lr_scale(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _policy_config(cfg: TrainConfig, train: Samples, task: str) -> PolicyConfig:
+    obs_mean, obs_std = normaliser(train.obs)
+    act_mean, act_std = normaliser(train.actions)
+    return PolicyConfig(
+        obs_keys=list(cfg.obs_keys), obs_dim=train.obs.shape[1], chunk=cfg.chunk, execute=min(cfg.execute, cfg.chunk),
+        hidden=cfg.hidden, layers=cfg.layers, obs_mean=obs_mean.tolist(), obs_std=obs_std.tolist(),
+        act_mean=act_mean.tolist(), act_std=act_std.tolist(), task=task,
+    )
+
+
+def _loss(model: ChunkMLP, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.smooth_l1_loss(model(obs), act, beta=0.1)
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    cfg: TrainConfig, out: str | Path, resume: bool = False, on_log: Callable[[int, dict], None] | None = None
+) -> dict:
+    """Train to ``cfg.steps`` (continuing a checkpoint in ``out`` if ``resume``); returns the final losses."""
+    from demoforge.data.hdf5 import read_env_args
+
+    out = Path(out)
+    task = read_env_args(cfg.data).get("env_name", "")
+    train_set = load_samples(cfg.data, "train" if split_names(cfg.data, "train") else "all", tuple(cfg.obs_keys), cfg.chunk)
+    valid_names = split_names(cfg.data, "valid") if _has_split(cfg.data, "valid") else []
+    valid_set = load_samples(cfg.data, "valid", tuple(cfg.obs_keys), cfg.chunk) if valid_names else None
+    pcfg = _policy_config(cfg, train_set, task)
+    torch.manual_seed(cfg.seed)
+    model = ChunkMLP(pcfg)
+    optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start, curve = 0, []
+    checkpoint = out / CHECKPOINT
+    if resume and checkpoint.exists():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        if state["train"] != cfg.model_dump(mode="json"):
+            raise DemoforgeError(f"{checkpoint}: was trained with other settings; use another --out or drop --resume")
+        model.load_state_dict(state["model"])
+        optim.load_state_dict(state["optim"])
+        start, curve = state["step"], state["curve"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train.json").write_text(json.dumps(cfg.model_dump(mode="json"), indent=2))
+
+    def tensors(samples: Samples) -> tuple[torch.Tensor, torch.Tensor]:
+        obs = (samples.obs - np.array(pcfg.obs_mean)) / np.array(pcfg.obs_std)
+        act = (samples.actions - np.array(pcfg.act_mean)) / np.array(pcfg.act_std)
+        return torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(act, dtype=torch.float32)
+
+    train_obs, train_act = tensors(train_set)
+    valid = tensors(valid_set) if valid_set is not None else None
+    n = len(train_obs)
+    model.train()
+    running = []
+    for step in range(start, cfg.steps):
+        index = torch.as_tensor(np.random.default_rng([cfg.seed, step]).integers(0, n, cfg.batch_size))
+        for group in optim.param_groups:
+            group["lr"] = cfg.lr * _lr_scale(step, cfg)
+        loss = _loss(model, train_obs[index], train_act[index])
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        running.append(float(loss.detach()))
+        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+            point = {"step": step + 1, "train_loss": float(np.mean(running))}
+            running = []
+            if valid is not None:
+                model.eval()
+                with torch.no_grad():
+                    point["valid_loss"] = float(_loss(model, *valid))
+                model.train()
+            curve.append(point)
+            if on_log is not None:
+                on_log(step + 1, point)
+        if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+            _atomic_save(
+                {"model": model.state_dict(), "optim": optim.state_dict(), "step": step + 1, "curve": curve,
+                 "train": cfg.model_dump(mode="json")},
+                checkpoint,
+            )
+    Policy(pcfg, model).save(out)
+    (out / "curve.json").write_text(json.dumps(curve, indent=1))
+    _plot_curve(curve, out / "curve.png")
+    checkpoint.unlink(missing_ok=True)
+    final = curve[-1] if curve else {}
+    return {**final, "train_samples": n, "train_episodes": train_set.episodes, "policy": asdict(pcfg)["task"]}
+
+
+def _has_split(path: str, split: str) -> bool:
+    try:
+        return bool(split_names(path, split))
+    except DemoforgeError:
+        return False
+
+
+def _plot_curve(curve: list[dict], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.add_subplot()
+    steps = [p["step"] for p in curve]
+    ax.plot(steps, [p["train_loss"] for p in curve], label="train")
+    if curve and "valid_loss" in curve[0]:
+        ax.plot(steps, [p["valid_loss"] for p in curve], label="valid")
+    ax.set(xlabel="gradient step", ylabel="smooth L1 loss (normalised actions)", yscale="log", title="training curve")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
