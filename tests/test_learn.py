@@ -86,3 +86,18 @@ def test_bad_dataset_or_policy_paths_are_clear_errors(tmp_path: Path) -> None:
     (broken / "policy.pt").write_bytes(b"not a checkpoint")
     assert_user_error(run("eval", "--policy", str(broken)), "broken", "cannot load the policy")
     assert_user_error(run("eval", "--policy", "expert", "--task", "fly"), "fly")
+
+
+def test_study_runs_every_stage_and_resumes(tmp_path: Path) -> None:
+    args = ["study", "--task", "lift", "--sources", "3", "--generated", "4", "--seeds", "1", "--variations", "D0",
+            "--episodes", "2", "--train-steps", "30", "--workers", "1", "--out", str(tmp_path / "study"),
+            "--doc", str(tmp_path / "learning.md")]
+    result = run(*args)
+    assert result.returncode == 0, result.stderr
+    results = json.loads((tmp_path / "study" / "results.json").read_text())
+    assert {(r["data"], r["demos"]) for r in results["rows"]} == {("source", 3), ("generated", 4)}
+    assert all(0.0 <= r["success_rate"] <= 1.0 for r in results["rows"])
+    page = (tmp_path / "learning.md").read_text()
+    assert "| source | 3 | D0 |" in page and "| generated | 4 | D0 |" in page
+    again = run(*args)  # everything exists: nothing is redone
+    assert again.returncode == 0 and "training" not in again.stderr

@@ -565,6 +565,42 @@ def eval_policy(
         console.print(f"video: [bold]{video}[/]")
 
 
+@app.command()
+@user_errors
+def study(
+    task: Annotated[str, typer.Option(help="task name")] = "stack",
+    sources: Annotated[int, typer.Option(min=1, help="source demos")] = 10,
+    generated: Annotated[str, typer.Option(help="generated dataset sizes, comma separated")] = "100,1000",
+    seeds: Annotated[int, typer.Option(min=1, help="training seeds per dataset")] = 3,
+    variations: Annotated[str, typer.Option(help="evaluation variations")] = "D0,D1",
+    episodes: Annotated[int, typer.Option(min=1, help="evaluation episodes per policy and variation")] = 50,
+    train_steps: Annotated[int, typer.Option(min=1, help="gradient steps per policy")] = 20_000,
+    out: Annotated[Path, typer.Option(help="study folder (rerun to resume)")] = Path("runs/study"),
+    doc: Annotated[Path | None, typer.Option(help="also write the results page here (e.g. docs/learning.md)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
+) -> None:
+    """Source-only versus generated-data policies, trained and evaluated in one resumable command."""
+    _learn_modules()
+    from demoforge.learn.study import StudyConfig, run_study, study_markdown
+    from demoforge.runner.pool import default_workers
+
+    try:
+        sizes = [int(n) for n in _split(generated)]
+    except ValueError:
+        raise DemoforgeError(f"--generated expects sizes like 100,1000, got {generated!r}") from None
+    cfg = StudyConfig(task=task, sources=sources, generated=sizes, seeds=seeds, variations=_split(variations),
+                      episodes=episodes, train_steps=train_steps, workers=workers or default_workers())
+    with console.status("study") as status:
+        results = run_study(cfg, out, on_stage=lambda text: (status.update(text), console.print(f"- {text}")))
+    command = " ".join(["demoforge", *sys.argv[1:]])
+    page = study_markdown(results, command)
+    out_console.print(page)
+    if doc is not None:
+        doc.parent.mkdir(parents=True, exist_ok=True)
+        doc.write_text(page)
+        console.print(f"wrote {doc}")
+
+
 def _learn_modules() -> Any:
     """The optional learning modules, or a clear error naming the extra to install."""
     try:
