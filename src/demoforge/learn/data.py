@@ -50,11 +50,10 @@ def action_chunks(actions: np.ndarray, chunk: int) -> np.ndarray:
     return padded[index].astype(np.float32)
 
 
-def load_samples(path: str, split: str, keys: tuple[str, ...], chunk: int) -> Samples:
-    """Every step of the demos in ``split`` as (observation, action chunk) pairs."""
-    names = split_names(path, split)
+def load_samples(path: str, names: list[str], keys: tuple[str, ...], chunk: int) -> Samples:
+    """Every step of the named demos as (observation, action chunk) pairs."""
     if not names:
-        raise InputFileError(path, f"split {split!r} holds no demos", field=f"mask/{split}")
+        raise InputFileError(path, "holds no demos to train on", field="data")
     obs, acts = [], []
     for demo in read_demos(path, require_datagen=False, names=names):
         missing = [k for k in keys if k not in demo.obs]

@@ -81,9 +81,11 @@ def train(
 
     out = Path(out)
     task = read_env_args(cfg.data).get("env_name", "")
-    train_set = load_samples(cfg.data, "train" if split_names(cfg.data, "train") else "all", tuple(cfg.obs_keys), cfg.chunk)
-    valid_names = split_names(cfg.data, "valid") if _has_split(cfg.data, "valid") else []
-    valid_set = load_samples(cfg.data, "valid", tuple(cfg.obs_keys), cfg.chunk) if valid_names else None
+    keys = tuple(cfg.obs_keys)
+    train_names = _split_or_empty(cfg.data, "train") or split_names(cfg.data, "all")
+    valid_names = _split_or_empty(cfg.data, "valid")
+    train_set = load_samples(cfg.data, train_names, keys, cfg.chunk)
+    valid_set = load_samples(cfg.data, valid_names, keys, cfg.chunk) if valid_names else None
     pcfg = _policy_config(cfg, train_set, task)
     torch.manual_seed(cfg.seed)
     model = ChunkMLP(pcfg)
@@ -144,11 +146,12 @@ def train(
     return {**final, "train_samples": n, "train_episodes": train_set.episodes, "policy": asdict(pcfg)["task"]}
 
 
-def _has_split(path: str, split: str) -> bool:
+def _split_or_empty(path: str, split: str) -> list[str]:
+    """The demos of ``mask/<split>``, or none when the file has no such mask."""
     try:
-        return bool(split_names(path, split))
+        return split_names(path, split)
     except DemoforgeError:
-        return False
+        return []
 
 
 def _plot_curve(curve: list[dict], path: Path) -> None:

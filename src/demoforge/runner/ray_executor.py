@@ -16,7 +16,7 @@ from demoforge.errors import DemoforgeError
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.runner.attempts import AttemptSummary, AttemptWorker
 from demoforge.runner.executors import crashed
-from demoforge.runner.shards import shard_path
+from demoforge.runner.shards import shard_path, write_shard_bytes
 
 
 class RayAttemptActor:
@@ -94,10 +94,7 @@ class RayExecutor:
                 continue
             except ray.exceptions.RayTaskError as exc:
                 raise DemoforgeError(f"a Ray generation worker failed on attempt {index}: {exc}") from None
-            path = shard_path(self.shard_dir, index)
-            tmp = path.with_name(path.name + ".partial")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            write_shard_bytes(shard_path(self.shard_dir, index), data)
             out.append(AttemptSummary(**summary))
         self._dispatch()
         return out

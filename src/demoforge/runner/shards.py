@@ -38,6 +38,13 @@ def write_shard(path: Path, summary: dict, demo: Demo | None, with_next_obs: boo
         raise
 
 
+def write_shard_bytes(path: Path, data: bytes) -> None:
+    """A shard made elsewhere (a Ray actor), written atomically like ``write_shard``."""
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def read_summary(path: Path) -> dict | None:
     """The summary of a finished shard, or None if the file is unreadable (it will be re-run)."""
     try:
