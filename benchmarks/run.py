@@ -29,6 +29,7 @@ import numpy as np
 
 import demoforge as df
 from demoforge import geometry as geo
+from demoforge import machine
 from demoforge.episode import Recorder
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -54,28 +55,6 @@ TARGET_ATTEMPTS_PER_S = 5.0  # per core, stack
 TARGET_POS_MM = 2.0
 TARGET_ROT_DEG = 1.0
 
-
-# ---- machine ------------------------------------------------------------------------------------
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (falls back to platform.processor())."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def ram_gib() -> float:
-    """Total RAM in GiB from /proc/meminfo (0 if unavailable)."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    return 0.0
 
 
 def load_average() -> float:
@@ -110,7 +89,7 @@ def header(command: str, load_start: float, load_end: float, src_start: str, src
             "# demoforge benchmarks",
             "",
             f"- date: {now}",
-            f"- machine: {cpu_model()}, {os.cpu_count()} cores, {ram_gib():.1f} GiB RAM, {platform.system()} {platform.release()}",
+            f"- machine: {machine.describe()}",
             f"- python {platform.python_version()}, mujoco {mujoco.__version__}, numpy {np.__version__}, demoforge {df.__version__}",
             f"- command: `{command}`",
             src,

@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
 
+from scipy.spatial.transform import Rotation
+
 from demoforge.learn.evaluate import evaluate, wilson_interval
+from demoforge.learn.features import features, rotation_6d
 from demoforge.learn.policy import Policy
-from demoforge.learn.train import CHECKPOINT, TrainConfig, train
+from demoforge.learn.train import CHECKPOINT, TrainConfig, random_shift, train
+from demoforge.observations import add_observations
 from test_cli import assert_user_error, run
 
 
@@ -68,6 +73,60 @@ def test_a_trained_policy_acts_in_evaluation(stack_run: tuple[Path, dict], tmp_p
     train(_config(out / "demos.hdf5", steps=40), tmp_path / "policy")
     result, episodes = evaluate(str(tmp_path / "policy"), "stack", "D0", episodes=1)
     assert result.episodes == 1 and episodes[0].steps > 1  # it ran; a 40-step policy is not expected to succeed
+
+
+def test_features_are_continuous_rotations_and_hand_relative_positions() -> None:
+    quats = Rotation.random(20, random_state=0).as_quat()  # (x, y, z, w)
+    assert np.allclose(rotation_6d(quats), rotation_6d(-quats))  # q and -q: one rotation, one feature
+    assert np.allclose(rotation_6d(quats)[:, :3], Rotation.from_quat(quats).as_matrix()[:, :, 0])
+    obs = {
+        "robot0_eef_pos": np.array([[0.5, 0.0, 1.0]]),
+        "robot0_eef_quat": quats[:1],
+        "object": np.array([[0.6, 0.1, 0.8, *quats[1], 0.4, -0.1, 0.8, *quats[2]]]),
+    }
+    flat = features(obs, ("robot0_eef_pos", "robot0_eef_quat", "object"))
+    assert flat.shape == (1, 3 + 6 + 2 * (3 + 6 + 3)) and flat.dtype == np.float32
+    assert np.allclose(flat[0, 9 + 9 : 9 + 12], [0.1, 0.1, -0.2])  # first object relative to the hand
+    assert np.allclose(flat[0, -3:], [-0.1, -0.1, -0.2])
+
+
+def test_random_shift_moves_whole_images_within_the_padding() -> None:
+    images = torch.as_tensor(np.random.default_rng(0).integers(0, 255, (3, 2, 16, 16, 3), dtype=np.uint8))
+    assert torch.equal(random_shift(images, 0, np.random.default_rng(1)), images)
+    shifted = random_shift(images, 2, np.random.default_rng(1))
+    assert shifted.shape == images.shape and shifted.dtype == torch.uint8
+    assert torch.equal(shifted, random_shift(images, 2, np.random.default_rng(1)))  # seeded: reproducible
+    centre = images[:, :, 2:-2, 2:-2]  # every shifted image holds the untouched centre of its source
+    found = [
+        any(torch.equal(shifted[b, c, 2 + dy : 14 + dy, 2 + dx : 14 + dx], centre[b, c])
+            for dy in range(-2, 3) for dx in range(-2, 3))
+        for b in range(3) for c in range(2)
+    ]
+    assert all(found) and not torch.equal(shifted, images)
+
+
+def test_image_policy_trains_reloads_and_sees_rendered_images(stack_run: tuple[Path, dict], tmp_path: Path) -> None:
+    out, _ = stack_run
+    images = tmp_path / "images.hdf5"
+    add_observations(out / "demos.hdf5", ["agentview", "wrist"], size=32, out=images, workers=1)
+    with h5py.File(images, "r+") as f:  # hold out one demo, so validation runs on images too
+        names = sorted(f["data"])
+        for split, members in (("train", names[:-1]), ("valid", names[-1:])):
+            del f[f"mask/{split}"]
+            f[f"mask/{split}"] = np.array(members, dtype="S")
+    without = run("train", "--data", str(out / "demos.hdf5"), "--out", str(tmp_path / "p"), "--cameras", "agentview")
+    assert_user_error(without, "agentview_image", "demoforge render")
+    cfg = _config(images, steps=30, batch_size=16, cameras=["agentview", "wrist"], obs_keys=["robot0_eef_pos"])
+    result = train(cfg, tmp_path / "policy")
+    policy = Policy.load(tmp_path / "policy")
+    assert policy.cfg.cameras == ["agentview", "robot0_eye_in_hand"] and policy.cfg.image_size == 32
+    assert result["train_loss"] > 0 and np.isfinite(result["valid_loss"])
+    frames = np.zeros((2, 32, 32, 3), np.uint8)
+    blank = policy.predict(np.asarray(policy.cfg.obs_mean), frames)
+    assert blank.shape == (8, 7)
+    assert not np.allclose(blank, policy.predict(np.asarray(policy.cfg.obs_mean), frames + 200))  # it looks
+    evaluation, episodes = evaluate(str(tmp_path / "policy"), "stack", "D0", episodes=1)
+    assert evaluation.episodes == 1 and episodes[0].steps > 1  # rendered its cameras in the rollout
 
 
 def test_wilson_interval() -> None:

@@ -482,12 +482,18 @@ def train(
     batch_size: Annotated[int, typer.Option(min=1, help="samples per step")] = 256,
     lr: Annotated[float, typer.Option(help="peak learning rate (warm-up, then cosine decay)")] = 1e-3,
     chunk: Annotated[int, typer.Option(min=1, help="actions predicted per query")] = 16,
-    execute: Annotated[int, typer.Option(min=1, help="actions executed per query")] = 8,
+    execute: Annotated[int, typer.Option(min=1, help="actions executed per query")] = 4,
+    cameras: Annotated[
+        str, typer.Option(help="also learn from obs/<camera>_image with a CNN, e.g. agentview (slow on a CPU)")
+    ] = "",
+    obs_keys: Annotated[
+        str, typer.Option(help="low-dimensional obs keys (default: eef pose, gripper and object; with --cameras no object)")
+    ] = "",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoint.pt")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace an existing policy folder")] = False,
 ) -> None:
-    """Behaviour cloning on low-dimensional observations (MLP with action chunks), on the CPU."""
+    """Behaviour cloning (MLP with action chunks) on low-dimensional observations, optionally with images."""
     learn = _learn_modules()
     if not data.exists():
         raise DemoforgeError(f"{data}: dataset file does not exist")
@@ -496,7 +502,9 @@ def train(
             raise DemoforgeError(f"{out}: folder is not empty; pick another --out, --resume, or --overwrite")
         shutil.rmtree(out)
     cfg = learn.train.TrainConfig(
-        data=str(data), steps=steps, batch_size=batch_size, lr=lr, chunk=chunk, execute=execute, seed=seed
+        data=str(data), steps=steps, batch_size=batch_size, lr=lr, chunk=chunk, execute=execute, seed=seed,
+        cameras=_split(cameras),
+        obs_keys=_split(obs_keys) or list(learn.data.PROPRIO_KEYS if cameras else learn.data.LOW_DIM_KEYS),
     )
     with _progress() as progress:
         bar = progress.add_task("training", total=steps, info="")

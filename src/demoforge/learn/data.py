@@ -1,6 +1,6 @@
-"""Training samples from a dataset: flat low-dimensional observations and chunks of future actions.
+"""Training samples from a dataset: policy features of the observations and chunks of future actions.
 
-Observations are the robomimic ``obs`` keys concatenated in a fixed order; the target for step t is
+Observations are the robomimic ``obs`` keys turned into features (learn/features.py); the target for step t is
 the chunk ``actions[t : t + chunk]``, padded past the end of the episode with a hold action (no
 motion, the last gripper command), so a policy learns to stay put once the task is done.
 """
@@ -14,8 +14,10 @@ import numpy as np
 
 from demoforge.data.hdf5 import demo_names, open_dataset, read_demos
 from demoforge.errors import InputFileError
+from demoforge.learn.features import features
 
-LOW_DIM_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "object")
+PROPRIO_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos")
+LOW_DIM_KEYS = (*PROPRIO_KEYS, "object")  # the state policy's input; image policies see PROPRIO_KEYS + images
 
 
 @dataclass
@@ -23,6 +25,7 @@ class Samples:
     obs: np.ndarray  # (N, D) float32
     actions: np.ndarray  # (N, chunk, 7) float32
     episodes: int
+    images: np.ndarray | None = None  # (N, cameras, H, W, 3) uint8
 
 
 def split_names(path: str, split: str) -> list[str]:
@@ -36,11 +39,6 @@ def split_names(path: str, split: str) -> list[str]:
         return [n.decode() if isinstance(n, bytes) else str(n) for n in f[key][()]]
 
 
-def flat_obs(obs: dict[str, np.ndarray], keys: tuple[str, ...]) -> np.ndarray:
-    """Concatenate the ``keys`` of an obs dict (each (T, ...)) into (T, D) float32."""
-    return np.concatenate([obs[k].reshape(len(obs[k]), -1) for k in keys], axis=1).astype(np.float32)
-
-
 def action_chunks(actions: np.ndarray, chunk: int) -> np.ndarray:
     """(T, chunk, 7): the next ``chunk`` actions from every step, held still past the end."""
     hold = np.zeros((chunk, actions.shape[1]), dtype=actions.dtype)
@@ -50,15 +48,30 @@ def action_chunks(actions: np.ndarray, chunk: int) -> np.ndarray:
     return padded[index].astype(np.float32)
 
 
-def load_samples(path: str, names: list[str], keys: tuple[str, ...], chunk: int) -> Samples:
-    """Every step of the named demos as (observation, action chunk) pairs."""
+def load_samples(
+    path: str, names: list[str], keys: tuple[str, ...], chunk: int, cameras: tuple[str, ...] = ()
+) -> Samples:
+    """Every step of the named demos as (observation [, images], action chunk) samples."""
     if not names:
         raise InputFileError(path, "holds no demos to train on", field="data")
-    obs, acts = [], []
+    obs, acts, images = [], [], []
+    image_keys = [f"{camera}_image" for camera in cameras]
     for demo in read_demos(path, require_datagen=False, names=names):
-        missing = [k for k in keys if k not in demo.obs]
+        where = f"data/{demo.meta['name']}/obs"
+        missing = [k for k in (*keys, *image_keys) if k not in demo.obs]
         if missing:
-            raise InputFileError(path, f"missing observation keys {missing}", field=f"data/{demo.meta['name']}/obs")
-        obs.append(flat_obs(demo.obs, keys))
+            hint = " (add camera images with: demoforge render)" if set(missing) & set(image_keys) else ""
+            raise InputFileError(path, f"missing observation keys {missing}{hint}", field=where)
+        try:
+            obs.append(features(demo.obs, keys))
+        except ValueError as exc:
+            raise InputFileError(path, str(exc), field=where) from None
         acts.append(action_chunks(demo.actions, chunk))
-    return Samples(np.concatenate(obs), np.concatenate(acts), len(names))
+        if image_keys:
+            frames = [demo.obs[k] for k in image_keys]
+            if any(f.dtype != np.uint8 or f.ndim != 4 or f.shape[1:] != frames[0].shape[1:] or f.shape[-1] != 3
+                   or f.shape[1] != f.shape[2] for f in frames):
+                raise InputFileError(path, "camera images must be uint8 (T, S, S, 3), all the same size", field=where)
+            images.append(np.stack(frames, axis=1))
+    stacked = np.concatenate(images) if images else None
+    return Samples(np.concatenate(obs), np.concatenate(acts), len(names), stacked)

@@ -16,11 +16,11 @@ from typing import Protocol
 import numpy as np
 
 from demoforge.episode import observe
-from demoforge.learn.data import flat_obs
+from demoforge.learn.features import features
 from demoforge.runner.pool import ordered_map
 from demoforge.sim.controller import target_to_action
 from demoforge.sim.env import SimEnv
-from demoforge.sim.render import offscreen_renderer, resolve_cameras
+from demoforge.sim.render import CameraRig, offscreen_renderer, resolve_cameras
 from demoforge.sim.robot import PANDA
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
@@ -38,21 +38,33 @@ class Agent(Protocol):
 
 
 class PolicyAgent:
-    """A trained policy, queried every ``execute`` steps for a chunk of actions."""
+    """A trained policy, queried every ``execute`` steps for a chunk of actions.
+
+    A policy with cameras sees images rendered exactly as ``generate --cameras`` stores them.
+    """
 
     def __init__(self, folder: str | Path) -> None:
         from demoforge.learn.policy import Policy
 
         self.policy = Policy.load(folder)
         self.queue: list[np.ndarray] = []
+        self.rig: CameraRig | None = None
 
     def reset(self, env: SimEnv, task: Task, rng: np.random.Generator) -> None:
         self.queue = []
+        cfg = self.policy.cfg
+        if cfg.cameras and (self.rig is None or self.rig.model is not env.model):
+            self.rig = CameraRig(env.model, cfg.cameras, cfg.image_size)
+            self.frame = {k: np.zeros(s, d) for k, (s, d) in self.rig.obs_shapes().items()}
 
     def act(self, env: SimEnv, task: Task) -> np.ndarray:
         if not self.queue:
-            obs = flat_obs(observe(env, task), tuple(self.policy.cfg.obs_keys))[0]
-            self.queue = list(self.policy.predict(obs)[: self.policy.cfg.execute])
+            obs = features(observe(env, task), tuple(self.policy.cfg.obs_keys))[0]
+            images = None
+            if self.rig is not None:
+                self.rig.capture(env.data, self.frame)
+                images = np.stack([self.frame[k] for k in self.policy.image_keys])
+            self.queue = list(self.policy.predict(obs, images)[: self.policy.cfg.execute])
         return self.queue.pop(0)
 
 

@@ -9,7 +9,6 @@ resumes where it stopped.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from demoforge import machine
 from demoforge.capture.scripted import record_sources
 from demoforge.learn.evaluate import evaluate
 from demoforge.learn.train import TrainConfig, train
@@ -85,7 +85,7 @@ def run_study(cfg: StudyConfig, out: str | Path, on_stage: Stage | None = None) 
                 rows.append({"data": kind, "demos": n, "data_variation": data_variation, "seed": seed,
                              "eval_variation": variation, "success_rate": rate})
     results = {"config": cfg.model_dump(mode="json"), "rows": rows, "summary": summarise(rows),
-               "seconds": time.perf_counter() - start, "machine": f"{platform.processor() or platform.machine()}"}
+               "seconds": time.perf_counter() - start, "machine": machine.describe()}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     return results
 

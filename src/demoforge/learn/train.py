@@ -19,8 +19,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from demoforge.errors import DemoforgeError
+from demoforge.sim.render import CAMERA_ALIASES
 from demoforge.learn.data import LOW_DIM_KEYS, Samples, load_samples, split_names
-from demoforge.learn.policy import ChunkMLP, Policy, PolicyConfig, normaliser
+from demoforge.learn.policy import ChunkPolicyNet, Policy, PolicyConfig, normaliser
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -37,10 +38,12 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(1e-4, ge=0)
     warmup: int = Field(500, ge=0, description="steps of linear learning-rate warm-up, then cosine decay")
     chunk: int = Field(16, ge=1, description="actions predicted per query")
-    execute: int = Field(8, ge=1, description="actions executed per query at run time")
+    execute: int = Field(4, ge=1, description="actions executed per query at run time")
     hidden: int = Field(512, ge=8)
     layers: int = Field(3, ge=1)
     obs_keys: list[str] = Field(default_factory=lambda: list(LOW_DIM_KEYS))
+    cameras: list[str] = Field(default_factory=list, description="image inputs obs/<camera>_image (CNN encoder)")
+    shift: int = Field(4, ge=0, description="random-shift augmentation of images, pixels")
     log_every: int = Field(250, ge=1, description="steps between loss log points (and validation)")
     checkpoint_every: int = Field(2000, ge=1)
     seed: int = 0
@@ -53,18 +56,45 @@ def _lr_scale(step: int, cfg: TrainConfig) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def _policy_config(cfg: TrainConfig, train: Samples, task: str) -> PolicyConfig:
+def _policy_config(cfg: TrainConfig, train: Samples, task: str, cameras: tuple[str, ...]) -> PolicyConfig:
     obs_mean, obs_std = normaliser(train.obs)
     act_mean, act_std = normaliser(train.actions)
     return PolicyConfig(
-        obs_keys=list(cfg.obs_keys), obs_dim=train.obs.shape[1], chunk=cfg.chunk, execute=min(cfg.execute, cfg.chunk),
+        obs_keys=list(cfg.obs_keys), obs_dim=train.obs.shape[1], cameras=list(cameras),
+        image_size=0 if train.images is None else train.images.shape[2], chunk=cfg.chunk,
+        execute=min(cfg.execute, cfg.chunk),
         hidden=cfg.hidden, layers=cfg.layers, obs_mean=obs_mean.tolist(), obs_std=obs_std.tolist(),
         act_mean=act_mean.tolist(), act_std=act_std.tolist(), task=task,
     )
 
 
-def _loss(model: ChunkMLP, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.smooth_l1_loss(model(obs), act, beta=0.1)
+def _loss(model: ChunkPolicyNet, obs: torch.Tensor, act: torch.Tensor, images: torch.Tensor | None) -> torch.Tensor:
+    return torch.nn.functional.smooth_l1_loss(model(obs, images), act, beta=0.1)
+
+
+def random_shift(images: torch.Tensor, pad: int, rng: np.random.Generator) -> torch.Tensor:
+    """Shift each (B, cameras, H, W, 3) image by up to ``pad`` pixels (edges repeat): cheap, strong augmentation."""
+    if pad == 0:
+        return images
+    b, c, h, w, _ = images.shape
+    padded = torch.nn.functional.pad(images.reshape(b * c, h, w, 3).permute(0, 3, 1, 2).float(), (pad,) * 4,
+                                     mode="replicate").to(torch.uint8)
+    dy, dx = (torch.as_tensor(rng.integers(0, 2 * pad + 1, (2, b * c))))
+    rows = (dy[:, None] + torch.arange(h))[:, :, None]
+    cols = (dx[:, None] + torch.arange(w))[:, None, :]
+    shifted = padded[torch.arange(b * c)[:, None, None], :, rows, cols]  # (B*C, H, W, 3)
+    return shifted.reshape(b, c, h, w, 3)
+
+
+def _valid_loss(model: ChunkPolicyNet, obs: torch.Tensor, act: torch.Tensor, images: np.ndarray | None) -> float:
+    """Mean loss over at most 4096 evenly spaced validation samples, in batches (images are large)."""
+    index = np.linspace(0, len(obs) - 1, min(len(obs), 4096)).astype(int)
+    total = 0.0
+    with torch.no_grad():
+        for part in np.array_split(index, max(1, len(index) // 512)):
+            pixels = None if images is None else torch.as_tensor(images[part])
+            total += float(_loss(model, obs[part], act[part], pixels)) * len(part)
+    return total / len(index)
 
 
 def _atomic_save(obj: object, path: Path) -> None:
@@ -84,11 +114,12 @@ def train(
     keys = tuple(cfg.obs_keys)
     train_names = _split_or_empty(cfg.data, "train") or split_names(cfg.data, "all")
     valid_names = _split_or_empty(cfg.data, "valid")
-    train_set = load_samples(cfg.data, train_names, keys, cfg.chunk)
-    valid_set = load_samples(cfg.data, valid_names, keys, cfg.chunk) if valid_names else None
-    pcfg = _policy_config(cfg, train_set, task)
+    cameras = tuple(CAMERA_ALIASES.get(c, c) for c in cfg.cameras)  # "wrist" is stored as robot0_eye_in_hand
+    train_set = load_samples(cfg.data, train_names, keys, cfg.chunk, cameras)
+    valid_set = load_samples(cfg.data, valid_names, keys, cfg.chunk, cameras) if valid_names else None
+    pcfg = _policy_config(cfg, train_set, task, cameras)
     torch.manual_seed(cfg.seed)
-    model = ChunkMLP(pcfg)
+    model = ChunkPolicyNet(pcfg)
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, curve = 0, []
     checkpoint = out / CHECKPOINT
@@ -113,10 +144,14 @@ def train(
     model.train()
     running = []
     for step in range(start, cfg.steps):
-        index = torch.as_tensor(np.random.default_rng([cfg.seed, step]).integers(0, n, cfg.batch_size))
+        rng = np.random.default_rng([cfg.seed, step])  # per step, so a resumed run draws the same batches
+        index = np.sort(rng.integers(0, n, cfg.batch_size))
+        pixels = None
+        if train_set.images is not None:
+            pixels = random_shift(torch.as_tensor(train_set.images[index]), cfg.shift, rng)
         for group in optim.param_groups:
             group["lr"] = cfg.lr * _lr_scale(step, cfg)
-        loss = _loss(model, train_obs[index], train_act[index])
+        loss = _loss(model, train_obs[index], train_act[index], pixels)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
@@ -126,8 +161,7 @@ def train(
             running = []
             if valid is not None:
                 model.eval()
-                with torch.no_grad():
-                    point["valid_loss"] = float(_loss(model, *valid))
+                point["valid_loss"] = _valid_loss(model, *valid, valid_set.images)
                 model.train()
             curve.append(point)
             if on_log is not None:
