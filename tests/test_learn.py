@@ -151,12 +151,17 @@ def test_study_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     args = ["study", "--task", "lift", "--sources", "3", "--generated", "4", "--seeds", "1", "--variations", "D0",
             "--episodes", "2", "--train-steps", "30", "--workers", "1", "--out", str(tmp_path / "study"),
             "--doc", str(tmp_path / "learning.md")]
+    doc = tmp_path / "learning.md"
+    doc.write_text("# Intro kept\n\n<!-- study:lift -->\nold lift numbers\n<!-- /study:lift -->\n\n## square kept\n")
     result = run(*args)
     assert result.returncode == 0, result.stderr
     results = json.loads((tmp_path / "study" / "results.json").read_text())
+    assert results["seconds"] > 0 and (tmp_path / "study" / "study.png").stat().st_size > 5000
     assert {(r["data"], r["demos"]) for r in results["rows"]} == {("source", 3), ("generated", 4)}
     assert all(0.0 <= r["success_rate"] <= 1.0 for r in results["rows"])
-    page = (tmp_path / "learning.md").read_text()
+    page = doc.read_text()
     assert "| source | 3 | D0 |" in page and "| generated | 4 | D0 |" in page
+    assert "# Intro kept" in page and "## square kept" in page and "old lift numbers" not in page
+    assert "![lift study](learning_lift.png)" in page and (tmp_path / "learning_lift.png").stat().st_size > 5000
     again = run(*args)  # everything exists: nothing is redone
     assert again.returncode == 0 and "training" not in again.stderr

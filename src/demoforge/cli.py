@@ -487,7 +487,7 @@ def train(
         str, typer.Option(help="also learn from obs/<camera>_image with a CNN, e.g. agentview (slow on a CPU)")
     ] = "",
     obs_keys: Annotated[
-        str, typer.Option(help="low-dimensional obs keys (default: eef pose, gripper and object; with --cameras no object)")
+        str, typer.Option(help="low-dimensional obs keys (default: eef pose, gripper, joint velocities, objects; with --cameras no objects)")
     ] = "",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoint.pt")] = False,
@@ -584,12 +584,12 @@ def study(
     episodes: Annotated[int, typer.Option(min=1, help="evaluation episodes per policy and variation")] = 50,
     train_steps: Annotated[int, typer.Option(min=1, help="gradient steps per policy")] = 20_000,
     out: Annotated[Path, typer.Option(help="study folder (rerun to resume)")] = Path("runs/study"),
-    doc: Annotated[Path | None, typer.Option(help="also write the results page here (e.g. docs/learning.md)")] = None,
+    doc: Annotated[Path | None, typer.Option(help="also put the results (table and plot) in this task's section of this page, e.g. docs/learning.md")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
 ) -> None:
     """Source-only versus generated-data policies, trained and evaluated in one resumable command."""
     _learn_modules()
-    from demoforge.learn.study import StudyConfig, run_study, study_markdown
+    from demoforge.learn.study import StudyConfig, plot_study, run_study, study_markdown, update_doc
     from demoforge.runner.pool import default_workers
 
     try:
@@ -601,12 +601,16 @@ def study(
     with console.status("study") as status:
         results = run_study(cfg, out, on_stage=lambda text: (status.update(text), console.print(f"- {text}")))
     command = " ".join(["demoforge", *sys.argv[1:]])
-    page = study_markdown(results, command)
+    plot_study(results, out / "study.png")
+    page = study_markdown(results, command, plot="study.png")
+    (out / "study.md").write_text(page)
     out_console.print(page)
     if doc is not None:
         doc.parent.mkdir(parents=True, exist_ok=True)
-        doc.write_text(page)
-        console.print(f"wrote {doc}")
+        figure = doc.with_name(f"{doc.stem}_{task}.png")
+        plot_study(results, figure)
+        update_doc(doc, task, study_markdown(results, command, plot=figure.name))
+        console.print(f"updated the {task} section of {doc} (plot: {figure})")
 
 
 def _learn_modules() -> Any:

@@ -16,7 +16,9 @@ from demoforge.data.hdf5 import demo_names, open_dataset, read_demos
 from demoforge.errors import InputFileError
 from demoforge.learn.features import features
 
-PROPRIO_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos")
+# Joint velocities tell a resting arm about to start from one mid-motion: without them a policy that
+# re-plans often stalls at the start (measured on stack: 33% vs 0% re-planning every step, 97% vs 90.5% every 4 steps).
+PROPRIO_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "robot0_joint_vel")
 LOW_DIM_KEYS = (*PROPRIO_KEYS, "object")  # the state policy's input; image policies see PROPRIO_KEYS + images
 
 
