@@ -5,11 +5,12 @@ from __future__ import annotations
 from demoforge.errors import DemoforgeError
 from demoforge.tasks.base import Placement, Subtask, Task
 from demoforge.tasks.lift import Lift
+from demoforge.tasks.pour import Pour
 from demoforge.tasks.square import Square
 from demoforge.tasks.stack import Stack
 from demoforge.tasks.stack_three import StackThree
 
-TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square)}
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour)}
 
 
 def get_task(name: str) -> Task:
