@@ -171,6 +171,8 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
             reason = "physics unstable" if rec.unstable else "episode too long"
         elif not rec.succeeded():
             reason = f"subtask {task.subtasks[-1].name} failed"
+    if reason.startswith("subtask"):
+        reason = task.failure_reason(env) or reason  # e.g. "spilled 9 of 60 particles"
     success = not reason
     demo = rec.finish(attempt=index, seed=cfg.seed, variation=cfg.variation, reason=reason, segments=segments)
     demo.source = chosen

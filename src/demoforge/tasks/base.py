@@ -86,6 +86,10 @@ class Task:
         """Scripted, human-like expert: a stream of targets from the current state to success."""
         raise NotImplementedError
 
+    def failure_reason(self, env: SimEnv) -> str:
+        """Why the current state is a failure, when the task can say more than "subtask X failed" ("" if not)."""
+        return ""
+
     # ---- shared behaviour ----------------------------------------------------------------------
     @property
     def signal_names(self) -> list[str]:

@@ -28,7 +28,7 @@ PARTICLE_DENSITY = 1000.0  # water
 PARTICLE_DRAG = 0.004  # N s/m on each ball: viscosity, so a pour flows instead of shooting out
 PARTICLE_FRICTION = (0.0, 0.0, 0.0)  # frictionless (condim 1, and they decide their contacts): a coarse liquid
 
-CUP_RADIUS = 0.025  # inner (outer diameter 5.8 cm: 1 cm to spare each side in the open gripper)
+CUP_RADIUS = 0.025  # inner (outer diameter 5.8 cm: 1.1 cm to spare each side in the open gripper)
 CUP_WALL = 0.004
 CUP_HEIGHT = 0.09
 CUP_FLOOR = 0.006
@@ -54,6 +54,7 @@ APPROACH = np.array([np.sqrt(0.5), -np.sqrt(0.5), 0.0])
 POUR = np.array([np.sqrt(0.5), np.sqrt(0.5), 0.0])
 GRIPPER_SIDE = np.stack([[0.0, 0.0, -1.0], POUR, APPROACH], axis=1)
 GRASP_HEIGHT = 0.055  # above the cup's underside
+GRASP_DEPTH = 0.018  # tool point past the cup axis: the pads close on its widest chord, not behind it
 
 
 def add_container(
@@ -131,6 +132,11 @@ class Pour(Task):
             "cup": box_placement(0.48, -0.17, 0.07, 0.06, yaw=(-np.pi, np.pi)),
             "target": box_placement(0.62, 0.06, 0.06, 0.07, yaw=(-np.pi, np.pi)),
             "coaster": box_placement(0.4, 0.12, 0.05, 0.06, yaw=(-np.pi, np.pi)),
+        },
+        "D2": {
+            "cup": box_placement(0.5, -0.17, 0.1, 0.09, yaw=(-np.pi, np.pi)),
+            "target": box_placement(0.62, 0.06, 0.08, 0.1, yaw=(-np.pi, np.pi)),
+            "coaster": box_placement(0.42, 0.14, 0.07, 0.08, yaw=(-np.pi, np.pi)),
         },
     }
     symmetry = {"cup": 0, "target": 0, "coaster": 0}
@@ -216,7 +222,7 @@ class Pour(Task):
     def _grasp(self, motion: Motion, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
         """Turn the hand sideways behind the cup, slide the fingers around it, close, lift."""
         cup = env.body_pose("cup")[:3, 3]
-        grasp = geo.make_pose(cup + [0.0, 0.0, GRASP_HEIGHT], GRIPPER_SIDE)
+        grasp = geo.make_pose(cup + [0.0, 0.0, GRASP_HEIGHT] + GRASP_DEPTH * APPROACH, GRIPPER_SIDE)
         behind = grasp.copy()
         behind[:3, 3] -= float(rng.uniform(0.08, 0.11)) * APPROACH
         above = behind.copy()
@@ -257,10 +263,10 @@ class Pour(Task):
         yield from motion.move(over, speed=0.7)
         yield from motion.move(on_coaster, speed=0.35, precise=True)
         yield from motion.grip(-1.0)
+        yield from motion.lift(float(rng.uniform(0.06, 0.08)), speed=0.4)  # fingers up past the rim first
         back = motion.target.copy()
         back[:3, 3] -= float(rng.uniform(0.08, 0.11)) * APPROACH
-        yield from motion.move(back, speed=0.5)
-        yield from motion.lift(float(rng.uniform(0.05, 0.08)), speed=0.7)
+        yield from motion.move(back, speed=0.6)
         yield from motion.pause(int(rng.integers(3, 8)))
 
 

@@ -28,6 +28,7 @@ TASK_DESCRIPTIONS = {
     "stack": "stack the red cube on the green cube",
     "stack_three": "stack the red cube on the green cube, then the blue cube on the red cube",
     "square": "put the square nut onto the square peg",
+    "pour": "pour the balls from the cup into the bowl, then put the cup on the coaster",
 }
 
 
