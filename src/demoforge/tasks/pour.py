@@ -95,6 +95,12 @@ def add_particles(spec: mujoco.MjSpec, count: int) -> None:
         )
 
 
+def container_size(env: SimEnv, name: str) -> tuple[float, float]:
+    """Inner radius and wall height of a container as simulated (read from its first wall segment)."""
+    wall = env.model.geom(f"{name}_wall0")
+    return float(np.hypot(*wall.pos[:2]) - wall.size[0]), float(2 * wall.size[2])
+
+
 def particle_grid(count: int) -> np.ndarray:
     """(count, 3) start positions inside the cup (cup frame): loose hexagonal layers, bottom up."""
     spacing = 2.05 * PARTICLE_RADIUS
@@ -140,6 +146,7 @@ class Pour(Task):
         },
     }
     symmetry = {"cup": 0, "target": 0, "coaster": 0}
+    bowl_radius = BOWL_RADIUS  # inner; the task reads sizes back from the model, so a variant may change it
     min_separation = 0.17
     max_steps = 700
 
@@ -147,7 +154,7 @@ class Pour(Task):
         # Hundreds of ball contacts: conjugate gradient is several times faster here than Newton's dense steps.
         spec.option.solver = mujoco.mjtSolver.mjSOL_CG
         add_container(spec, "cup", CUP_RADIUS, CUP_WALL, CUP_HEIGHT, CUP_FLOOR, CUP_RGBA, 16, 300.0)
-        add_container(spec, "target", BOWL_RADIUS, BOWL_WALL, BOWL_HEIGHT, BOWL_FLOOR, BOWL_RGBA, 24, 2000.0)
+        add_container(spec, "target", self.bowl_radius, BOWL_WALL, BOWL_HEIGHT, BOWL_FLOOR, BOWL_RGBA, 24, 2000.0)
         coaster = add_free_body(spec, "coaster")
         coaster.add_geom(
             name="coaster_geom", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[COASTER_RADIUS, COASTER_HALF_H, 0],
@@ -170,10 +177,10 @@ class Pour(Task):
         return (np.hypot(local[:, 0], local[:, 1]) < radius) & (local[:, 2] > 0) & (local[:, 2] < height + 0.01)
 
     def in_cup(self, env: SimEnv) -> np.ndarray:
-        return self._inside(env, "cup", CUP_RADIUS, CUP_HEIGHT)
+        return self._inside(env, "cup", *container_size(env, "cup"))
 
     def in_target(self, env: SimEnv) -> np.ndarray:
-        return self._inside(env, "target", BOWL_RADIUS, BOWL_HEIGHT)
+        return self._inside(env, "target", *container_size(env, "target"))
 
     def spilled(self, env: SimEnv) -> int:
         """Particles neither in the cup nor in the bowl, and down at the height of the table (they landed)."""
@@ -237,15 +244,17 @@ class Pour(Task):
     def _pour(self, motion: Motion, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
         """Bring the cup beside the bowl's centre, tilt it over the bowl, hold until empty, tilt back."""
         bowl = env.body_pose("target")[:3, 3]
+        cup_radius, cup_height = container_size(env, "cup")
+        bowl_height = container_size(env, "target")[1]
         lip_short = float(rng.uniform(0.025, 0.04))  # the lip stops this far short of the bowl centre
-        height = BOWL_HEIGHT + float(rng.uniform(0.012, 0.025))  # cup underside above the bowl's underside
-        cup_goal = bowl + [0.0, 0.0, height] - (CUP_RADIUS + lip_short) * POUR
+        height = bowl_height + float(rng.uniform(0.012, 0.025))  # cup underside above the bowl's underside
+        cup_goal = bowl + [0.0, 0.0, height] - (cup_radius + lip_short) * POUR
         level = _holding(env, cup_goal)
         yield from motion.move(level, speed=0.6)
         yield from motion.pause(int(rng.integers(2, 6)))
         angle = -float(rng.uniform(np.deg2rad(100), np.deg2rad(112)))
-        lip = cup_goal + CUP_RADIUS * POUR + [0.0, 0.0, CUP_HEIGHT]  # the lip on the bowl's side
-        lip_low = bowl - lip_short * POUR + [0.0, 0.0, BOWL_HEIGHT + float(rng.uniform(0.07, 0.09))]
+        lip = cup_goal + cup_radius * POUR + [0.0, 0.0, cup_height]  # the lip on the bowl's side
+        lip_low = bowl - lip_short * POUR + [0.0, 0.0, bowl_height + float(rng.uniform(0.07, 0.09))]
         for fraction, speed in ((0.45, 0.5), (1.0, float(rng.uniform(0.2, 0.35)))):
             pivot = lip + fraction * (lip_low - lip)
             yield from motion.move(_tilted(level, lip, pivot, fraction * angle), speed=speed, precise=True)

@@ -1,0 +1,108 @@
+"""Pouring: the expert fills the bowl, an early tilt spills and is named, generated pours replay from their states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import demoforge as df
+from demoforge.data.hdf5 import read_demos
+from demoforge.episode import Recorder, record_expert
+from demoforge.replay import check_demo
+from demoforge.sim.robot import PANDA
+from demoforge.tasks import get_task
+from demoforge.tasks.pour import BOWL_HEIGHT, BOWL_RADIUS, NUM_PARTICLES, Pour
+from demoforge.world import World, env_for_demo, make_world
+
+
+def balls_in_bowl(world: World) -> int:
+    """Count from body names alone (``particle_<i>``, ``target``), as any reader of the stored states can."""
+    env = world.env
+    bowl = env.body_pose("target")
+    local = np.array([env.body_pose(f"particle_{i}")[:3, 3] - bowl[:3, 3] for i in range(NUM_PARTICLES)])
+    local = local @ bowl[:3, :3]
+    return int(np.sum((np.hypot(local[:, 0], local[:, 1]) < BOWL_RADIUS) & (local[:, 2] > 0)
+                      & (local[:, 2] < BOWL_HEIGHT + 0.01)))
+
+
+@pytest.fixture(scope="module")
+def pour_world() -> World:
+    return make_world(get_task("pour"))
+
+
+def test_the_expert_pours_every_ball_into_the_bowl(pour_world: World) -> None:
+    demo = record_expert(pour_world, np.random.default_rng([7, 0]), "D0")
+    task = pour_world.task
+    assert demo.success and task.success(pour_world.env)
+    assert balls_in_bowl(pour_world) >= 0.9 * NUM_PARTICLES and task.spilled(pour_world.env) == 0
+    assert task.failure_reason(pour_world.env) == ""
+    assert NUM_PARTICLES >= 50 and demo.obs["object"].shape[1] == 7 * len(task.objects)  # balls live in the states
+
+
+def test_an_early_tilt_spills_and_the_reason_says_how_many(pour_world: World) -> None:
+    """Tip the cup over the table right after lifting it: the balls land beside the bowl."""
+    task: Pour = pour_world.task  # type: ignore[assignment]
+    env = pour_world.env
+    rng = np.random.default_rng([7, 1])
+    task.reset(env, rng, "D0")
+    rec = Recorder(pour_world)
+    rec.start()
+    from demoforge.tasks.motion import Motion
+    from demoforge.tasks.pour import CUP_HEIGHT, CUP_RADIUS, POUR, _tilted
+
+    motion = Motion(env, rng)
+    for target, gripper in task._grasp(motion, env, rng):
+        rec.step(target, gripper)
+    assert env.is_grasping("cup")
+    level = motion.target
+    lip = env.body_pose("cup")[:3, 3] + CUP_RADIUS * POUR + [0.0, 0.0, CUP_HEIGHT]
+    for target, gripper in motion.move(_tilted(level, lip, lip, -np.deg2rad(110)), speed=0.5, precise=True):
+        rec.step(target, gripper)
+    for target, gripper in motion.pause(30):
+        rec.step(target, gripper)
+    spilled = task.spilled(env)
+    assert spilled > 0.1 * NUM_PARTICLES and balls_in_bowl(pour_world) == 0
+    assert task.failure_reason(env) == f"spilled {spilled} of {NUM_PARTICLES} particles"
+    assert not task.success(env) and not rec.succeeded()
+
+
+@pytest.fixture(scope="module")
+def pour_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pour")
+    df.record_sources("pour", num=3, out=out / "src.hdf5", seed=0)
+    cfg = df.GenerateConfig(task="pour", source=str(out / "src.hdf5"), num_demos=2, max_attempts=6, variation="D1",
+                            seed=1)
+    stats = df.generate(cfg, out / "run", workers=1)
+    assert stats["successes"] == 2, stats
+    return out / "run"
+
+
+def test_a_generated_pour_replays_from_its_states_and_still_succeeds(pour_run: Path) -> None:
+    for demo in read_demos(pour_run / "demos.hdf5"):
+        check = check_demo(demo, "pour")
+        assert check.ok and check.replayed_success, check
+        world = World(env_for_demo(demo, PANDA), get_task("pour"), demo.model_file)
+        world.env.set_state(demo.states[-1])
+        assert balls_in_bowl(world) >= 0.9 * NUM_PARTICLES  # judged from the stored final state alone
+
+
+class NarrowBowlPour(Pour):
+    """The same task with a bowl that holds only a few balls: the rest must spill."""
+
+    bowl_radius = 0.012
+
+
+def test_spilled_attempts_are_discarded_with_the_spill_as_reason(
+    pour_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(df.TASKS, "pour", NarrowBowlPour)  # one in-process worker builds the task by name
+    cfg = df.GenerateConfig(task="pour", source=str(pour_run.parent / "src.hdf5"), num_demos=1, max_attempts=2,
+                            variation="D0", seed=2)
+    stats = df.generate(cfg, tmp_path / "run", workers=1)
+    assert stats["successes"] == 0 and stats["attempts"] == 2
+    reasons = list(stats["failures"])
+    assert reasons and all(r.startswith("spilled ") and r.endswith(f" of {NUM_PARTICLES} particles") for r in reasons)
+    failed = read_demos(tmp_path / "run" / "failed.hdf5", require_datagen=False)
+    assert [d.meta["reason"] for d in failed][0].startswith("spilled ")
