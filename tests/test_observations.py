@@ -111,6 +111,27 @@ def test_video_grid_of_kept_and_failed_attempts(mixed_run: tuple[Path, dict], tm
     assert_user_error(run("video", str(tmp_path / "nothing")), "nothing", "not a run folder")
 
 
+def test_video_shows_the_most_telling_failures_first(mixed_run: tuple[Path, dict], tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from demoforge.grid_video import pick_failures
+
+    failed = tmp_path / "failed.hdf5"
+    shutil.copy(mixed_run[0] / "failed.hdf5", failed)
+    reasons = ["subtask grasp_cube_a failed", "subtask grasp_cube_a failed", "spilled 9 of 60 particles"]
+    with h5py.File(failed, "r+") as f:
+        names = sorted(f["data"], key=lambda n: int(n.split("_")[1]))
+        for i, name in enumerate(names):
+            meta = json.loads(f["data"][name].attrs["meta"])
+            f["data"][name].attrs["meta"] = json.dumps({**meta, "reason": reasons[i % 3]})
+    assert len(names) >= 3, names
+    # The task's own explanation (a spill) first, then one of each other kind, then the rest in order.
+    expected = [names[2], names[0]] + [n for n in names if n not in (names[0], names[2])]
+    assert pick_failures(failed, len(names)) == expected
+    assert pick_failures(failed, 1) == [names[2]]
+
+
 def test_caption_draws_text() -> None:
     frame = np.full((60, 80, 3), 128, dtype=np.uint8)
     labelled = caption(frame, ["demo_0", "success"])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from demoforge.data.hdf5 import demo_names, open_dataset, read_demos
+from demoforge.data.hdf5 import demo_names, open_dataset, read_demos, read_meta
 from demoforge.data.video import caption, grid_frames, write_video
 from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.replay import render_frames
@@ -59,6 +60,22 @@ def pick(path: Path, count: int) -> list[str]:
         return demo_names(f)[:count]
 
 
+def pick_failures(path: Path, count: int) -> list[str]:
+    """Failed attempts that show the most: one per kind of reason, the task's own explanations (a spill)
+    before the generic "subtask X failed", then the rest in attempt order."""
+    reasons = {name: str(meta.get("reason", "")) for name, meta in read_meta(path).items()}
+    kinds: dict[str, str] = {}
+    for name, reason in reasons.items():
+        kinds.setdefault(re.sub(r"\d+", "#", reason), name)
+    telling = sorted(kinds.values(), key=lambda n: (reasons[n].startswith("subtask"), _index(n)))
+    rest = [n for n in reasons if n not in telling]
+    return (telling + rest)[:count]
+
+
+def _index(name: str) -> int:
+    return int(name.rsplit("_", 1)[-1])
+
+
 def grid_video(
     run: Path,
     out: Path,
@@ -76,7 +93,7 @@ def grid_video(
     kept_file, failed_file = run_files(Path(run))
     clips = [Clip(str(kept_file), n, camera, width, height) for n in pick(kept_file, num)]
     if failed and failed_file is not None:
-        clips += [Clip(str(failed_file), n, camera, width, height) for n in pick(failed_file, failed)]
+        clips += [Clip(str(failed_file), n, camera, width, height) for n in pick_failures(failed_file, failed)]
     if not clips:
         raise DemoforgeError(f"{run}: no demos to show")
     rendered = []

@@ -195,6 +195,14 @@ def demo_names(f: h5py.File) -> list[str]:
     return sorted((k for k in keys if k.startswith("demo_") and k[5:].isdigit()), key=_demo_sort_key)
 
 
+def read_meta(path: str | Path) -> dict[str, dict]:
+    """Demo name -> its ``meta`` attribute (reason, attempt, ...), without reading any arrays."""
+    path = Path(path)
+    with open_dataset(path) as f:
+        data = _group(path, f, "data")
+        return {name: _json_attr(path, data[name], "meta", "{}", dict) for name in demo_names(f)}
+
+
 def read_demos(path: str | Path, require_datagen: bool = True, names: list[str] | None = None) -> list[Demo]:
     """All demos of a file (or the listed ones), validated; ``require_datagen`` for generator sources."""
     path = Path(path)
