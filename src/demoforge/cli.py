@@ -435,7 +435,7 @@ def demo(
     task: Annotated[str, typer.Option(help="task name")] = "stack",
     num_source: Annotated[int, typer.Option(help="source demos to record")] = 10,
     num_demos: Annotated[int, typer.Option(help="demos to generate")] = 100,
-    variation: Annotated[str, typer.Option(help="generation variation")] = "D1",
+    variation: Annotated[str | None, typer.Option(help="generation variation (default: D1; D2 for pour)")] = None,
     out: Annotated[Path, typer.Option(help="folder for everything this writes")] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
 ) -> None:
@@ -443,6 +443,9 @@ def demo(
     from demoforge.capture.scripted import record_sources
     from demoforge.mimic.generate import GenerateConfig
 
+    from demoforge.tasks import get_task
+
+    variation = variation or get_task(task).demo_variation
     _prepare_out(out, overwrite=True)
     out.mkdir(parents=True)
     src = out / "source.hdf5"

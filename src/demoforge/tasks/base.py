@@ -68,6 +68,7 @@ class Task:
     reach: tuple[float, float] = (0.3, 0.72)  # horizontal distance from the robot base a top-down grasp can reach
     success_hold_steps: int = 5  # success must hold for this many final control steps
     max_steps: int = 600  # control steps before an episode is cut
+    demo_variation: str = "D1"  # what ``demoforge demo`` generates in by default
 
     # ---- to override ---------------------------------------------------------------------------
     def build(self, spec: mujoco.MjSpec) -> None:

@@ -149,6 +149,7 @@ class Pour(Task):
     bowl_radius = BOWL_RADIUS  # inner; the task reads sizes back from the model, so a variant may change it
     min_separation = 0.17
     max_steps = 700
+    demo_variation = "D2"  # placements wide enough that a few generated pours spill, so the demo shows one
 
     def build(self, spec: mujoco.MjSpec) -> None:
         # Hundreds of ball contacts: conjugate gradient is several times faster here than Newton's dense steps.
