@@ -34,6 +34,7 @@ from demoforge.episode import Recorder
 
 sys.path.insert(0, str(Path(__file__).parent))
 import datasets  # noqa: E402  (benchmarks/datasets.py)
+import pour  # noqa: E402  (benchmarks/pour.py)
 import scale  # noqa: E402  (benchmarks/scale.py)
 import scenes  # noqa: E402  (benchmarks/scenes.py)
 from demoforge.sim.controller import action_to_target, target_to_action
@@ -41,7 +42,7 @@ from demoforge.sim.robot import PANDA
 from demoforge.world import World, env_for_demo
 
 # Default attempts per (task, variation): enough for a DGR within a few percent, full run in minutes.
-DEFAULT_ATTEMPTS = {"stack": 210, "lift": 150, "square": 210, "stack_three": 210}
+DEFAULT_ATTEMPTS = {"stack": 210, "lift": 150, "square": 210, "stack_three": 210, "pour": 60}
 QUICK_ATTEMPTS = 12
 NUM_SOURCES = 10
 SOURCE_SEEDS = (0, 1, 2)  # DGR depends on which 10 demos a person happened to record: pool three source sets
@@ -526,6 +527,10 @@ def main() -> None:
         data_result = datasets.bench_datasets(Path(tmp), 4 if args.quick else 20)
         log("scale ...")
         scale_result = scale.bench_scale(Path(tmp), 24 if args.quick else 200)
+    sweep = []
+    if "pour" in tasks:
+        log("pour: physics step sweep ...")
+        sweep = pour.timestep_sweep(2 if args.quick else 12)
     compile_ms = scenes.compile_times(5 if args.quick else 20)
     fps = scenes.render_fps(frames=10 if args.quick else 60)
     stack_rows = [r for r in rows if r.task == "stack"]
@@ -547,6 +552,7 @@ def main() -> None:
             scenes.cameras_section(camera_rows),
             datasets.datasets_section(data_result),
             scale.scale_section(scale_result),
+            pour.pour_section([r for r in rows if r.task == "pour"], sweep) if sweep else "",
             f"Benchmark run time: {total:.0f} s.",
             "",
         ]
