@@ -91,7 +91,7 @@ def add_particles(spec: mujoco.MjSpec, count: int) -> None:
         body.add_geom(
             name=f"particle_{i}_geom", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[PARTICLE_RADIUS, 0, 0],
             rgba=list(PARTICLE_RGBA), density=PARTICLE_DENSITY, friction=list(PARTICLE_FRICTION), condim=1,
-            priority=1, solref=[0.01, 1.5], contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY,
+            priority=1, solref=[0.005, 1.5], contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY,
         )
 
 
