@@ -42,7 +42,7 @@ from demoforge.sim.robot import PANDA
 from demoforge.world import World, env_for_demo
 
 # Default attempts per (task, variation): enough for a DGR within a few percent, full run in minutes.
-DEFAULT_ATTEMPTS = {"stack": 210, "lift": 150, "square": 210, "stack_three": 210, "pour": 60}
+DEFAULT_ATTEMPTS = {"stack": 210, "lift": 150, "square": 210, "stack_three": 210, "pour": 45}
 QUICK_ATTEMPTS = 12
 NUM_SOURCES = 10
 SOURCE_SEEDS = (0, 1, 2)  # DGR depends on which 10 demos a person happened to record: pool three source sets
@@ -530,7 +530,7 @@ def main() -> None:
     sweep = []
     if "pour" in tasks:
         log("pour: physics step sweep ...")
-        sweep = pour.timestep_sweep(2 if args.quick else 12)
+        sweep = pour.timestep_sweep(2 if args.quick else 8)
     compile_ms = scenes.compile_times(5 if args.quick else 20)
     fps = scenes.render_fps(frames=10 if args.quick else 60)
     stack_rows = [r for r in rows if r.task == "stack"]
