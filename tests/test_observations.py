@@ -118,7 +118,7 @@ def test_video_shows_the_most_telling_failures_first(mixed_run: tuple[Path, dict
     from demoforge.grid_video import pick_failures
 
     failed = tmp_path / "failed.hdf5"
-    shutil.copy(mixed_run[0] / "failed.hdf5", failed)
+    shutil.copy(mixed_run[0] / "demos.hdf5", failed)  # three demos whatever the MuJoCo version; reasons set below
     reasons = ["subtask grasp_cube_a failed", "subtask grasp_cube_a failed", "spilled 9 of 60 particles"]
     with h5py.File(failed, "r+") as f:
         names = sorted(f["data"], key=lambda n: int(n.split("_")[1]))
