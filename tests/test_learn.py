@@ -37,6 +37,9 @@ def test_training_lowers_the_loss_and_the_policy_reloads(stack_run: tuple[Path, 
     assert chunk.shape == (8, 7) and np.all(np.isfinite(chunk))
     assert np.array_equal(chunk, Policy.load(tmp_path / "policy").predict(obs))  # the same weights act the same
     assert not (tmp_path / "policy" / CHECKPOINT).exists()
+    # a stack policy on lift (one object fewer) is told apart from a broken run
+    mismatch = run("eval", "--policy", str(tmp_path / "policy"), "--task", "lift", "--episodes", "1", "--workers", "1")
+    assert_user_error(mismatch, "input features", "another task")
 
 
 def test_interrupted_training_resumes_to_the_same_weights(stack_run: tuple[Path, dict], tmp_path: Path) -> None:

@@ -611,7 +611,7 @@ def study(
     if doc is not None:
         doc.parent.mkdir(parents=True, exist_ok=True)
         figure = doc.with_name(f"{doc.stem}_{task}.png")
-        plot_study(results, figure)
+        shutil.copyfile(out / "study.png", figure)
         update_doc(doc, task, study_markdown(results, command, plot=figure.name))
         console.print(f"updated the {task} section of {doc} (plot: {figure})")
 

@@ -67,13 +67,9 @@ def pick_failures(path: Path, count: int) -> list[str]:
     kinds: dict[str, str] = {}
     for name, reason in reasons.items():
         kinds.setdefault(re.sub(r"\d+", "#", reason), name)
-    telling = sorted(kinds.values(), key=lambda n: (reasons[n].startswith("subtask"), _index(n)))
+    telling = sorted(kinds.values(), key=lambda n: reasons[n].startswith("subtask"))  # stable: index order kept
     rest = [n for n in reasons if n not in telling]
     return (telling + rest)[:count]
-
-
-def _index(name: str) -> int:
-    return int(name.rsplit("_", 1)[-1])
 
 
 def grid_video(

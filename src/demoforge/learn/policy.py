@@ -115,6 +115,11 @@ class Policy:
     @torch.no_grad()
     def predict(self, obs: np.ndarray, images: np.ndarray | None = None) -> np.ndarray:
         """(D,) features [, (cameras, H, W, 3) uint8 images] -> (chunk, 7) actions."""
+        if obs.shape != (self.cfg.obs_dim,):
+            raise DemoforgeError(
+                f"the policy takes {self.cfg.obs_dim} input features from {', '.join(self.cfg.obs_keys)} but got "
+                f"{obs.size}: it was trained on another task or by an older demoforge; train it again"
+            )
         x = torch.as_tensor(((obs - self._obs_mean) / self._obs_std)[None], dtype=torch.float32)
         pixels = torch.as_tensor(images[None]) if self.cfg.cameras else None
         out = self.model(x, pixels)[0].numpy()

@@ -46,6 +46,7 @@ class SimEnv:
         self.ik = DiffIK(model, self.eef_site_id, self.arm_qpos_adr, self.arm_dof_adr, self.q_home, robot.ik_joint_cost)
         self.state_size = mujoco.mj_stateSize(model, STATE_SPEC)
         self._body_geoms: dict[str, np.ndarray] = {}
+        self._body_ids: dict[tuple[str, ...], np.ndarray] = {}
         self._masks: dict[bytes, np.ndarray] = {}
         self.robot_geom_mask = np.zeros(model.ngeom, dtype=bool)
         self.robot_geom_mask[self.body_geoms(model.body(self.base_body_id).name)] = True
@@ -96,6 +97,13 @@ class SimEnv:
         if body not in self._body_geoms:
             self._body_geoms[body] = subtree_geoms(self.model, body)
         return self._body_geoms[body]
+
+    def body_ids(self, names: tuple[str, ...]) -> np.ndarray:
+        """Body ids for a fixed tuple of names (cached: tasks read many bodies every control step)."""
+        ids = self._body_ids.get(names)
+        if ids is None:
+            ids = self._body_ids[names] = np.array([self.model.body(name).id for name in names], dtype=int)
+        return ids
 
     def _mask(self, geoms: np.ndarray) -> np.ndarray:
         """Boolean mask over all geoms marking ``geoms`` (cached: contact queries run every step)."""

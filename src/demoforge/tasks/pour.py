@@ -23,6 +23,7 @@ from demoforge.tasks.motion import Motion
 from demoforge.tasks.objects import add_free_body
 
 NUM_PARTICLES = 60
+PARTICLE_NAMES = tuple(f"particle_{i}" for i in range(NUM_PARTICLES))
 PARTICLE_RADIUS = 0.0055
 PARTICLE_DENSITY = 1000.0  # water
 PARTICLE_DRAG = 0.004  # N s/m on each ball: viscosity, so a pour flows instead of shooting out
@@ -165,11 +166,7 @@ class Pour(Task):
 
     # ---- state ---------------------------------------------------------------------------------
     def particle_positions(self, env: SimEnv) -> np.ndarray:
-        ids = self._particle_ids(env)
-        return env.data.xpos[ids]
-
-    def _particle_ids(self, env: SimEnv) -> np.ndarray:
-        return np.array([env.model.body(f"particle_{i}").id for i in range(NUM_PARTICLES)])
+        return env.data.xpos[env.body_ids(PARTICLE_NAMES)]
 
     def _inside(self, env: SimEnv, container: str, radius: float, height: float) -> np.ndarray:
         """Which particles are inside an upright-or-tilted container (in its frame: within radius and height)."""
@@ -199,7 +196,7 @@ class Pour(Task):
         jitter = rng.uniform(-0.0008, 0.0008, (NUM_PARTICLES, 2))
         for i, local in enumerate(particle_grid(NUM_PARTICLES)):
             local = local + [jitter[i, 0], jitter[i, 1], 0.0]
-            set_free_body_pose(env.model, env.data, f"particle_{i}", geo.make_pose(cup[:3, :3] @ local + cup[:3, 3]))
+            set_free_body_pose(env.model, env.data, PARTICLE_NAMES[i], geo.make_pose(cup[:3, :3] @ local + cup[:3, 3]))
         hold = env.eef_pose()
         for _ in range(SETTLE_STEPS):  # the balls drop into a heap before the episode starts
             env.apply_target(hold, -1.0)
