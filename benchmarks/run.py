@@ -527,6 +527,10 @@ def main() -> None:
         data_result = datasets.bench_datasets(Path(tmp), 4 if args.quick else 20)
         log("scale ...")
         scale_result = scale.bench_scale(Path(tmp), 24 if args.quick else 200)
+        pour_scenes = None
+        if "pour" in tasks:
+            log("pour: generation in tabletop scenes ...")
+            pour_scenes = pour.scene_dgr(QUICK_ATTEMPTS if args.quick else attempts["pour"], Path(tmp))
     sweep = []
     if "pour" in tasks:
         log("pour: physics step sweep ...")
@@ -552,7 +556,7 @@ def main() -> None:
             scenes.cameras_section(camera_rows),
             datasets.datasets_section(data_result),
             scale.scale_section(scale_result),
-            pour.pour_section([r for r in rows if r.task == "pour"], sweep) if sweep else "",
+            pour.pour_section([r for r in rows if r.task == "pour"], sweep, pour_scenes) if sweep else "",
             f"Benchmark run time: {total:.0f} s.",
             "",
         ]

@@ -13,7 +13,19 @@ from demoforge.episode import Recorder, record_expert
 from demoforge.replay import check_demo
 from demoforge.sim.robot import PANDA
 from demoforge.tasks import get_task
-from demoforge.tasks.pour import BOWL_HEIGHT, BOWL_RADIUS, NUM_PARTICLES, Pour
+from demoforge.scenes.sample import sample_scene
+from demoforge.tasks.pour import (
+    BOWL_HEIGHT,
+    BOWL_RADIUS,
+    CUP_FLOOR,
+    CUP_HEIGHT,
+    CUP_RADIUS,
+    CUP_RGBA,
+    NUM_PARTICLES,
+    Pour,
+    container_floor,
+    container_size,
+)
 from demoforge.world import World, env_for_demo, make_world
 
 
@@ -41,10 +53,33 @@ def test_the_expert_pours_every_ball_into_the_bowl(pour_world: World) -> None:
     assert NUM_PARTICLES >= 50 and demo.obs["object"].shape[1] == 7 * len(task.objects)  # balls live in the states
 
 
+def test_scenes_vary_cups_and_bowls_and_the_expert_pours_into_the_extremes() -> None:
+    """Scenes draw cups and bowls of other radius and height; the task reads them from the model and adapts."""
+    task = get_task("pour")
+    scenes = [sample_scene("tabletop", "D1", seed, task.objects, task.placement_boxes("D1"), task.scalable)
+              for seed in range(10)]
+    bowl_scale = [s.objects["target"].scale for s in scenes]
+    for scene in (scenes[int(np.argmin(bowl_scale))], scenes[int(np.argmax(bowl_scale))]):
+        world = make_world(task, scene=scene)
+        cup, bowl = scene.objects["cup"], scene.objects["target"]
+        assert container_size(world.env, "cup") == pytest.approx(
+            (CUP_RADIUS * cup.scale, CUP_HEIGHT * cup.scale * cup.aspect[2]), rel=1e-4)
+        assert container_size(world.env, "target") == pytest.approx(
+            (BOWL_RADIUS * bowl.scale, BOWL_HEIGHT * bowl.scale * bowl.aspect[2]), rel=1e-4)
+        assert container_floor(world.env, "cup") == pytest.approx(CUP_FLOOR * cup.scale * cup.aspect[2], rel=1e-4)
+        model = world.env.model
+        wall = model.geom("cup_wall0").id
+        colour = model.mat_rgba[model.geom_matid[wall]] if model.geom_matid[wall] >= 0 else model.geom_rgba[wall]
+        assert colour[3] == pytest.approx(CUP_RGBA[3])  # a recoloured cup stays see-through
+        demo = record_expert(world, np.random.default_rng([3, 1]), "D1")
+        assert demo.success, task.failure_reason(world.env)
+    assert np.ptp(bowl_scale) > 0.06 and np.ptp([s.objects["cup"].aspect[2] for s in scenes]) > 0.08
+
+
 def test_an_early_tilt_spills_and_the_reason_says_how_many(pour_world: World) -> None:
     """Tip the cup over the table right after lifting it: the balls land beside the bowl."""
     from demoforge.tasks.motion import Motion
-    from demoforge.tasks.pour import CUP_HEIGHT, CUP_RADIUS, POUR, _tilted
+    from demoforge.tasks.pour import POUR, _tilted
 
     task: Pour = pour_world.task  # type: ignore[assignment]
     env = pour_world.env

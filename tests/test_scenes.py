@@ -85,7 +85,10 @@ def test_object_looks_change_mass_and_colour() -> None:
     assert varied.env.model.body_mass[body] == pytest.approx(2 * plain.env.model.body_mass[body])
     geom = plain.env.model.geom("cube_a_geom").id
     assert varied.env.model.geom_friction[geom, 0] == pytest.approx(0.5 * plain.env.model.geom_friction[geom, 0])
-    assert varied.env.model.geom_matid[geom] >= 0
+    model = varied.env.model
+    assert model.geom_matid[geom] >= 0  # and the geom's own colour steps aside, or the renderer would ignore it
+    assert tuple(model.geom_rgba[geom]) == (0.5, 0.5, 0.5, 1.0)
+    assert tuple(model.mat_rgba[model.geom_matid[geom]]) == pytest.approx((0.1, 0.2, 0.9, 1.0))
 
 
 def test_generation_across_scenes_replays_from_stored_mjcf(stack_sources: Path, tmp_path: Path) -> None:
@@ -135,7 +138,7 @@ def test_scaled_cubes_are_simulated_at_their_size_and_stay_graspable() -> None:
         assert 2 * world.env.half_width("cube_b_geom") < 0.075  # fits between the open fingers (2 x 4 cm)
         sizes.append(half)
     assert np.ptp(sizes) > 0.004
-    assert get_task("square").scalable == ()  # nut and peg must keep their fit
+    assert get_task("square").scalable == {}  # nut and peg must keep their fit
 
 
 def test_mugs_and_bowls_stand_on_the_table() -> None:

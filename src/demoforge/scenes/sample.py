@@ -7,7 +7,7 @@ Distractors are kept out of the task objects' placement boxes, so a scene never 
 from __future__ import annotations
 
 import colorsys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -27,6 +27,8 @@ from demoforge.scenes.spec import (
 FAMILIES = ("tabletop", "kitchen")
 LEVEL_SCALE = {"D0": 0.3, "D1": 0.7, "D2": 1.0}
 TEXTURES = ("checker", "gradient", "noise")
+VESSEL_RADIUS_JITTER = 0.1  # at D2: cups 2.25-2.75 cm inside (the hand opens to 8 cm), bowls 5.9-7.2 cm
+VESSEL_HEIGHT_JITTER = 0.15
 Box = tuple[float, float, float, float]  # x_min, x_max, y_min, y_max on the table
 
 
@@ -39,9 +41,10 @@ def check_family(family: str, level: str) -> None:
 
 def sample_scene(
     family: str, level: str, seed: int, objects: Sequence[str] = (), keep_clear: Sequence[Box] = (),
-    scalable: Sequence[str] = (), axes: SceneAxes = SceneAxes(),
+    scalable: Mapping[str, str] | None = None, axes: SceneAxes = SceneAxes(),
 ) -> SceneSpec:
-    """A scene of ``family`` at ``level``; ``objects`` get their own looks (``scalable`` ones also a size),
+    """A scene of ``family`` at ``level``; ``objects`` get their own looks (``scalable`` ones, object -> "block"
+    or "vessel", also an instance of another size),
     distractors avoid ``keep_clear``; ``axes`` turns axes off or widens them."""
     check_family(family, level)
     # One random stream per axis: turning an axis off or widening it leaves every other axis's samples alone.
@@ -70,7 +73,8 @@ def sample_scene(
     lights = _lights(rng["lights"], k * axes.lights)
     cameras = _cameras(rng["cameras"], k * axes.cameras, behind_robot=family == "kitchen")
     distractors = _distractors(rng["distractors"], k * axes.distractors, table, keep_clear)
-    looks = {name: _object_look(rng["objects"], k * axes.objects, name in scalable) for name in objects}
+    kinds = scalable or {}
+    looks = {name: _object_look(rng["objects"], k * axes.objects, kinds.get(name)) for name in objects}
     fixtures = _kitchen(rng["fixtures"], k, table, material, robot_base[2]) if family == "kitchen" and axes.fixtures else ()
     return SceneSpec(
         family=family,
@@ -166,18 +170,27 @@ def _distractors(rng: np.random.Generator, k: float, table: Table, keep_clear: S
     return tuple(placed)
 
 
-def _object_look(rng: np.random.Generator, k: float, scalable: bool) -> ObjectLook:
-    """Colour, mass and friction; for scalable blocks also an instance of the category: a cube of another size,
-    a box of other proportions (longer along x, never wider across the fingers than the gripper opens) or a can."""
+def _object_look(rng: np.random.Generator, k: float, kind: str | None) -> ObjectLook:
+    """Colour, mass and friction, and for a scalable object another instance of its kind.
+
+    A block becomes a cube of another size, a box of other proportions (longer along x, never wider across
+    the fingers than the gripper opens) or a can. A vessel gets another radius (within what a hand holds and
+    a pour still hits) and, independently, another height.
+    """
     material = Material(rgba=(*_colour(rng, (0.35, 0.95), (0.4, 1.0)), 1.0)) if rng.random() < 0.3 + 0.7 * k else None
     scale, aspect, shape = 1.0, (1.0, 1.0, 1.0), None
-    if scalable:
+    if kind == "vessel":
+        scale = float(1.0 + _jitter(rng, VESSEL_RADIUS_JITTER * k))
+        aspect = (1.0, 1.0, float(1.0 + _jitter(rng, VESSEL_HEIGHT_JITTER * k)))
+    elif kind == "block":
         scale = float(1.0 + _jitter(rng, 0.2 * k))
-        kind = rng.random()
-        if kind < 0.3 * k:
+        draw = rng.random()
+        if draw < 0.3 * k:
             shape = "cylinder"
-        elif kind < 0.8 * k:
+        elif draw < 0.8 * k:
             aspect = (float(rng.uniform(1.0, 1.0 + 0.5 * k)), float(rng.uniform(1.0 - 0.2 * k, 1.0)), float(rng.uniform(0.85, 1.15)))
+    elif kind is not None:
+        raise ValueError(f"unknown kind of scalable object {kind!r} (block or vessel)")
     return ObjectLook(
         material=material, scale=scale, aspect=aspect, shape=shape, mass_scale=float(1.0 + _jitter(rng, 0.4 * k)),
         friction=float(1.0 + _jitter(rng, 0.25 * k)),

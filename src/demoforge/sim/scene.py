@@ -188,6 +188,9 @@ def _add_vessel(spec: mujoco.MjSpec, name: str, distractor: Distractor, top: flo
     body.explicitinertial = True
 
 
+DEFAULT_GEOM_RGBA = (0.5, 0.5, 0.5, 1.0)
+
+
 def apply_object_looks(spec: mujoco.MjSpec, scene: SceneSpec) -> None:
     """Recolour, resize and re-weigh task objects as the scene says (after the task built them).
 
@@ -197,21 +200,42 @@ def apply_object_looks(spec: mujoco.MjSpec, scene: SceneSpec) -> None:
         body = spec.body(name)
         if body is None:
             raise ValueError(f"scene has a look for {name!r}, which the task did not build")
-        material = add_material(spec, f"{name}_look", look.material) if look.material is not None else None
-        for geom in _subtree_geoms(body):
+        geoms = _subtree_geoms(body)
+        material = None
+        if look.material is not None:  # the object keeps its own transparency (a glass stays see-through)
+            alpha = float(geoms[0].rgba[3]) if geoms else 1.0
+            own = look.material.model_copy(update={"rgba": (*look.material.rgba[:3], alpha)})
+            material = add_material(spec, f"{name}_look", own)
+        for geom in geoms:
             if look.scale != 1.0 or look.aspect != (1.0, 1.0, 1.0):
-                geom.size = [look.scale * a * v for a, v in zip(look.aspect, geom.size)]
-                geom.pos = [look.scale * a * v for a, v in zip(look.aspect, geom.pos)]
+                _scale_geom(geom, look.scale * np.asarray(look.aspect))
             if look.shape == "cylinder" and geom.type == mujoco.mjtGeom.mjGEOM_BOX:
                 geom.type = mujoco.mjtGeom.mjGEOM_CYLINDER  # a can: radius = the block's smaller half width
                 geom.size = [min(geom.size[0], geom.size[1]), geom.size[2], 0.0]
             if material is not None:
                 geom.material = material
+                geom.rgba = list(DEFAULT_GEOM_RGBA)  # a geom colour other than MuJoCo's default hides the material
             geom.friction = [look.friction * geom.friction[0], geom.friction[1], geom.friction[2]]
             if geom.mass > 0:
                 geom.mass = geom.mass * look.mass_scale
             else:
                 geom.density = geom.density * look.mass_scale
+
+
+def _scale_geom(geom: mujoco.MjsGeom, factor: np.ndarray) -> None:
+    """Stretch a geom and its offset by (sx, sy, sz) in its body's frame.
+
+    Boxes scale per axis (exact for boxes turned only about z when sx = sy, as vessel walls are);
+    cylinders and capsules take sx on the radius and sz on the half height; spheres take sx.
+    """
+    geom.pos = list(factor * np.asarray(geom.pos))
+    size = np.asarray(geom.size, dtype=float)
+    if geom.type in (mujoco.mjtGeom.mjGEOM_CYLINDER, mujoco.mjtGeom.mjGEOM_CAPSULE):
+        geom.size = [factor[0] * size[0], factor[2] * size[1], size[2]]
+    elif geom.type == mujoco.mjtGeom.mjGEOM_SPHERE:
+        geom.size = [factor[0] * size[0], size[1], size[2]]
+    else:
+        geom.size = list(factor * size)
 
 
 def _subtree_geoms(body: mujoco.MjsBody) -> list:

@@ -63,7 +63,10 @@ class Task:
     subtasks: tuple[Subtask, ...] = ()
     variations: dict[str, dict[str, Placement]] = {}
     symmetry: dict[str, int] = {}  # object -> n-fold symmetry about its z axis
-    scalable: tuple[str, ...] = ()  # objects whose size scenes may vary (the task reads sizes from the model)
+    # Objects whose size scenes may vary, and as what kind of instance (the task reads sizes from the model):
+    # "block" (a cube of another size or proportions, or a can) or "vessel" (an open container of another
+    # radius and height).
+    scalable: dict[str, str] = {}
     min_separation: float = 0.1  # metres between sampled object centres
     reach: tuple[float, float] = (0.3, 0.72)  # horizontal distance from the robot base a top-down grasp can reach
     success_hold_steps: int = 5  # success must hold for this many final control steps
@@ -152,7 +155,7 @@ class Task:
 
     def symmetry_order(self, env: SimEnv, name: str) -> int:
         """n-fold yaw symmetry of an object as simulated (0: any yaw): a scene may make a cube a box or a can."""
-        if name in self.scalable:
+        if self.scalable.get(name) == "block":
             return env.yaw_symmetry(f"{name}_geom")
         return self.symmetry.get(name, 1)
 

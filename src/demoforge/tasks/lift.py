@@ -28,7 +28,7 @@ class Lift(Task):
         "D2": {"cube": box_placement(0.55, 0.0, 0.25, 0.35)},
     }
     symmetry = {"cube": 4}
-    scalable = ("cube",)
+    scalable = {"cube": "block"}
     max_steps = 300
 
     def build(self, spec: mujoco.MjSpec) -> None:

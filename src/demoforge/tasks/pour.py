@@ -102,10 +102,15 @@ def container_size(env: SimEnv, name: str) -> tuple[float, float]:
     return float(np.hypot(*wall.pos[:2]) - wall.size[0]), float(2 * wall.size[2])
 
 
-def particle_grid(count: int) -> np.ndarray:
-    """(count, 3) start positions inside the cup (cup frame): loose hexagonal layers, bottom up."""
+def container_floor(env: SimEnv, name: str) -> float:
+    """Floor thickness of a container as simulated: where its inside begins above its origin."""
+    return float(2 * env.model.geom(f"{name}_floor").size[1])
+
+
+def particle_grid(count: int, radius: float, floor: float) -> np.ndarray:
+    """(count, 3) start positions inside a cup of inner ``radius`` (cup frame): loose hexagonal layers, bottom up."""
     spacing = 2.05 * PARTICLE_RADIUS
-    reach = CUP_RADIUS - PARTICLE_RADIUS - 0.001
+    reach = radius - PARTICLE_RADIUS - 0.001
     layer = [
         (x, y)
         for row in range(-4, 5)
@@ -114,7 +119,7 @@ def particle_grid(count: int) -> np.ndarray:
         if x * x + y * y <= reach * reach
     ]
     points = [
-        (x, y, CUP_FLOOR + PARTICLE_RADIUS + 0.0005 + level * spacing)
+        (x, y, floor + PARTICLE_RADIUS + 0.0005 + level * spacing)
         for level in range(count // len(layer) + 1)
         for x, y in layer
     ]
@@ -147,6 +152,7 @@ class Pour(Task):
         },
     }
     symmetry = {"cup": 0, "target": 0, "coaster": 0}
+    scalable = {"cup": "vessel", "target": "vessel"}  # scenes vary cups and bowls; sizes are read from the model
     bowl_radius = BOWL_RADIUS  # inner; the task reads sizes back from the model, so a variant may change it
     min_separation = 0.17
     max_steps = 700
@@ -194,7 +200,8 @@ class Pour(Task):
         super().reset(env, rng, variation)
         cup = env.body_pose("cup")
         jitter = rng.uniform(-0.0008, 0.0008, (NUM_PARTICLES, 2))
-        for i, local in enumerate(particle_grid(NUM_PARTICLES)):
+        grid = particle_grid(NUM_PARTICLES, container_size(env, "cup")[0], container_floor(env, "cup"))
+        for i, local in enumerate(grid):
             local = local + [jitter[i, 0], jitter[i, 1], 0.0]
             set_free_body_pose(env.model, env.data, PARTICLE_NAMES[i], geo.make_pose(cup[:3, :3] @ local + cup[:3, 3]))
         hold = env.eef_pose()

@@ -62,7 +62,7 @@ class Stack(Task):
         "D2": {"cube_a": box_placement(0.55, 0.0, 0.25, 0.35), "cube_b": box_placement(0.55, 0.0, 0.25, 0.35)},
     }
     symmetry = {"cube_a": 4, "cube_b": 4}
-    scalable = ("cube_a", "cube_b")
+    scalable = {"cube_a": "block", "cube_b": "block"}
     min_separation = 0.1
     max_steps = 400
 

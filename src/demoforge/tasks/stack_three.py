@@ -48,7 +48,7 @@ class StackThree(Task):
         for name, (hx, hy) in {"D0": (0.1, 0.1), "D1": (0.2, 0.25), "D2": (0.25, 0.35)}.items()
     }
     symmetry = {"cube_a": 4, "cube_b": 4, "cube_c": 4}
-    scalable = ("cube_a", "cube_b", "cube_c")
+    scalable = {"cube_a": "block", "cube_b": "block", "cube_c": "block"}
     min_separation = 0.1
     max_steps = 700
 
