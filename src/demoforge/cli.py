@@ -492,6 +492,9 @@ def train(
     obs_keys: Annotated[
         str, typer.Option(help="low-dimensional obs keys (default: eef pose, gripper, joint velocities, objects; with --cameras no objects)")
     ] = "",
+    obs_noise: Annotated[
+        float, typer.Option(min=0, help="Gaussian noise (std, in normalised units) on the state inputs while training")
+    ] = 0.0,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoint.pt")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace an existing policy folder")] = False,
@@ -506,7 +509,7 @@ def train(
         shutil.rmtree(out)
     cfg = learn.train.TrainConfig(
         data=str(data), steps=steps, batch_size=batch_size, lr=lr, chunk=chunk, execute=execute, seed=seed,
-        cameras=_split(cameras),
+        cameras=_split(cameras), obs_noise=obs_noise,
         obs_keys=_split(obs_keys) or list(learn.data.PROPRIO_KEYS if cameras else learn.data.LOW_DIM_KEYS),
     )
     with _progress() as progress:

@@ -44,6 +44,7 @@ class TrainConfig(BaseModel):
     obs_keys: list[str] = Field(default_factory=lambda: list(LOW_DIM_KEYS))
     cameras: list[str] = Field(default_factory=list, description="image inputs obs/<camera>_image (CNN encoder)")
     shift: int = Field(4, ge=0, description="random-shift augmentation of images, pixels")
+    obs_noise: float = Field(0.0, ge=0, description="Gaussian noise on the normalised state inputs (std): robustness to drift")
     log_every: int = Field(250, ge=1, description="steps between loss log points (and validation)")
     checkpoint_every: int = Field(2000, ge=1)
     seed: int = 0
@@ -151,7 +152,10 @@ def train(
             pixels = random_shift(torch.as_tensor(train_set.images[index]), cfg.shift, rng)
         for group in optim.param_groups:
             group["lr"] = cfg.lr * _lr_scale(step, cfg)
-        loss = _loss(model, train_obs[index], train_act[index], pixels)
+        obs = train_obs[index]
+        if cfg.obs_noise > 0:
+            obs = obs + torch.as_tensor(rng.normal(0.0, cfg.obs_noise, obs.shape), dtype=torch.float32)
+        loss = _loss(model, obs, train_act[index], pixels)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
