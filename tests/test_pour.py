@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -117,11 +118,12 @@ def pour_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "run"
 
 
-@pytest.mark.slow  # exact on MuJoCo 4; on 3.3 the first re-simulated step already differs (known, see issue 7)
 def test_a_generated_pour_replays_from_its_states_and_still_succeeds(pour_run: Path) -> None:
     for demo in read_demos(pour_run / "demos.hdf5"):
         check = check_demo(demo, "pour")
-        assert check.ok and check.replayed_success, check
+        assert check.stored_success and check.replayed_success, check
+        if int(mujoco.__version__.split(".")[0]) >= 4:
+            assert check.ok, check  # bit-exact; MuJoCo 3.x's solver leaves ~1e-18 differences that a ball pile grows
         world = World(env_for_demo(demo, PANDA), get_task("pour"), demo.model_file)
         world.env.set_state(demo.states[-1])
         assert balls_in_bowl(world) >= 0.9 * NUM_PARTICLES  # judged from the stored final state alone

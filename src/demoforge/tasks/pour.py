@@ -107,6 +107,16 @@ def container_floor(env: SimEnv, name: str) -> float:
     return float(2 * env.model.geom(f"{name}_floor").size[1])
 
 
+def contact_solver(version: str) -> mujoco.mjtSolver:
+    """Conjugate gradient on MuJoCo 4: with hundreds of ball contacts it is faster than Newton's dense steps.
+
+    MuJoCo 3.x's CG stops at its iteration limit on this scene, and its result then depends on solver
+    memory outside the saved state, so a demo would not replay from its stored states; Newton converges
+    there in one iteration and replays exactly.
+    """
+    return mujoco.mjtSolver.mjSOL_CG if int(version.split(".")[0]) >= 4 else mujoco.mjtSolver.mjSOL_NEWTON
+
+
 def particle_grid(count: int, radius: float, floor: float) -> np.ndarray:
     """(count, 3) start positions inside a cup of inner ``radius`` (cup frame): loose hexagonal layers, bottom up."""
     spacing = 2.05 * PARTICLE_RADIUS
@@ -159,8 +169,7 @@ class Pour(Task):
     demo_variation = "D2"  # placements wide enough that a few generated pours spill, so the demo shows one
 
     def build(self, spec: mujoco.MjSpec) -> None:
-        # Hundreds of ball contacts: conjugate gradient is several times faster here than Newton's dense steps.
-        spec.option.solver = mujoco.mjtSolver.mjSOL_CG
+        spec.option.solver = contact_solver(mujoco.__version__)
         add_container(spec, "cup", CUP_RADIUS, CUP_WALL, CUP_HEIGHT, CUP_FLOOR, CUP_RGBA, 16, 300.0)
         add_container(spec, "target", self.bowl_radius, BOWL_WALL, BOWL_HEIGHT, BOWL_FLOOR, BOWL_RGBA, 24, 2000.0)
         coaster = add_free_body(spec, "coaster")
