@@ -73,7 +73,8 @@ class Motion:
         return out, self.gripper
 
     def move(self, world_T_goal: np.ndarray, speed: float = 1.0, precise: bool = False) -> ExpertStream:
-        """Go to ``world_T_goal`` (with waypoint error unless ``precise``), curving sideways on long moves."""
+        """Go to ``world_T_goal``; unless ``precise`` (an insertion, a slide around an object) with waypoint
+        error and, on long moves, a sideways curve."""
         goal = world_T_goal.copy()
         if not precise:
             goal[:3, 3] += self.rng.normal(0.0, self.style.waypoint_noise, 3)
@@ -87,7 +88,7 @@ class Motion:
         num = max(2, int(np.ceil(seconds / CONTROL_DT)))
         frac = min_jerk(num)
         positions = start[:3, 3] + frac[:, None] * (goal[:3, 3] - start[:3, 3])
-        if dist > 0.08 and self.style.detour > 0:
+        if dist > 0.08 and self.style.detour > 0 and not precise:
             direction = (goal[:3, 3] - start[:3, 3]) / dist
             side = np.cross(direction, [0.0, 0.0, 1.0])
             if np.linalg.norm(side) > 1e-6:
