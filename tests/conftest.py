@@ -26,10 +26,10 @@ def stack_run(tmp_path_factory: pytest.TempPathFactory, stack_sources: Path) -> 
 
 @pytest.fixture(scope="session")
 def mixed_run(tmp_path_factory: pytest.TempPathFactory, stack_sources: Path) -> tuple[Path, dict]:
-    """A run with both kept demos and failed attempts (strong action noise at D2)."""
+    """A run with both kept demos and failed attempts (strong action noise at D2; seed 4 fails on MuJoCo 3.3 and 4)."""
     out = tmp_path_factory.mktemp("runs") / "mixed"
     cfg = df.GenerateConfig(
-        task="stack", source=str(stack_sources), num_demos=3, max_attempts=8, variation="D2", seed=3, action_noise=0.3
+        task="stack", source=str(stack_sources), num_demos=3, max_attempts=8, variation="D2", seed=4, action_noise=0.3
     )
     stats = df.generate(cfg, out)
     assert 0 < stats["successes"] < stats["attempts"], stats
