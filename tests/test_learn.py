@@ -60,6 +60,16 @@ def test_interrupted_training_resumes_to_the_same_weights(stack_run: tuple[Path,
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
 
 
+def test_observation_noise_changes_training_and_stays_deterministic(stack_run: tuple[Path, dict], tmp_path: Path) -> None:
+    out, _ = stack_run
+    weights = {}
+    for name, noise in (("plain", 0.0), ("noisy", 0.1), ("noisy_again", 0.1)):
+        train(_config(out / "demos.hdf5", steps=30, obs_noise=noise), tmp_path / name)
+        weights[name] = torch.load(tmp_path / name / "policy.pt")
+    assert all(torch.equal(weights["noisy"][k], weights["noisy_again"][k]) for k in weights["noisy"])
+    assert not all(torch.equal(weights["noisy"][k], weights["plain"][k]) for k in weights["plain"])
+
+
 def test_expert_evaluates_at_its_known_success_rate(tmp_path: Path) -> None:
     result = run("eval", "--policy", "expert", "--task", "stack", "--variation", "D0", "--episodes", "8",
                  "--workers", "2", "--json", str(tmp_path / "r.json"), "--video", str(tmp_path / "eval.mp4"),
