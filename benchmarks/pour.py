@@ -36,9 +36,9 @@ def timestep_sweep(resets: int) -> list[dict]:
     return rows
 
 
-def scene_dgr(attempts: int, work: Path) -> dict:
-    """Generation stats on D1 in tabletop scenes, where every attempt gets another cup and bowl."""
-    source, _ = df.record_sources("pour", 10, work / "pour_scene_sources.hdf5", seed=0)
+def scene_dgr(source: Path, attempts: int, work: Path) -> dict:
+    """Generation stats on D1 in tabletop scenes, where every attempt gets another cup and bowl
+    (from section 1's first pour source set)."""
     cfg = df.GenerateConfig(task="pour", source=str(source), num_demos=attempts, max_attempts=attempts, variation="D1",
                             scenes="tabletop")
     return df.generate(cfg, work / "pour_tabletop_D1")

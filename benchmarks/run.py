@@ -148,10 +148,15 @@ class GenRow:
         return 1e3 * (self.stats["wall_time_s"] - self.raw_physics_s) / steps
 
 
+def source_file(task: str, folder: Path, seed: int) -> Path:
+    """Where section 1 records a task's source set ``seed`` (later sections reuse it)."""
+    return folder / f"{task}_sources_{seed}.hdf5"
+
+
 def record(task: str, folder: Path, seed: int) -> tuple[Path, int, float]:
     """Record one set of scripted source demos (D0); returns (file, expert tries, seconds)."""
     start = time.perf_counter()
-    path, tries = df.record_sources(task, NUM_SOURCES, folder / f"{task}_sources_{seed}.hdf5", seed=seed)
+    path, tries = df.record_sources(task, NUM_SOURCES, source_file(task, folder, seed), seed=seed)
     return path, tries, time.perf_counter() - start
 
 
@@ -530,7 +535,8 @@ def main() -> None:
         pour_scenes = None
         if "pour" in tasks:
             log("pour: generation in tabletop scenes ...")
-            pour_scenes = pour.scene_dgr(QUICK_ATTEMPTS if args.quick else attempts["pour"], Path(tmp))
+            pour_scenes = pour.scene_dgr(source_file("pour", Path(tmp), SOURCE_SEEDS[0]),
+                                         QUICK_ATTEMPTS if args.quick else attempts["pour"], Path(tmp))
     sweep = []
     if "pour" in tasks:
         log("pour: physics step sweep ...")
