@@ -96,6 +96,30 @@ def test_generated_demos_serve_as_sources(stack_run: tuple[Path, dict], tmp_path
     assert df.generate(cfg, tmp_path / "second_gen")["successes"] == 2
 
 
+def _carry_detour(path: Path) -> float:
+    """Mean over demos of the largest sideways distance (m) of the hand from the straight grasp-to-release line."""
+    detours = []
+    for demo in df.read_demos(path):
+        xy = demo.datagen.eef_pose[:, :2, 3]
+        grasp = int(np.argmax(demo.datagen.subtask_term_signals["grasp_cube_a"]))
+        release = grasp + int(np.argmax(demo.datagen.gripper_action[grasp:, 0] < 0))
+        line = xy[release] - xy[grasp]
+        rel = xy[grasp:release] - xy[grasp]
+        detours.append(np.max(np.abs(rel[:, 0] * line[1] - rel[:, 1] * line[0])) / np.linalg.norm(line))
+    return float(np.mean(detours))
+
+
+def test_approach_radius_replaces_the_turned_source_travel_by_a_direct_bridge(
+    stack_sources: Path, stack_run: tuple[Path, dict], tmp_path: Path
+) -> None:
+    out, _ = stack_run
+    cfg = df.GenerateConfig(task="stack", source=str(stack_sources), num_demos=6, max_attempts=30, variation="D1",
+                            seed=3, approach_radius=0.0)
+    assert df.generate(cfg, tmp_path / "whole")["successes"] == 6
+    direct, whole = _carry_detour(out / "demos.hdf5"), _carry_detour(tmp_path / "whole" / "demos.hdf5")
+    assert direct < 0.6 * whole, (direct, whole)  # replaying whole segments turns the source's travel with cube_b
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["lift", "stack_three", "square"])
 def test_generation_succeeds_on_every_task(task: str, tmp_path: Path) -> None:

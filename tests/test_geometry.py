@@ -107,3 +107,16 @@ def test_top_and_bottom_anchors_land_objects_of_other_heights() -> None:
     )
     held_bottom = anchor_pose(new_eef @ geo.invert(now_eef) @ now_held, now_ext_held, "bottom")
     np.testing.assert_allclose(held_bottom[:3, 3], anchor_pose(now_ref, now_ext_ref, "top")[:3, 3], atol=1e-9)
+
+
+def test_approach_starts_where_the_hand_first_comes_near_the_object() -> None:
+    from demoforge.mimic.transform import approach_start
+
+    obj = geo.make_pose([0.5, 0.0, 0.05])
+    path = np.stack([geo.make_pose([0.5 + 0.3 - 0.01 * t, 0.0, 0.05]) for t in range(30)])  # 30 cm away, closing in
+    grippers = np.ones(30)
+    assert approach_start(path, obj, grippers, 0.1) == 21  # 0.3 - 0.01 * 21 = 0.09 m: the first pose inside
+    assert approach_start(path, obj, grippers, 0.0) == 0  # radius 0: the whole segment, as MimicGen
+    assert approach_start(path, obj, grippers, 0.001) == 0  # never that close: nothing skipped
+    grippers[5:] = -1.0
+    assert approach_start(path, obj, grippers, 0.1) == 5  # a release on the way is replayed, not skipped

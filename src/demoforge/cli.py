@@ -202,6 +202,8 @@ def generate(
     transition_steps: Annotated[int, typer.Option(help="interpolation steps into each segment (at least)")] = 5,
     transition_max_step: Annotated[float, typer.Option(help="longest bridging move per step, m (0 = fixed steps)")] = 0.02,
     transition_lift: Annotated[float, typer.Option(help="bridges arc up by this x their length (0 = straight)")] = 0.3,
+    approach_radius: Annotated[float, typer.Option(
+        help="replay segments from where the hand first comes this close to the object, m (0 = whole, as MimicGen)")] = 0.1,
     grasp_correction: Annotated[bool, typer.Option(help="keep a carried object's pose relative to the target")] = True,
     offset: Annotated[str, typer.Option(help="random shift of subtask ends, 'LOW,HIGH' steps")] = "10,20",
     noise: Annotated[float, typer.Option(help="action noise std (normalised units)")] = 0.05,
@@ -227,8 +229,8 @@ def generate(
     cfg = GenerateConfig(
         task=task, source=str(source), num_demos=num_demos, max_attempts=max_attempts, variation=variation,
         seed=seed, robot=robot, selection=selection, nearest_k=nearest_k, transition_steps=transition_steps,
-        transition_max_step=transition_max_step, transition_lift=transition_lift, grasp_correction=grasp_correction,
-        boundary_offset=_parse_range(offset, "--offset"), action_noise=noise,
+        transition_max_step=transition_max_step, transition_lift=transition_lift, approach_radius=approach_radius,
+        grasp_correction=grasp_correction, boundary_offset=_parse_range(offset, "--offset"), action_noise=noise,
         annotations=str(annotations) if annotations else None, keep_failed=keep_failed, scenes=scenes,
         scene_axes=_load_axes(scene_axes), cameras=_split(cameras), image_size=image_size,
         depth=depth, segmentation=segmentation,

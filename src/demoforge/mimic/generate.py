@@ -19,7 +19,7 @@ from demoforge.errors import DemoforgeError
 from demoforge.episode import Recorder
 from demoforge.mimic.segments import SourceSet
 from demoforge.scenes.spec import SceneAxes
-from demoforge.mimic.transform import anchor_pose, bridge, grasp_correction, retarget, select_source
+from demoforge.mimic.transform import anchor_pose, approach_start, bridge, grasp_correction, retarget, select_source
 from demoforge.sim.env import vertical_extent
 from demoforge.world import World
 
@@ -44,6 +44,11 @@ class GenerateConfig(BaseModel):
     )
     transition_lift: float = Field(
         0.3, ge=0.0, description="bridges arc up by this fraction of their horizontal length (0 = straight)"
+    )
+    approach_radius: float = Field(
+        0.1, ge=0.0,
+        description="replay each source segment from where the hand first comes this close to the object, metres "
+        "(bridge straight there); 0 = the whole segment, as MimicGen",
     )
     boundary_offset: tuple[int, int] = Field((10, 20), description="random shift (steps) of each subtask end")
     action_noise: float = Field(0.05, ge=0.0, description="std of Gaussian noise on normalised pose actions")
@@ -141,9 +146,11 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
         ])
         d = select_source(src_object, world_T_object, cfg.selection, cfg.nearest_k, rng)
         start, end = sources.segment_range(d, i, offsets)
+        src = sources.demos[d]
+        start += approach_start(src.datagen.target_pose[start:end], src_object[d],
+                                src.datagen.gripper_action[start:end, 0], cfg.approach_radius)
         chosen.append(d)
         segments.append([start, end])
-        src = sources.demos[d]
         poses = retarget(src.datagen.target_pose[start:end], src_object[d], world_T_object)
         if cfg.grasp_correction and sub.held is not None and env.is_grasping(sub.held):
             held_face = "bottom" if sub.anchor == "top" else "center"  # what lands on the top face
