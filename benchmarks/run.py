@@ -262,7 +262,8 @@ def generation_section(rows: list[GenRow]) -> str:
         f"{len(SOURCE_SEEDS)} sets of {NUM_SOURCES} scripted source demos per task (seeds "
         f"{', '.join(map(str, SOURCE_SEEDS))}, recorded in D0; attempts spread evenly over the sets and pooled, since "
         "DGR depends on which demos were recorded), then `GenerateConfig` defaults: "
-        "nearest-neighbour selection (k=3), 5 transition steps, subtask boundary offset 10-20 steps, action noise 0.05, "
+        "nearest-neighbour selection (k=3), segments replayed from 0.1 m of their object (`approach_radius`), "
+        "5 transition steps, subtask boundary offset 10-20 steps, action noise 0.05, "
         "seed 0. Each run is stopped at a fixed number of attempts.",
         "",
         "*Overhead* = wall time / (raw `mj_step` seconds per physics step x the run's physics steps); the raw rate is "

@@ -203,7 +203,7 @@ def generate(
     transition_max_step: Annotated[float, typer.Option(help="longest bridging move per step, m (0 = fixed steps)")] = 0.02,
     transition_lift: Annotated[float, typer.Option(help="bridges arc up by this x their length (0 = straight)")] = 0.3,
     approach_radius: Annotated[float, typer.Option(
-        help="replay segments from where the hand first comes this close to the object, m (0 = whole, as MimicGen)")] = 0.1,
+        help="replay segments from where the hand (or what it carries) first comes this close to the object, horizontally, m (0 = whole, as MimicGen)")] = 0.1,
     grasp_correction: Annotated[bool, typer.Option(help="keep a carried object's pose relative to the target")] = True,
     offset: Annotated[str, typer.Option(help="random shift of subtask ends, 'LOW,HIGH' steps")] = "10,20",
     noise: Annotated[float, typer.Option(help="action noise std (normalised units)")] = 0.05,

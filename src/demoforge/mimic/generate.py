@@ -47,8 +47,8 @@ class GenerateConfig(BaseModel):
     )
     approach_radius: float = Field(
         0.1, ge=0.0,
-        description="replay each source segment from where the hand first comes this close to the object, metres "
-        "(bridge straight there); 0 = the whole segment, as MimicGen",
+        description="replay each source segment from where the hand (or the object it carries) first comes this "
+        "close to the segment's object, horizontally, metres (bridge straight there); 0 = the whole segment, as MimicGen",
     )
     boundary_offset: tuple[int, int] = Field((10, 20), description="random shift (steps) of each subtask end")
     action_noise: float = Field(0.05, ge=0.0, description="std of Gaussian noise on normalised pose actions")
@@ -147,8 +147,9 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
         d = select_source(src_object, world_T_object, cfg.selection, cfg.nearest_k, rng)
         start, end = sources.segment_range(d, i, offsets)
         src = sources.demos[d]
-        start += approach_start(src.datagen.target_pose[start:end], src_object[d],
-                                src.datagen.gripper_action[start:end, 0], cfg.approach_radius)
+        mover = src.datagen.target_pose if sub.held is None else src.datagen.object_poses[sub.held]
+        start += approach_start(mover[start:end], src_object[d], src.datagen.gripper_action[start:end, 0],
+                                cfg.approach_radius)
         chosen.append(d)
         segments.append([start, end])
         poses = retarget(src.datagen.target_pose[start:end], src_object[d], world_T_object)

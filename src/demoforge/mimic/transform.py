@@ -24,19 +24,21 @@ def anchor_pose(world_T_object: np.ndarray, extent: tuple[float, float] | None, 
     return world_T_object @ geo.make_pose([0.0, 0.0, extent[1] if where == "top" else extent[0]])
 
 
-def approach_start(src_world_T_eef: np.ndarray, src_world_T_object: np.ndarray, grippers: np.ndarray, radius: float) -> int:
-    """Index where a source segment's *approach* begins: the first pose within ``radius`` metres of its object.
+def approach_start(src_world_T_mover: np.ndarray, src_world_T_object: np.ndarray, grippers: np.ndarray, radius: float) -> int:
+    """Index where a source segment's *approach* begins: the first step at which the mover (the hand, or the
+    object it carries) is within ``radius`` metres of the reference object, measured horizontally.
 
     What comes before is free-space travel from wherever the source's previous subtask ended. Re-targeted
     with the object, that travel turns with the object's yaw into a detour (on stack, a median 8 cm and up
     to 15 cm sideways), and a detour that depends on which source was drawn is noise a policy must average.
-    The generator bridges straight to the approach instead. Never skips past a gripper change, so every
-    grasp and release of the source is replayed; 0 when ``radius`` is 0 (MimicGen: replay it all) or no
-    pose comes that close.
+    The generator bridges straight to the approach instead. Horizontal, because approaches come from above
+    and object frames sit at different heights. Never skips past a gripper change, so every grasp and
+    release of the source is replayed; 0 when ``radius`` is 0 (MimicGen: replay it all) or nothing comes
+    that close.
     """
     if radius <= 0:
         return 0
-    near = np.linalg.norm(src_world_T_eef[:, :3, 3] - src_world_T_object[:3, 3], axis=1) < radius
+    near = np.linalg.norm(src_world_T_mover[:, :2, 3] - src_world_T_object[:2, 3], axis=1) < radius
     if not near.any():
         return 0
     changes = np.flatnonzero(grippers != grippers[0])
