@@ -1,6 +1,6 @@
 """Ablation of ``approach_radius``: whole source segments (MimicGen) against the approach only.
 
-    python benchmarks/approach.py --doc docs/generation.md     # about 10 minutes on 2 cores
+    python benchmarks/approach.py --doc docs/generation.md     # about 6 minutes on 2 cores
 
 For each task, 10 scripted source demos (seed 0, D0), then the same attempts (same seed, stopped at a
 fixed count) generated with ``approach_radius`` 0 and 0.1 m on D0 and D1. Reports the data generation
