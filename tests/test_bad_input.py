@@ -38,10 +38,13 @@ def command(name: str, src: Path, out: Path) -> list[str]:
 
 
 def snapshot(folder: Path) -> dict[str, bytes] | None:
-    """Every file under ``folder`` with its bytes (None if it does not exist)."""
+    """Every file under ``folder`` with its bytes (None if it does not exist); lock files only by name."""
     if not folder.exists():
         return None
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): b"" if p.name == ".demoforge.lock" else p.read_bytes()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def assert_nothing_written(folder: Path, before: dict[str, bytes] | None) -> None:

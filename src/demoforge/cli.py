@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from demoforge.errors import DemoforgeError
+from demoforge.errors import (
+    EXIT_DISK_FULL, EXIT_INTERRUPTED, EXIT_SHORT, EXIT_TERMINATED, EXIT_USER, DemoforgeError, Terminated,
+)
+from demoforge.outputs import NOT_WRITABLE, OutputFolder, check_output_file, is_disk_full
 
 app = typer.Typer(
     add_completion=False,
@@ -35,25 +40,49 @@ out_console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def error(message: str) -> None:
+    """One line on stderr, never wrapped (a log or a pipe gets the whole message on one line)."""
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def user_errors(fn: F) -> F:
-    """Print user mistakes as one clear line and exit 2, never a traceback."""
+    """Print user mistakes as one clear line and exit with the documented code (errors.py), never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _on_sigterm)  # unwind like Ctrl-C: keep finished work, remove temp files
         try:
             return fn(*args, **kwargs)
         except DemoforgeError as exc:
-            console.print(f"[bold red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(2) from None
+            error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
             where = f"invalid option {field!r}: " if field else "invalid options: "
-            console.print(f"[bold red]error:[/] {where}{escape(first['msg'])}")
-            raise typer.Exit(2) from None
+            error(f"{where}{first['msg']}")
+            raise typer.Exit(EXIT_USER) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]")
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Terminated:
+            console.print("[yellow]terminated (SIGTERM)[/]")
+            raise typer.Exit(EXIT_TERMINATED) from None
+        except (OSError, RuntimeError) as exc:
+            if is_disk_full(exc):
+                where = getattr(exc, "filename", None)
+                error(f"the disk is full{f' (writing {where})' if where else ''}; free some space and run the same "
+                      "command again (generate and train continue with --resume)")
+                raise typer.Exit(EXIT_DISK_FULL) from None
+            if isinstance(exc, OSError) and exc.errno in NOT_WRITABLE:
+                error(f"{exc.filename or 'output'}: cannot write there ({exc.strerror})")
+                raise typer.Exit(EXIT_USER) from None
+            raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -105,25 +134,8 @@ def _parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def _check_out_file(out: Path | None) -> None:
-    """An output file path must not be an existing folder (checked before any work is done)."""
-    if out is not None and out.is_dir():
-        raise DemoforgeError(f"{out}: is a folder; give a file name for --out")
-
-
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _prepare_out(out: Path, overwrite: bool, resume: bool = False) -> None:
-    if out.exists() and not out.is_dir():
-        raise DemoforgeError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not resume:
-        if not overwrite:
-            raise DemoforgeError(
-                f"{out}: folder is not empty; pick another --out, pass --resume to continue it, or --overwrite"
-            )
-        shutil.rmtree(out)
 
 
 # ---- verbs ------------------------------------------------------------------------------------------
@@ -147,13 +159,16 @@ def tasks() -> None:
 def source(
     task: Annotated[str, typer.Option(help="task name (see `demoforge tasks`)")] = "stack",
     num: Annotated[int, typer.Option(min=1, help="successful demos to record")] = 10,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="random seed")] = 0,
     variation: Annotated[str, typer.Option(help="reset distribution the demos start from")] = "D0",
     out: Annotated[Path, typer.Option(help="output HDF5 file")] = Path("src.hdf5"),
     robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ) -> None:
     """Record source demos with the task's scripted, human-like expert."""
     from demoforge.capture.scripted import record_sources
+
+    check_output_file(out, overwrite)
 
     with _progress() as progress:
         bar = progress.add_task(f"recording {task}", total=num, info="")
@@ -161,7 +176,9 @@ def source(
         def on_demo(demo: Any, kept: int) -> None:
             progress.update(bar, completed=kept, info=f"{len(demo)} steps {'ok' if demo.success else 'discarded'}")
 
-        path, tries = record_sources(task, num, out, seed=seed, variation=variation, robot=robot, on_demo=on_demo)
+        path, tries = record_sources(
+            task, num, out, seed=seed, variation=variation, robot=robot, on_demo=on_demo, overwrite=overwrite
+        )
     console.print(f"wrote {num} source demos to [bold]{path}[/] ({tries} expert runs, {tries - num} discarded)")
 
 
@@ -173,11 +190,12 @@ def annotate(
     annotations: Annotated[Path | None, typer.Option(help='JSON {"demo_0": [end of subtask 1, ...]} overriding signals')] = None,
     out: Annotated[Path | None, typer.Option(help="write here instead of updating FILE in place")] = None,
     robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ) -> None:
     """Write per-step datagen_info (poses, gripper, subtask signals) into a source file."""
     from demoforge.mimic.annotate import annotate_file
 
-    _check_out_file(out)
+    check_output_file(out if out is not None else file, overwrite, replaces_input=out is None)
     path, boundaries = annotate_file(file, task, annotations, out, robot)
     table = Table(title=f"subtask boundaries in {path}")
     table.add_column("demo")
@@ -194,7 +212,7 @@ def generate(
     source: Annotated[Path, typer.Option(help="source demos (HDF5 with datagen_info)")] = Path("src.hdf5"),
     num_demos: Annotated[int, typer.Option(min=1, help="successful demos to produce")] = 100,
     variation: Annotated[str, typer.Option(help="reset distribution: D0, D1, D2")] = "D1",
-    seed: Annotated[int, typer.Option(help="random seed; same seed + inputs = same dataset")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="random seed; same seed + inputs = same dataset")] = 0,
     out: Annotated[Path, typer.Option(help="output run folder")] = Path("runs/generated"),
     max_attempts: Annotated[int | None, typer.Option(help="give up after this many attempts (default 20 x num)")] = None,
     selection: Annotated[str, typer.Option(help="source segment choice: nearest or random")] = "nearest",
@@ -220,11 +238,14 @@ def generate(
     resume: Annotated[bool, typer.Option(help="continue an interrupted run in --out (same options)")] = False,
     executor: Annotated[str, typer.Option(help="local (processes on this machine) or ray (a Ray cluster)")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address (e.g. auto); default: start Ray here")] = None,
-    overwrite: Annotated[bool, typer.Option(help="replace a non-empty output folder")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        help="replace a previous run in --out (only a run folder; the old one stays until the new one is complete)")] = False,
 ) -> None:
-    """Generate new demos from source demos (MimicGen-style) and keep only the successful ones."""
+    """Generate new demos from source demos (MimicGen-style) and keep only the successful ones.
+
+    Exit codes: 0 all demos made, 3 stopped at --max-attempts with fewer (kept), 2 bad input, 4 disk full.
+    """
     from demoforge.mimic.generate import GenerateConfig
-    from demoforge.tasks import get_task
 
     cfg = GenerateConfig(
         task=task, source=str(source), num_demos=num_demos, max_attempts=max_attempts, variation=variation,
@@ -235,48 +256,59 @@ def generate(
         scene_axes=_load_axes(scene_axes), cameras=_split(cameras), image_size=image_size,
         depth=depth, segmentation=segmentation,
     )
-    get_task(task).variation(variation)
-    if scenes is not None:
-        from demoforge.scenes.sample import check_family
-
-        check_family(scenes, variation)
-    if not source.exists():
-        raise DemoforgeError(f"{source}: source file does not exist (record some with `demoforge source`)")
     if resume and overwrite:
         raise DemoforgeError("--resume and --overwrite contradict each other; pick one")
-    _prepare_out(out, overwrite, resume)
-    stats = _run_generation(cfg, out, workers, resume, executor, address)
+    stats = _run_generation(cfg, out, workers, resume, executor, address, overwrite)
     _print_summary(stats, out)
+    _exit_if_short(stats, cfg.num_demos, out)
+
+
+def _exit_if_short(stats: dict, wanted: int, out: Path) -> None:
+    """Fewer demos than asked is not success: say so and exit 3 (what was made is kept)."""
+    if stats["successes"] < wanted:
+        console.print(
+            f"[bold yellow]only {stats['successes']} of {wanted} demos[/] after {stats['attempts']} attempts "
+            f"(the attempt limit); they are in {out / 'demos.hdf5'}. Raise --max-attempts and rerun with --overwrite "
+            "for more", soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_SHORT)
 
 
 def _run_generation(
     cfg: Any, out: Path, workers: int | None = None, resume: bool = False, executor: str = "local",
-    address: str | None = None,
+    address: str | None = None, overwrite: bool = False,
 ) -> dict:
-    from demoforge.runner.local import generate as run
+    from demoforge.outputs import holder, staging_path
+    from demoforge.runner.local import generate as run, has_finished_attempts
     from demoforge.runner.pool import default_workers
 
     if executor == "local":
         workers = workers or default_workers()
     where = f"{workers} workers" if workers else "Ray cluster"
-    with _progress() as progress:
-        bar = progress.add_task(f"generating {cfg.task} ({cfg.variation}, {where})", total=cfg.num_demos, info="")
+    progress = _progress()  # started by the first finished attempt: a refused input prints no empty bar
+    bar = progress.add_task(f"generating {cfg.task} ({cfg.variation}, {where})", total=cfg.num_demos, info="")
 
-        def on_attempt(summary: Any, counts: dict) -> None:
-            dgr = counts["successes"] / counts["attempts"]
-            progress.update(
-                bar, completed=min(counts["successes"], cfg.num_demos), info=f"{counts['attempts']} attempts, DGR {dgr:.0%}"
-            )
+    def on_attempt(summary: Any, counts: dict) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        dgr = counts["successes"] / counts["attempts"]
+        progress.update(
+            bar, completed=min(counts["successes"], cfg.num_demos), info=f"{counts['attempts']} attempts, DGR {dgr:.0%}"
+        )
 
-        existed = out.exists()
-        try:
-            return run(cfg, out, on_attempt, workers=workers, resume=resume, executor=executor, address=address)
-        except BaseException:
-            if any(out.glob(".shards/attempt_*.hdf5")):
-                console.print(f"[yellow]finished attempts are kept in {out}; continue with the same command plus --resume[/]")
-            elif not existed and out.is_dir():
-                shutil.rmtree(out, ignore_errors=True)  # nothing finished in a folder this command made: remove it
-            raise
+    try:
+        return run(cfg, out, on_attempt, workers=workers, resume=resume, executor=executor, address=address,
+                   overwrite=overwrite)
+    except BaseException:
+        progress.stop()
+        for work in (out, staging_path(out)):
+            if has_finished_attempts(work) and holder(work) is None:
+                unchanged = f" (the run in {out} stays as it was until this one completes)" if work != out else ""
+                console.print(f"[yellow]finished attempts are kept in {work}{unchanged}; continue with the same "
+                              f"command and --resume{' instead of --overwrite' if overwrite else ''}[/]", soft_wrap=True)
+        raise
+    finally:
+        progress.stop()
 
 
 def _print_summary(stats: dict, out: Path) -> None:
@@ -315,7 +347,9 @@ def replay(
     """Render a demo to video and/or check that demos reproduce from their first state and actions."""
     from demoforge.data.hdf5 import read_demos, read_env_args
     from demoforge.data.video import write_video
-    from demoforge.replay import check_demo, render_frames
+    from demoforge.replay import check_demo, describe, describe_skipped, render_frames, stored_arrays
+    from demoforge.runner.local import check_source_task
+    from demoforge.tasks import get_task
 
     if video is None and not check:
         raise DemoforgeError("nothing to do: pass --video OUT.mp4 and/or --check")
@@ -323,35 +357,55 @@ def replay(
         from demoforge.data.video import check_video_path
 
         check_video_path(video)
+    if task:
+        get_task(task)  # an unknown name first, then demos of another task: one clear line, not a KeyError
+        check_source_task(file, task)
     task = task or read_env_args(file).get("env_name")
     if not task:
         raise DemoforgeError(f"{file}: env_args has no env_name; pass --task")
     names = None if demo is None else [f"demo_{demo}"]
     demos = read_demos(file, require_datagen=False, names=names)
-    if video is not None:
-        width, height = _parse_size(size)
-        write_video(video, render_frames(demos[0], robot, camera, width, height))
-        console.print(f"wrote {video} ({len(demos[0])} frames of {demos[0].meta['name']})")
-    if check:
-        bad = 0
+    bad: list[str] = []
+    if check:  # before the video, so a task mismatch stops before any output
+        checked: set[str] = set()
+        skipped: dict[str, str] = {}
+        largest, largest_key = 0.0, ""
         table = Table(title=f"replay check: {file}")
-        for col in ("demo", "steps", "max state error", "success stored / replayed", "ok"):
+        for col in ("demo", "steps", "arrays compared", "max error", "first mismatch", "success stored / replayed", "ok"):
             table.add_column(col)
         with _progress() as progress:
             bar = progress.add_task("re-simulating", total=len(demos), info="")
             for d in demos:
-                result = check_demo(d, task, robot)
-                bad += not result.ok
+                result = check_demo(d, task, robot, stored_arrays(file, d.meta["name"]))
+                checked.update(a.key for a in result.arrays)
+                skipped.update(result.not_checked)
+                worst = max(result.arrays, key=lambda a: a.max_error, default=None)
+                if worst is not None and worst.max_error > largest:
+                    largest, largest_key = worst.max_error, worst.key
+                first = result.first_mismatch
+                where = f"{first.key} from step {first.first_step}" if first else ""
+                if not result.ok:
+                    bad.append(f"{result.name} ({where or 'success differs'})")
                 table.add_row(
-                    result.name, str(result.steps), f"{result.max_state_error:.2e}",
+                    result.name, str(result.steps), str(len(result.arrays)),
+                    f"{worst.max_error:.1e} ({worst.key})" if worst and worst.max_error > 0 else "0", where or "-",
                     f"{result.stored_success} / {result.replayed_success}", "yes" if result.ok else "[red]NO[/]",
                 )
                 progress.advance(bar)
         out_console.print(table)
+        what = describe(checked) + (f"; not checked: {describe_skipped(skipped)}" if describe_skipped(skipped) else "")
         if bad:
-            console.print(f"[bold red]{bad} of {len(demos)} demos do not reproduce[/]")
-            raise typer.Exit(1)
-        console.print(f"all {len(demos)} demos reproduce exactly")
+            console.print(f"[bold red]{len(bad)} of {len(demos)} demos do not reproduce:[/] {escape(', '.join(bad))}")
+            console.print(f"compared: {escape(what)}")
+        else:
+            how = "exactly" if largest == 0 else f"within tolerance (largest error {largest:.1e} in {largest_key})"
+            console.print(f"all {len(demos)} demos reproduce {how}: {escape(what)}")
+    if video is not None:
+        width, height = _parse_size(size)
+        write_video(video, render_frames(demos[0], robot, camera, width, height))
+        console.print(f"wrote {video} ({len(demos[0])} frames of {demos[0].meta['name']})")
+    if bad:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -362,16 +416,17 @@ def render(
     image_size: Annotated[int, typer.Option(min=8, max=1024, help="square image size, pixels")] = 84,
     depth: Annotated[bool, typer.Option(help="also render obs/<camera>_depth (metres)")] = False,
     segmentation: Annotated[bool, typer.Option(help="also render obs/<camera>_segmentation_instance")] = False,
-    out: Annotated[Path | None, typer.Option(help="write here instead of replacing FILE")] = None,
+    out: Annotated[Path | None, typer.Option(help="write here instead of updating FILE in place")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
     robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ) -> None:
     """Add camera observations to a dataset from its stored states (atomic; other content unchanged)."""
     from demoforge.data.hdf5 import demo_names, open_dataset
     from demoforge.observations import add_observations
     from demoforge.runner.pool import default_workers
 
-    _check_out_file(out)
+    check_output_file(out if out is not None else file, overwrite, replaces_input=out is None)
     with open_dataset(file) as f:
         total = len(demo_names(f))
     names = _split(cameras)
@@ -395,14 +450,14 @@ def video(
     size: Annotated[str, typer.Option(help="size of each tile, WIDTHxHEIGHT")] = "240x180",
     columns: Annotated[int | None, typer.Option(min=1, help="tiles per row (default: square grid)")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ) -> None:
     """A grid video of generated demos, each labelled with its source demos and outcome."""
+    from demoforge.data.video import VIDEO_SUFFIXES
     from demoforge.grid_video import grid_video, pick, run_files
     from demoforge.runner.pool import default_workers
 
-    from demoforge.data.video import check_video_path
-
-    check_video_path(out)
+    check_output_file(out, overwrite, suffixes=VIDEO_SUFFIXES)
     width, height = _parse_size(size)
     kept, failed_file = run_files(run)
     total = len(pick(kept, num)) + (len(pick(failed_file, failed)) if failed and failed_file else 0)
@@ -422,9 +477,12 @@ def report(
     out: Annotated[Path | None, typer.Option(help="output HTML (default: RUN/report.html)")] = None,
     videos: Annotated[int, typer.Option(min=0, max=32, help="sample videos to embed")] = 4,
     camera: Annotated[str, typer.Option(help="camera for thumbnails and videos")] = "agentview",
+    overwrite: Annotated[bool, typer.Option(help="replace the report if it exists")] = False,
 ) -> None:
     """One self-contained HTML page: summary, failures, lengths, coverage, scenes and sample videos."""
     from demoforge.report import build_report
+
+    check_output_file(out if out is not None else run / "report.html", overwrite, suffixes=(".html", ".htm"))
 
     with console.status("building the report (rendering sample videos)"):
         path = build_report(run, out, num_videos=videos, camera=camera)
@@ -435,47 +493,48 @@ def report(
 @user_errors
 def demo(
     task: Annotated[str, typer.Option(help="task name")] = "stack",
-    num_source: Annotated[int, typer.Option(help="source demos to record")] = 10,
-    num_demos: Annotated[int, typer.Option(help="demos to generate")] = 100,
+    num_source: Annotated[int, typer.Option(min=1, help="source demos to record")] = 10,
+    num_demos: Annotated[int, typer.Option(min=1, help="demos to generate")] = 100,
     variation: Annotated[str | None, typer.Option(help="generation variation (default: D1; D2 for pour)")] = None,
-    out: Annotated[Path, typer.Option(help="folder for everything this writes")] = Path("runs/demo"),
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    out: Annotated[Path, typer.Option(
+        help="folder for everything this writes (a previous demo folder there is replaced once this one is complete)")] = Path("runs/demo"),
+    seed: Annotated[int, typer.Option(min=0, help="random seed")] = 0,
 ) -> None:
     """The end-to-end job: record sources, generate, summarise, and render a video of generated demos."""
     from demoforge.capture.scripted import record_sources
+    from demoforge.grid_video import grid_video
     from demoforge.mimic.generate import GenerateConfig
-
+    from demoforge.report import build_report
+    from demoforge.runner.pool import default_workers
     from demoforge.tasks import get_task
 
     variation = variation or get_task(task).demo_variation
-    _prepare_out(out, overwrite=True)
-    out.mkdir(parents=True)
-    src = out / "source.hdf5"
-    console.rule(f"1/4 record {num_source} source demos of {task}")
-    with _progress() as progress:
-        bar = progress.add_task("recording", total=num_source, info="")
-        record_sources(task, num_source, src, seed=seed, on_demo=lambda d, k: progress.update(bar, completed=k))
-    console.rule(f"2/4 generate {num_demos} demos under {variation}")
+    get_task(task).variation(variation)
+    with OutputFolder(out, "demo", "demo", overwrite=True) as work:
+        console.rule(f"1/4 record {num_source} source demos of {task}")
+        with _progress() as progress:
+            bar = progress.add_task("recording", total=num_source, info="")
+            record_sources(task, num_source, work / "source.hdf5", seed=seed,
+                           on_demo=lambda d, k: progress.update(bar, completed=k))
+        console.rule(f"2/4 generate {num_demos} demos under {variation}")
+        cfg = GenerateConfig(task=task, source=str(work / "source.hdf5"), num_demos=num_demos, variation=variation,
+                             seed=seed)
+        stats = _run_generation(cfg, work / "generated")
+        _print_summary(stats, out / "generated")
+        console.rule("3/4 render a video of generated and failed demos")
+        start = time.perf_counter()
+        _, tiles = grid_video(work / "generated", work / "generated.mp4", num=4, failed=2, width=320, height=240,
+                              columns=3, workers=default_workers())
+        console.print(f"video of {tiles} attempts ({time.perf_counter() - start:.1f} s)")
+        console.rule("4/4 write the run report")
+        build_report(work / "generated", work / "report.html")
     run = out / "generated"
-    cfg = GenerateConfig(task=task, source=str(src), num_demos=num_demos, variation=variation, seed=seed)
-    stats = _run_generation(cfg, run)
-    _print_summary(stats, run)
-    console.rule("3/4 render a video of generated and failed demos")
-    from demoforge.grid_video import grid_video
-    from demoforge.report import build_report
-    from demoforge.runner.pool import default_workers
-
-    start = time.perf_counter()
-    video, tiles = grid_video(run, out / "generated.mp4", num=4, failed=2, width=320, height=240, columns=3,
-                              workers=default_workers())
-    console.print(f"video of {tiles} attempts: [bold]{video}[/] ({time.perf_counter() - start:.1f} s)")
-    console.rule("4/4 write the run report")
-    report = build_report(run, out / "report.html")
-    console.print(f"report: [bold]{report}[/] (open it in a browser)")
     console.print(
-        f"\nEverything is in [bold]{out}[/]: source demos {src}, dataset {run / 'demos.hdf5'}, "
-        f"failed attempts {run / 'failed.hdf5'}, stats {run / 'stats.json'}, video {video}, report {report}"
+        f"\nEverything is in [bold]{out}[/]: source demos {out / 'source.hdf5'}, dataset {run / 'demos.hdf5'}, "
+        f"failed attempts {run / 'failed.hdf5'}, stats {run / 'stats.json'}, video {out / 'generated.mp4'}, "
+        f"report {out / 'report.html'} (open it in a browser)", soft_wrap=True,
     )
+    _exit_if_short(stats, num_demos, run)
 
 
 @app.command()
@@ -497,21 +556,20 @@ def train(
     obs_noise: Annotated[
         float, typer.Option(min=0, help="Gaussian noise (std, in normalised units) on the state inputs while training")
     ] = 0.0,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="random seed")] = 0,
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoint.pt")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace an existing policy folder")] = False,
+    include_failed: Annotated[
+        bool, typer.Option(help="also train on demos whose meta says the attempt failed (e.g. failed.hdf5)")
+    ] = False,
 ) -> None:
     """Behaviour cloning (MLP with action chunks) on low-dimensional observations, optionally with images."""
     learn = _learn_modules()
     if not data.exists():
         raise DemoforgeError(f"{data}: dataset file does not exist")
-    if out.exists() and any(out.iterdir()) and not resume:
-        if not overwrite:
-            raise DemoforgeError(f"{out}: folder is not empty; pick another --out, --resume, or --overwrite")
-        shutil.rmtree(out)
     cfg = learn.train.TrainConfig(
         data=str(data), steps=steps, batch_size=batch_size, lr=lr, chunk=chunk, execute=execute, seed=seed,
-        cameras=_split(cameras), obs_noise=obs_noise,
+        cameras=_split(cameras), obs_noise=obs_noise, include_failed=include_failed,
         obs_keys=_split(obs_keys) or list(learn.data.PROPRIO_KEYS if cameras else learn.data.LOW_DIM_KEYS),
     )
     with _progress() as progress:
@@ -521,7 +579,10 @@ def train(
             valid = f", valid {point['valid_loss']:.4f}" if "valid_loss" in point else ""
             progress.update(bar, completed=step, info=f"loss {point['train_loss']:.4f}{valid}")
 
-        result = learn.train.train(cfg, out, resume=resume, on_log=on_log)
+        folder = OutputFolder(out, "policy", "train", overwrite=overwrite, resume=resume, inputs=[data],
+                              keep=lambda work: (work / learn.train.CHECKPOINT).exists())
+        with folder as work:
+            result = learn.train.train(cfg, work, resume=resume, on_log=on_log)
     console.print(
         f"policy: [bold]{out}[/] ({result['train_episodes']} demos, {result['train_samples']} samples; "
         f"final loss {result.get('train_loss', float('nan')):.4f}); curve: {out / 'curve.png'}"
@@ -535,7 +596,7 @@ def eval_policy(
     task: Annotated[str, typer.Option(help="task name")] = "stack",
     variation: Annotated[str, typer.Option(help="reset distribution: D0, D1, D2")] = "D0",
     episodes: Annotated[int, typer.Option(min=1, help="rollouts")] = 50,
-    seed: Annotated[int, typer.Option(help="seed of the episode starts (same seed = same starts)")] = 1000,
+    seed: Annotated[int, typer.Option(min=0, help="seed of the episode starts (same seed = same starts)")] = 1000,
     workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
     video: Annotated[Path | None, typer.Option(help="grid video of the first episodes")] = None,
     video_episodes: Annotated[int, typer.Option(min=1, help="episodes in the video")] = 8,
@@ -543,6 +604,7 @@ def eval_policy(
 ) -> None:
     """Roll a policy out in MuJoCo and report its success rate with a 95% confidence interval."""
     from demoforge.data.video import caption, check_video_path, grid_frames, write_video
+    from demoforge.learn.data import make_folder, write_atomic
     from demoforge.learn.evaluate import EXPERT, evaluate
     from demoforge.runner.pool import default_workers
 
@@ -550,6 +612,8 @@ def eval_policy(
         _learn_modules()
     if video is not None:
         check_video_path(video)
+    if json_out is not None:  # a folder, or a read-only place: said now, not after every episode has run
+        check_output_file(json_out, overwrite=True, option="--json")
     with _progress() as progress:
         bar = progress.add_task(f"evaluating on {task} {variation}", total=episodes, info="")
         wins = [0]
@@ -569,8 +633,8 @@ def eval_policy(
     table.add_row("mean steps", f"{result.mean_steps:.0f}")
     out_console.print(table)
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(result.to_dict(), indent=2))
+        make_folder(json_out.parent)
+        write_atomic(json_out, json.dumps(result.to_dict(), indent=2).encode())
     if video is not None:
         clips = [
             [caption(f, [f"episode {e.index}", "success" if e.success else "failure"],
@@ -606,12 +670,17 @@ def study(
         raise DemoforgeError(f"--generated expects sizes like 100,1000, got {generated!r}") from None
     cfg = StudyConfig(task=task, sources=sources, generated=sizes, seeds=seeds, variations=_split(variations),
                       episodes=episodes, train_steps=train_steps, workers=workers or default_workers())
-    with console.status("study") as status:
+    from demoforge.outputs import user_entries
+
+    if doc is not None:
+        check_output_file(doc, overwrite=True, option="--doc")
+    folder = OutputFolder(out, "study", "study", resume=True, keep=lambda work: bool(user_entries(work)))
+    with folder, console.status("study") as status:
         results = run_study(cfg, out, on_stage=lambda text: (status.update(text), console.print(f"- {text}")))
-    command = " ".join(["demoforge", *sys.argv[1:]])
-    plot_study(results, out / "study.png")
-    page = study_markdown(results, command, plot="study.png")
-    (out / "study.md").write_text(page)
+        command = " ".join(["demoforge", *sys.argv[1:]])
+        plot_study(results, out / "study.png")
+        page = study_markdown(results, command, plot="study.png")
+        (out / "study.md").write_text(page)
     out_console.print(page)
     if doc is not None:
         doc.parent.mkdir(parents=True, exist_ok=True)
@@ -665,17 +734,19 @@ def export_lerobot(
 def scenes_preview(
     family: Annotated[str, typer.Option(help="scene family: tabletop or kitchen")] = "kitchen",
     num: Annotated[int, typer.Option(min=1, max=256, help="scenes to sample")] = 16,
-    seed: Annotated[int, typer.Option(help="random seed (scene i uses the seed of attempt i)")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="random seed (scene i uses the seed of attempt i)")] = 0,
     level: Annotated[str, typer.Option(help="variation level: D0, D1, D2")] = "D1",
     task: Annotated[str, typer.Option(help="task whose objects are placed in the scenes")] = "stack",
     camera: Annotated[str, typer.Option(help="camera name (agentview, sideview, robot0_eye_in_hand)")] = "agentview",
     size: Annotated[str, typer.Option(help="size of each tile, WIDTHxHEIGHT")] = "240x180",
     out: Annotated[Path, typer.Option(help="output PNG")] = Path("scenes.png"),
     scene_axes: Annotated[Path | None, typer.Option(help="JSON turning scene axes off or widening them")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ) -> None:
     """Render a contact sheet of sampled scenes (the ones `generate --scenes` would use)."""
     from demoforge.scenes.preview import contact_sheet, render_scenes
 
+    check_output_file(out, overwrite, suffixes=(".png", ".jpg", ".jpeg"))
     width, height = _parse_size(size)
     with _progress() as progress:
         bar = progress.add_task(f"sampling {family} scenes", total=num, info="")

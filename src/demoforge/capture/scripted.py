@@ -23,16 +23,18 @@ def record_sources(
     variation: str = "D0",
     robot: str = "panda",
     on_demo: Callable[[Demo, int], None] | None = None,
+    overwrite: bool = True,
 ) -> tuple[Path, int]:
     """Record ``num`` successful expert demos to ``out``; returns the path and the number of tries it took.
 
-    Failed expert runs are discarded, as a person would discard a botched teleoperation.
+    Failed expert runs are discarded, as a person would discard a botched teleoperation. Without
+    ``overwrite``, a file that appears at ``out`` meanwhile is not replaced.
     """
     task = get_task(task_name)
     task.variation(variation)
     world = make_world(task, load_robot(robot))
     tries = 0
-    with DatasetWriter(out, env_args_for(world, variation)) as writer:
+    with DatasetWriter(out, env_args_for(world, variation), replace=overwrite) as writer:
         while writer.count < num:
             if tries >= 5 * num + 10:
                 raise RuntimeError(f"the {task_name} expert succeeded only {writer.count} times in {tries} tries")

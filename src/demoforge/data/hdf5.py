@@ -11,7 +11,6 @@ Layout (docs/formats.md has every key)::
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,9 @@ import numpy as np
 
 from demoforge.data.demo import DatagenInfo, Demo
 from demoforge.errors import InputFileError
+from demoforge.outputs import (
+    array_bytes, ensure_space, partial_path, publish, remove_quietly, remove_stale_partials,
+)
 
 ACTION_DIM = 7
 READ_ONLY_META = ("name", "file")  # where a demo was read from: added by the reader, never written
@@ -38,23 +40,31 @@ def _demo_sort_key(name: str) -> int:
 
 
 class DatasetWriter:
-    """Append demos to ``<path>.partial``; on ``close`` write the index and rename into place atomically.
+    """Append demos to ``<path>.<pid>.partial``; on ``close`` write the index and move it into place atomically.
 
     If the block inside ``with`` raises, the partial file is removed: no corrupted dataset is left.
+    Without ``replace``, a file that appeared at ``path`` meanwhile is never replaced.
     """
 
-    def __init__(self, path: str | Path, env_args: dict, keep_partial: bool = False) -> None:
+    def __init__(self, path: str | Path, env_args: dict, keep_partial: bool = False, replace: bool = True) -> None:
         self.path = Path(path)
-        self.tmp = self.path.with_name(self.path.name + ".partial")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = h5py.File(self.tmp, "w")
-        self.data = self.file.create_group("data")
-        self.data.attrs["env_args"] = json.dumps(env_args)
+        self.tmp = partial_path(self.path)
+        self.replace = replace
+        self.keep_partial = keep_partial
         self.count = 0
         self.total = 0
-        self.keep_partial = keep_partial
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(self.path)
+        try:
+            self.file = h5py.File(self.tmp, "w")
+            self.data = self.file.create_group("data")
+            self.data.attrs["env_args"] = json.dumps(env_args)
+        except BaseException:
+            remove_quietly(self.tmp)
+            raise
 
     def add(self, demo: Demo) -> str:
+        ensure_space(self.tmp.parent, demo_bytes(demo))
         name = demo_key(self.count)
         write_demo(self.data.create_group(name), demo)
         self.count += 1
@@ -63,6 +73,9 @@ class DatasetWriter:
 
     def add_copy(self, group: h5py.Group) -> str:
         """Append a demo group of another file unchanged (arrays copied bit for bit)."""
+        datasets: list[h5py.Dataset] = []
+        group.visititems(lambda _, node: datasets.append(node) if isinstance(node, h5py.Dataset) else None)
+        ensure_space(self.tmp.parent, array_bytes(datasets))
         name = demo_key(self.count)
         group.file.copy(group, self.data, name=name)
         self.count += 1
@@ -71,19 +84,27 @@ class DatasetWriter:
 
     def close(self) -> Path:
         names = [demo_key(i) for i in range(self.count)]
-        self.data.attrs["total"] = self.total
-        n_valid = int(round(len(names) * VALID_FRACTION)) if len(names) >= 10 else 0
-        mask = self.file.create_group("mask")
-        mask.create_dataset("train", data=np.array(names[: len(names) - n_valid], dtype="S"))
-        mask.create_dataset("valid", data=np.array(names[len(names) - n_valid :], dtype="S"))
-        self.file.close()
-        os.replace(self.tmp, self.path)
-        return self.path
+        try:
+            self.data.attrs["total"] = self.total
+            n_valid = int(round(len(names) * VALID_FRACTION)) if len(names) >= 10 else 0
+            mask = self.file.create_group("mask")
+            mask.create_dataset("train", data=np.array(names[: len(names) - n_valid], dtype="S"))
+            mask.create_dataset("valid", data=np.array(names[len(names) - n_valid :], dtype="S"))
+            self.file.close()
+        except BaseException:
+            self.abort()
+            raise
+        return publish(self.tmp, self.path, self.replace)
 
     def abort(self) -> None:
-        self.file.close()
-        if not self.keep_partial:
-            self.tmp.unlink(missing_ok=True)
+        """Close and remove the partial file; also when closing fails (a full disk cannot flush)."""
+        try:
+            self.file.close()
+        except (OSError, RuntimeError, ValueError):
+            pass
+        finally:
+            if not self.keep_partial:
+                self.tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> DatasetWriter:
         return self
@@ -93,6 +114,15 @@ class DatasetWriter:
             self.close()
         else:
             self.abort()
+
+
+def demo_bytes(demo: Demo, with_next_obs: bool = True) -> int:
+    """About what ``write_demo`` puts on disk (to check the space first: see ``outputs.ensure_space``)."""
+    info = demo.datagen
+    arrays = [demo.actions, demo.actions_abs, demo.states, demo.rewards, demo.dones, *demo.obs.values(),
+              *(demo.obs.values() if with_next_obs else ()), info.eef_pose, info.target_pose, info.gripper_action,
+              *info.object_poses.values(), *info.subtask_term_signals.values()]
+    return array_bytes(arrays) + len(demo.model_file) + len(demo.scene)
 
 
 def next_obs(value: np.ndarray) -> np.ndarray:

@@ -27,14 +27,14 @@ from demoforge.world import World
 class GenerateConfig(BaseModel):
     """Everything that decides a generated dataset (saved as the run's ``config.json``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     task: str
     source: str = Field(description="source HDF5 file")
     num_demos: int = Field(100, ge=1, description="successful demos to produce")
     max_attempts: int | None = Field(None, ge=1, description="stop after this many attempts (default 20 x num_demos)")
     variation: str = "D1"
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="random seed (numpy seeds are non-negative)")
     robot: str = "panda"
     selection: Literal["random", "nearest"] = "nearest"
     nearest_k: int = Field(3, ge=1)

@@ -14,7 +14,6 @@ the config and its index, so it is the same for any number of workers, executor,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -29,11 +28,13 @@ import numpy as np
 
 from demoforge import __version__
 from demoforge.data.hdf5 import DatasetWriter, read_demos, read_env_args
-from demoforge.errors import DemoforgeError
+from demoforge.errors import DemoforgeError, InputFileError, OutputError
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.mimic.segments import build_source_set, load_annotations
 from demoforge.runner.attempts import AttemptSummary
+from demoforge.outputs import OutputFolder
 from demoforge.runner.executors import make_executor
+from demoforge.runner.identity import file_sha256, run_identity
 from demoforge.runner.shards import DEMO_KEY, SHARD_DIR, finished_attempts, shard_path
 from demoforge.scenes.sample import check_family
 from demoforge.sim.render import resolve_cameras
@@ -44,14 +45,6 @@ from demoforge.world import env_args_for, make_world
 ProgressCallback = Callable[[AttemptSummary, dict], None]
 RUN_FILES = ("demos.hdf5", "failed.hdf5", "config.json", "stats.json")
 IDENTITY_KEYS = ("source_sha256",)  # besides the GenerateConfig, what makes two runs the same run
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def check_source_task(source: Path, task_name: str) -> None:
@@ -65,6 +58,8 @@ def validate(cfg: GenerateConfig) -> dict:
     """Check every input before any output exists; returns the run's ``env_args``."""
     task = get_task(cfg.task)
     source = Path(cfg.source)
+    if not source.exists():
+        raise InputFileError(source, "source file does not exist (record some with `demoforge source`)")
     check_source_task(source, cfg.task)
     demos = read_demos(source, require_datagen=True)
     annotations = load_annotations(cfg.annotations, task) if cfg.annotations else None
@@ -79,10 +74,12 @@ def validate(cfg: GenerateConfig) -> dict:
 
 
 def run_config(cfg: GenerateConfig) -> dict:
-    """``config.json``: the config, the source's hash, and the versions that made the data."""
+    """``config.json``: the config, the source's hash, the run's identity, and the versions that made the data."""
+    source_sha256 = file_sha256(Path(cfg.source))
     return {
         **cfg.model_dump(mode="json"),
-        "source_sha256": file_sha256(Path(cfg.source)),
+        "source_sha256": source_sha256,
+        "run_id": run_identity(cfg, source_sha256),
         "demoforge_version": __version__,
         "mujoco_version": mujoco.__version__,
         "numpy_version": np.__version__,
@@ -94,23 +91,36 @@ def _same_run(saved: dict, wanted: dict) -> list[str]:
     return sorted(k for k in keys if saved.get(k) != wanted.get(k))
 
 
-def prepare_folder(out: Path, config: dict, resume: bool) -> None:
-    """Create the run folder, or check that a folder being resumed belongs to this very run."""
+def check_same_run(out: Path, config: dict) -> None:
+    """A folder being resumed must hold this very run: its ``config.json`` says so, or it has none yet."""
     saved_path = out / "config.json"
-    if resume and saved_path.exists():
-        try:
-            saved = json.loads(saved_path.read_text())
-        except ValueError:
-            raise DemoforgeError(f"{saved_path}: not valid JSON; cannot resume this folder") from None
-        differ = _same_run(saved, config)
-        if differ:
-            raise DemoforgeError(
-                f"{out}: belongs to a different run ({', '.join(differ)} differ); use another --out, or --overwrite"
-            )
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = saved_path.with_name("config.json.partial")
-    tmp.write_text(json.dumps(config, indent=2))
-    os.replace(tmp, saved_path)
+    try:
+        saved = json.loads(saved_path.read_text())
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        raise InputFileError(saved_path, "is not valid JSON; cannot check this folder is the same run") from None
+    differ = _same_run(saved, config) if isinstance(saved, dict) else ["config.json"]
+    if differ:
+        raise DemoforgeError(
+            f"{out}: belongs to a different run ({', '.join(differ)} differ); use another --out, or --overwrite"
+        )
+
+
+def write_json(path: Path, value: object) -> None:
+    """Write JSON atomically (strict: NaN or infinity is an error, not invalid JSON on disk)."""
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        tmp.write_text(json.dumps(value, indent=2, allow_nan=False))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def has_finished_attempts(work: Path) -> bool:
+    """Whether an interrupted run left attempts that ``--resume`` would keep."""
+    return any((work / SHARD_DIR).glob("attempt_*.hdf5"))
 
 
 def generate(
@@ -121,25 +131,42 @@ def generate(
     resume: bool = False,
     executor: str = "local",
     address: str | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Generate ``cfg.num_demos`` successful demos (or stop at the attempt limit); returns the stats.
 
-    With ``resume``, finished attempts found in ``out_dir`` are kept and only the rest are run.
-    ``workers=None`` means every core here (local) or every CPU of the cluster (ray).
+    With ``resume``, finished attempts found in ``out_dir`` (each checked to belong to this run)
+    are kept and only the rest are run. With ``overwrite``, a previous run in ``out_dir`` is replaced
+    only once the new one is complete. ``workers=None`` means every core here (local) or every CPU
+    of the cluster (ray).
     """
-    out = Path(out_dir)
     env_args = validate(cfg)
     config = run_config(cfg)
-    if resume and (out / "stats.json").exists() and (out / "demos.hdf5").exists() and not (out / SHARD_DIR).exists():
-        prepare_folder(out, config, resume=True)  # a finished run: only check it is the same one
-        return json.loads((out / "stats.json").read_text())
-    prepare_folder(out, config, resume)
+    inputs = [cfg.source] + ([cfg.annotations] if cfg.annotations else [])
+    folder = OutputFolder(out_dir, "run", "generate", overwrite=overwrite, resume=resume, inputs=inputs,
+                          keep=has_finished_attempts)
+    with folder as out:
+        if resume:
+            check_same_run(out, config)
+            if (out / "stats.json").exists() and (out / "demos.hdf5").exists() and not (out / SHARD_DIR).exists():
+                if not (out / "config.json").exists():
+                    raise DemoforgeError(f"{out}: a finished run without config.json cannot be checked; use --overwrite")
+                return json.loads((out / "stats.json").read_text())  # a finished run, checked to be this one
+        done = _verified(finished_attempts(out / SHARD_DIR), config["run_id"], out) if resume else {}
+        write_json(out / "config.json", config)
+        return _run(cfg, out, env_args, done, on_attempt, workers, executor, address)
+
+
+def _run(
+    cfg: GenerateConfig, out: Path, env_args: dict, done: dict[int, AttemptSummary],
+    on_attempt: ProgressCallback | None, workers: int | None, executor: str, address: str | None,
+) -> dict:
+    """Run the attempts not ``done`` yet until the stop is known, then merge."""
     shard_dir = out / SHARD_DIR
     shard_dir.mkdir(exist_ok=True)
-    done = {i: AttemptSummary(**s) for i, s in finished_attempts(shard_dir).items()} if resume else {}
-    if not resume:
-        for path in shard_dir.iterdir():
-            path.unlink()
+    for path in shard_dir.iterdir():
+        if not path.name.startswith("attempt_") or _shard_index(path) not in done:
+            path.unlink()  # another run's leftovers (without --resume) or partial files
     start = time.perf_counter()
     counts = {  # progress so far (all finished attempts, including any past the final stop)
         "attempts": len(done),
@@ -178,6 +205,26 @@ def generate(
     return stats
 
 
+def _shard_index(path: Path) -> int | None:
+    stem = path.name.removeprefix("attempt_").removesuffix(".hdf5")
+    return int(stem) if stem.isdigit() else None
+
+
+def _verified(found: dict[int, dict], run_id: str, out: Path) -> dict[int, AttemptSummary]:
+    """The finished attempts of this run; attempts made by another run (or unverifiable ones) are refused."""
+    done = {}
+    for index, summary in sorted(found.items()):
+        made_by = summary.get("run_id", "")
+        if made_by != run_id and not (summary.get("crashed") and not made_by):
+            what = f"by run {made_by}" if made_by else "by a demoforge that did not record its run"
+            raise DemoforgeError(
+                f"{out / SHARD_DIR}: attempt {index} was made {what}, not this one ({run_id}: other settings or "
+                "source); resume only with the options of the interrupted run, or use --overwrite"
+            )
+        done[index] = AttemptSummary(**{**summary, "run_id": run_id})
+    return done
+
+
 def _frontier(done: dict) -> int:
     """The first attempt index not finished yet."""
     i = 0
@@ -196,9 +243,22 @@ def _stop_index(done: dict[int, AttemptSummary], cfg: GenerateConfig) -> int | N
     return None
 
 
+def _check_space_to_merge(out: Path, shards: list[Path]) -> None:
+    """The merge copies every kept shard once more: refuse up front if that cannot fit (shards stay for --resume)."""
+    needed = sum(path.stat().st_size for path in shards)
+    free = shutil.disk_usage(out).free
+    if needed > free:
+        raise OutputError(
+            out, f"the disk is full: the merge needs {needed / 1e6:.0f} MB and {free / 1e6:.0f} MB are free; "
+            "the finished attempts are kept: free some space and run the same command with --resume",
+            disk_full=True,
+        )
+
+
 def _merge(out: Path, cfg: GenerateConfig, env_args: dict, used: list[AttemptSummary], wall: float) -> dict:
     """Copy the used attempts' demos, in attempt order, into the final files; then write the stats."""
     shard_dir = out / SHARD_DIR
+    _check_space_to_merge(out, [shard_path(shard_dir, s.index) for s in used])
     failures: Counter[str] = Counter()
     with DatasetWriter(out / "failed.hdf5", env_args) as failed, DatasetWriter(out / "demos.hdf5", env_args) as kept:
         for summary in used:
@@ -210,6 +270,7 @@ def _merge(out: Path, cfg: GenerateConfig, env_args: dict, used: list[AttemptSum
     if not cfg.keep_failed:
         (out / "failed.hdf5").unlink(missing_ok=True)
     stats: dict = {
+        "requested": cfg.num_demos,
         "attempts": len(used),
         "successes": sum(s.success for s in used),
         "physics_steps": sum(s.physics_steps for s in used),
@@ -227,7 +288,5 @@ def _merge(out: Path, cfg: GenerateConfig, env_args: dict, used: list[AttemptSum
         scene_family=cfg.scenes or "default",
         cpu_count=os.cpu_count(),
     )
-    tmp = out / "stats.json.partial"
-    tmp.write_text(json.dumps(stats, indent=2))
-    os.replace(tmp, out / "stats.json")
+    write_json(out / "stats.json", stats)
     return stats

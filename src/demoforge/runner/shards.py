@@ -14,7 +14,8 @@ from pathlib import Path
 import h5py
 
 from demoforge.data.demo import Demo
-from demoforge.data.hdf5 import write_demo
+from demoforge.data.hdf5 import demo_bytes, write_demo
+from demoforge.outputs import ensure_space
 
 SHARD_DIR = ".shards"
 DEMO_KEY = "data/demo_0"
@@ -27,6 +28,7 @@ def shard_path(shard_dir: Path, index: int) -> Path:
 def write_shard(path: Path, summary: dict, demo: Demo | None, with_next_obs: bool = True) -> None:
     """One attempt: its summary (root attribute ``summary``) and, if given, its demo under ``data/demo_0``."""
     tmp = path.with_name(path.name + ".partial")
+    ensure_space(path.parent, demo_bytes(demo, with_next_obs) if demo is not None else 0)
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["summary"] = json.dumps(summary)

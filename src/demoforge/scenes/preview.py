@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import os
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -45,7 +46,11 @@ def contact_sheet(frames: list[np.ndarray], out: str | Path, columns: int | None
     columns = columns or int(np.ceil(np.sqrt(len(frames))))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
-    imageio.imwrite(tmp, tile(frames, columns))
-    tmp.replace(out)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.partial{out.suffix}")
+    try:
+        imageio.imwrite(tmp, tile(frames, columns))
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return out

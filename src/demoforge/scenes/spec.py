@@ -17,7 +17,7 @@ RGBA = tuple[float, float, float, float]
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Material(_Data):

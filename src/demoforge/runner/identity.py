@@ -1,0 +1,33 @@
+"""What makes two generation runs the same run: the settings and the bytes of the source file.
+
+Every finished attempt carries its run's identity, so ``resume`` can prove each attempt it keeps
+was made with this run's settings (a folder may have lost its ``config.json``, or hold another
+run's attempts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from demoforge.mimic.generate import GenerateConfig
+
+# Fields that name where things are, not what they hold (the source's bytes are hashed instead).
+LOCATION_FIELDS = ("source", "annotations")
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_identity(cfg: GenerateConfig, source_sha256: str | None = None) -> str:
+    """A short hash of the settings and the source (and annotation) file contents."""
+    settings = cfg.model_dump(mode="json", exclude=set(LOCATION_FIELDS))
+    settings["source_sha256"] = source_sha256 or file_sha256(cfg.source)
+    settings["annotations_sha256"] = file_sha256(cfg.annotations) if cfg.annotations else None
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
