@@ -340,9 +340,11 @@ def replay(
     video: Annotated[Path | None, typer.Option(help="render the demo to this .mp4")] = None,
     camera: Annotated[str, typer.Option(help="camera name")] = "agentview",
     size: Annotated[str, typer.Option(help="video size WIDTHxHEIGHT")] = "640x480",
-    check: Annotated[bool, typer.Option(help="re-simulate and compare states and success")] = False,
+    check: Annotated[bool, typer.Option(
+        help="re-simulate and compare every stored array the states and actions determine (exit 1 if any differ)")] = False,
     task: Annotated[str | None, typer.Option(help="task (default: from the file's env_args)")] = None,
     robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+    overwrite: Annotated[bool, typer.Option(help="replace --video if it exists")] = False,
 ) -> None:
     """Render a demo to video and/or check that demos reproduce from their first state and actions."""
     from demoforge.data.hdf5 import read_demos, read_env_args
@@ -354,9 +356,9 @@ def replay(
     if video is None and not check:
         raise DemoforgeError("nothing to do: pass --video OUT.mp4 and/or --check")
     if video is not None:
-        from demoforge.data.video import check_video_path
+        from demoforge.data.video import VIDEO_SUFFIXES
 
-        check_video_path(video)
+        check_output_file(video, overwrite, option="--video", suffixes=VIDEO_SUFFIXES)
     if task:
         get_task(task)  # an unknown name first, then demos of another task: one clear line, not a KeyError
         check_source_task(file, task)

@@ -61,8 +61,23 @@ class Recorder:
 
         Returns False once the physics became unstable (the episode must then stop).
         """
+        eef = self.env.eef_pose()
+        action = target_to_action(eef, self.env.world_T_base, world_T_target, gripper)
+        if noise is not None:
+            action += noise
+        np.clip(action, -1.0, 1.0, out=action)
+        return self.act(action, world_T_target, gripper, eef)
+
+    def act(
+        self, action: np.ndarray, world_T_target: np.ndarray, gripper: float, world_T_eef: np.ndarray | None = None
+    ) -> bool:
+        """Record the current state and execute ``action`` (normalised, in [-1, 1]); False once unstable.
+
+        ``world_T_target`` and ``gripper`` are only stored (the intent behind the action). A replay feeds
+        stored actions here, so it records through exactly the code that recorded the demo.
+        """
         env, t = self.env, self.t
-        eef = env.eef_pose()
+        eef = env.eef_pose() if world_T_eef is None else world_T_eef
         self.states[t] = env.get_state()
         if self.cameras is not None:  # images of the state the action is taken in, as robomimic expects
             for name, buffer in self.images.items():
@@ -79,10 +94,6 @@ class Recorder:
             buf[t, 3, 3] = 1.0
         for name, value in self.task.signals(env).items():
             self.signals[name][t] = value
-        action = target_to_action(eef, env.world_T_base, world_T_target, gripper)
-        if noise is not None:
-            action += noise
-        np.clip(action, -1.0, 1.0, out=action)
         executed = action_to_target(eef, env.world_T_base, action)
         self.actions[t] = action
         self.executed_pose[t] = executed

@@ -415,8 +415,8 @@ class OutputFolder:
             kept = self._keeps(self.work)
             if not kept and self.work != self.path:
                 remove_quietly(self.staging)
-            if self.path in self.created and not (kept and self.work == self.path) and not user_entries(self.path):
-                remove_quietly(self.path)
+            if self.path in self.created and not kept and (self.work == self.path or not user_entries(self.path)):
+                remove_quietly(self.path)  # a folder this command made holds nothing worth keeping
         finally:
             self._release()
 

@@ -18,33 +18,72 @@ from demoforge.data.demo import DatagenInfo, Demo
 from demoforge.data.hdf5 import read_demos, write_datagen
 from demoforge.errors import DemoforgeError
 from demoforge.mimic.segments import build_source_set, load_annotations, signals_from_boundaries, validate_boundaries
-from demoforge.sim.controller import action_to_target
+from demoforge.sim.controller import action_to_target, target_to_action
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
 from demoforge.world import env_for_demo
 
 
+# A stored step counts as recorded with these states when its eef_pose is within POSE_TOL (m, and rotation
+# matrix entries) of the recomputed one, and a stored target as the one behind an action when it yields
+# the action within ACTION_TOL (normalised units): both far above rounding (~1e-14), far below any real change.
+POSE_TOL = 1e-9
+ACTION_TOL = 1e-9
+
+
 def compute_datagen(demo: Demo, task: Task, robot: str = "panda") -> DatagenInfo:
-    """Per-step poses and signals of ``demo``, recomputed from its states in its own model."""
+    """Per-step poses and signals of ``demo``, recomputed from its states in its own model.
+
+    The target pose is the intent behind an action, and clipping (5 cm, 0.5 rad a step) and action noise
+    hide it: the actions do not determine it. So a stored target is kept where it was recorded with these
+    states (its step's eef_pose matches) or yields the stored action, which makes annotation idempotent;
+    any other step gets the target its clipped action executes.
+    """
     env = env_for_demo(demo, load_robot(robot))
     for name in task.objects:
         if not _has_body(env.model, name):
             raise DemoforgeError(f"demo {demo.meta.get('name', '?')}: its model has no body {name!r} for task {task.name!r}")
     T = len(demo)
+    actions = np.clip(demo.actions, -1.0, 1.0)
     eef = np.zeros((T, 4, 4))
     target = np.zeros((T, 4, 4))
+    gripper = actions[:, 6:7].copy()
     objects = {name: np.zeros((T, 4, 4)) for name in task.objects}
     signals = {name: np.zeros(T, dtype=np.int8) for name in task.signal_names}
+    stored = demo.datagen
     for t in range(T):
         env.set_state(demo.states[t])
         eef[t] = env.eef_pose()
-        target[t] = action_to_target(eef[t], env.world_T_base, np.clip(demo.actions[t], -1.0, 1.0))
+        recorded = np.allclose(stored.eef_pose[t], eef[t], rtol=0.0, atol=POSE_TOL)
+        if _is_pose(stored.target_pose[t]) and (
+            recorded or _yields_action(eef[t], env.world_T_base, stored.target_pose[t], actions[t])
+        ):
+            target[t] = stored.target_pose[t]
+        else:
+            target[t] = action_to_target(eef[t], env.world_T_base, actions[t])
         for name in task.objects:
             objects[name][t] = task.object_pose(env, name)
         for name, value in task.signals(env).items():
             signals[name][t] = value
-    return DatagenInfo(eef, target, np.clip(demo.actions[:, 6:7], -1.0, 1.0), objects, signals)
+    keep = np.clip(stored.gripper_action[:, 0], -1.0, 1.0) == actions[:, 6]
+    gripper[keep, 0] = stored.gripper_action[keep, 0]
+    return DatagenInfo(eef, target, gripper, objects, signals)
+
+
+def _yields_action(world_T_eef: np.ndarray, world_T_base: np.ndarray, world_T_target: np.ndarray, action: np.ndarray) -> bool:
+    """Whether the recorder, aiming at ``world_T_target`` without noise, would have sent ``action`` (pose part)."""
+    aimed = np.clip(target_to_action(world_T_eef, world_T_base, world_T_target, 0.0), -1.0, 1.0)
+    return bool(np.all(np.abs(aimed[:6] - action[:6]) <= ACTION_TOL))
+
+
+def _is_pose(m: np.ndarray) -> bool:
+    """A finite rigid transform (a missing datagen_info reads as zeros)."""
+    rot = m[:3, :3]
+    return bool(
+        np.all(np.isfinite(m)) and np.array_equal(m[3], [0.0, 0.0, 0.0, 1.0])
+        and np.allclose(rot @ rot.T, np.eye(3), atol=1e-6)
+    )
 
 
 def _has_body(model: object, name: str) -> bool:
