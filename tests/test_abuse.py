@@ -213,14 +213,19 @@ def test_output_paths_of_the_wrong_kind(stack_sources: Path, tmp_path: Path) -> 
     assert afile.read_text() == "x" and list(folder.iterdir()) == []
 
 
-def test_errors_stay_on_one_line_in_a_pipe(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mistake", ["missing_file", "bad_option_value", "unknown_option"])
+def test_errors_stay_on_one_line_in_a_pipe(tmp_path: Path, mistake: str) -> None:
     long = tmp_path / ("a_very_long_folder_name_" * 6) / "missing_source_file.hdf5"
+    args, needle = {
+        "missing_file": (["generate", "--source", str(long), "--out", str(tmp_path / "o")], str(long)),
+        "bad_option_value": (["eval", "--seed", "-1", "--episodes", "1"], "--seed"),
+        "unknown_option": (["generate", "--sauce", str(long)], "--sauce"),
+    }[mistake]
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    result = subprocess.run([sys.executable, "-m", "demoforge.cli", "generate", "--source", str(long), "--out",
-                             str(tmp_path / "o")], capture_output=True, text=True, env=env)
+    result = subprocess.run([sys.executable, "-m", "demoforge.cli", *args], capture_output=True, text=True, env=env)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and str(long) in lines[0], result.stderr
+    assert len(lines) == 1 and needle in lines[0] and lines[0].startswith("error:"), result.stderr
 
 
 # ---- read-only output locations ----------------------------------------------------------------------------

@@ -760,9 +760,20 @@ def scenes_preview(
     console.print(f"wrote {path} ({num} {family} scenes at {level})")
 
 
-def main() -> None:  # pragma: no cover - console script entry
-    app()
+def main() -> None:
+    """The ``demoforge`` command: also a mistyped option is one line, with the code of a user mistake."""
+    usage_error = typer.BadParameter.__base__  # click's UsageError, from wherever this typer takes click
+    try:
+        code = app(standalone_mode=False)
+    except usage_error as exc:
+        ctx = getattr(exc, "ctx", None)
+        if exc.format_message():  # empty when the help was shown for a bare command
+            error(exc.format_message() + (f" (see {ctx.command_path} --help)" if ctx is not None else ""))
+        sys.exit(EXIT_USER)
+    except typer.Abort:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+if __name__ == "__main__":
+    main()
