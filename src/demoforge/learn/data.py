@@ -3,18 +3,25 @@
 Observations are the robomimic ``obs`` keys turned into features (learn/features.py); the target for step t is
 the chunk ``actions[t : t + chunk]``, padded past the end of the episode with a hold action (no
 motion, the last gripper command), so a policy learns to stay put once the task is done.
+Every value a policy learns from is checked first: one NaN would turn every weight into NaN.
+Also ``write_atomic``, the one way learn/ writes a file (torch-free, so ``eval --policy expert`` uses it too).
 """
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import h5py
 import numpy as np
 
-from demoforge.data.hdf5 import demo_names, open_dataset, read_demos
-from demoforge.errors import InputFileError
+from demoforge.data.hdf5 import demo_names, open_dataset, read_demos, read_meta
+from demoforge.data.lerobot.values import ACTION_LIMIT, check_values
+from demoforge.errors import InputFileError, OutputError
 from demoforge.learn.features import features
+from demoforge.outputs import NOT_WRITABLE, is_disk_full, remove_quietly
 
 # Joint velocities tell a resting arm about to start from one mid-motion: without them a policy that
 # re-plans often stalls at the start (measured on stack: 33% vs 0% re-planning every step, 97% vs 90.5% every 4 steps).
@@ -41,6 +48,12 @@ def split_names(path: str, split: str) -> list[str]:
         return [n.decode() if isinstance(n, bytes) else str(n) for n in f[key][()]]
 
 
+def failed_attempts(path: str, names: list[str]) -> list[str]:
+    """The named demos whose meta marks a failed attempt (``failed.hdf5``); demos without the flag count as good."""
+    meta = read_meta(path)
+    return [n for n in names if meta.get(n, {}).get("success") is False or meta.get(n, {}).get("reason")]
+
+
 def action_chunks(actions: np.ndarray, chunk: int) -> np.ndarray:
     """(T, chunk, 7): the next ``chunk`` actions from every step, held still past the end."""
     hold = np.zeros((chunk, actions.shape[1]), dtype=actions.dtype)
@@ -64,6 +77,9 @@ def load_samples(
         if missing:
             hint = " (add camera images with: demoforge render)" if set(missing) & set(image_keys) else ""
             raise InputFileError(path, f"missing observation keys {missing}{hint}", field=where)
+        for key in keys:
+            check_values(path, f"{where}/{key}", demo.obs[key])
+        check_values(path, f"data/{demo.meta['name']}/actions", demo.actions, ACTION_LIMIT)
         try:
             obs.append(features(demo.obs, keys))
         except ValueError as exc:
@@ -77,3 +93,42 @@ def load_samples(
             images.append(np.stack(frames, axis=1))
     stacked = np.concatenate(images) if images else None
     return Samples(np.concatenate(obs), np.concatenate(acts), len(names), stacked)
+
+
+# ---- writing files ----------------------------------------------------------------------------------
+def write_error(path: Path, exc: OSError) -> Exception:
+    """The error to show for ``exc`` while writing ``path``: a full or read-only disk in words, else ``exc``."""
+    if is_disk_full(exc):
+        return OutputError(path, "cannot be written: the disk is full (free some space and run again)", disk_full=True)
+    if exc.errno in NOT_WRITABLE:
+        why = "the file system is read-only" if exc.errno == errno.EROFS else exc.strerror
+        return OutputError(path, f"cannot be written: {why}; choose another --out")
+    return exc
+
+
+def make_folder(folder: Path) -> None:
+    """``mkdir -p`` with the same clear errors as ``write_atomic``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(folder, exc) from None
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a temp file beside it, synced, then renamed over it.
+
+    A full disk otherwise leaves a truncated file that looks finished (a policy.pt that fails to load).
+    """
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        remove_quietly(tmp)
+        raise write_error(path, exc) from None
+    except BaseException:
+        remove_quietly(tmp)
+        raise

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from demoforge.episode import observe
+from demoforge.errors import DemoforgeError
 from demoforge.learn.features import features
 from demoforge.runner.pool import ordered_map
 from demoforge.sim.controller import target_to_action
@@ -79,6 +80,15 @@ class ExpertAgent:
         self.last = next(self.stream, self.last)
         target, gripper = self.last
         return target_to_action(env.eef_pose(), env.world_T_base, target, gripper)
+
+
+def check_policy_task(trained_on: str, task: str, policy: str | Path) -> None:
+    """A policy acts only in the task it was trained on (its inputs are that task's objects)."""
+    if trained_on and trained_on != task:
+        raise DemoforgeError(
+            f"{policy}: the policy was trained on task {trained_on!r}, not {task!r}: its input features are that "
+            f"task's objects. Evaluate it with --task {trained_on}, or train a policy on data of another task"
+        )
 
 
 def make_agent(policy: str) -> Agent:
@@ -197,7 +207,7 @@ def evaluate(
     """Success rate of ``policy`` (a policy folder, or ``"expert"``) over ``episodes`` rollouts."""
     get_task(task).variation(variation)  # unknown task or variation: a clear error before any work
     if policy != EXPERT:
-        make_agent(policy)  # a bad policy folder: a clear error here, not in a worker
+        check_policy_task(PolicyAgent(policy).policy.cfg.task, task, policy)  # a bad folder fails here, not in a worker
     jobs = [
         EpisodeJob(str(policy), task, variation, seed, i, video_size if i < video_episodes else 0)
         for i in range(episodes)

@@ -10,6 +10,7 @@ acts on raw observations.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 
 from demoforge.errors import DemoforgeError
-from demoforge.learn.data import LOW_DIM_KEYS
+from demoforge.learn.data import LOW_DIM_KEYS, make_folder, write_atomic
 
 WEIGHTS = "policy.pt"
 CONFIG = "policy.json"
@@ -125,10 +126,17 @@ class Policy:
         out = self.model(x, pixels)[0].numpy()
         return out * self._act_std + self._act_mean
 
+    def files(self) -> dict[str, bytes]:
+        """``policy.json`` and ``policy.pt`` as bytes, in the order to write them (the weights last)."""
+        weights = io.BytesIO()
+        torch.save(self.model.state_dict(), weights)  # to memory: torch's own file writer hides a full disk's OSError
+        return {CONFIG: json.dumps(asdict(self.cfg), indent=2).encode(), WEIGHTS: weights.getvalue()}
+
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.save(self.model.state_dict(), folder / WEIGHTS)
-        (folder / CONFIG).write_text(json.dumps(asdict(self.cfg), indent=2))
+        """Each file whole or not at all, the weights last: a ``policy.pt`` always has its ``policy.json``."""
+        make_folder(folder)
+        for name, data in self.files().items():
+            write_atomic(folder / name, data)
 
     @classmethod
     def load(cls, folder: str | Path) -> Policy:

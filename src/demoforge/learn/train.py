@@ -2,14 +2,17 @@
 
 A policy folder holds ``policy.pt`` + ``policy.json`` (weights, shape, normalisation), ``train.json``
 (the config), ``curve.json`` / ``curve.png`` (loss per logged step) and, while training,
-``checkpoint.pt`` (weights, optimiser, step, curve) that ``resume`` continues from.
+``checkpoint.pt`` (weights, optimiser, step, curve) that ``resume`` continues from. All but the
+checkpoint are written when training ends, each whole or not at all, ``policy.pt`` last: a folder
+with a ``policy.pt`` holds a finished policy. A loss that turns NaN or infinite stops training with
+an error and saves nothing.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -18,12 +21,25 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from demoforge.errors import DemoforgeError
+from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.sim.render import CAMERA_ALIASES
-from demoforge.learn.data import LOW_DIM_KEYS, Samples, load_samples, split_names
+from demoforge.learn.data import (
+    LOW_DIM_KEYS,
+    Samples,
+    failed_attempts,
+    load_samples,
+    make_folder,
+    split_names,
+    write_atomic,
+)
 from demoforge.learn.policy import ChunkPolicyNet, Policy, PolicyConfig, normaliser
+from demoforge.outputs import remove_quietly
 
 CHECKPOINT = "checkpoint.pt"
+
+
+class TrainingDiverged(DemoforgeError):
+    """The loss became NaN or infinite: the weights are garbage, so nothing is saved."""
 
 
 class TrainConfig(BaseModel):
@@ -48,6 +64,7 @@ class TrainConfig(BaseModel):
     log_every: int = Field(250, ge=1, description="steps between loss log points (and validation)")
     checkpoint_every: int = Field(2000, ge=1)
     seed: int = 0
+    include_failed: bool = Field(False, description="also train on demos whose meta says the attempt failed")
 
 
 def _lr_scale(step: int, cfg: TrainConfig) -> float:
@@ -99,9 +116,33 @@ def _valid_loss(model: ChunkPolicyNet, obs: torch.Tensor, act: torch.Tensor, ima
 
 
 def _atomic_save(obj: object, path: Path) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)  # to memory: torch's own file writer turns a full disk into a RuntimeError
+    write_atomic(path, buffer.getvalue())
+
+
+def _check_failed(cfg: TrainConfig, names: list[str]) -> None:
+    """Refuse failed attempts (``failed.hdf5``) unless asked: a policy would learn to fail like them."""
+    failed = failed_attempts(cfg.data, names)
+    if failed and not cfg.include_failed:
+        raise InputFileError(
+            cfg.data, f"{len(failed)} of its {len(names)} demos are failed attempts (e.g. {failed[0]}); train on "
+            "the run's demos.hdf5, or pass --include-failed to train on them anyway"
+        )
+
+
+def _same_settings(saved: dict, cfg: TrainConfig) -> bool:
+    """A checkpoint's config equals ``cfg``; settings added since it was written count as their defaults."""
+    try:
+        return TrainConfig(**saved) == cfg
+    except ValueError:  # a setting that no longer exists
+        return False
+
+
+def _diverged(what: str, step: int, cfg: TrainConfig) -> TrainingDiverged:
+    return TrainingDiverged(
+        f"training diverged: {what} at step {step}, so no policy was saved; lower --lr (now {cfg.lr:g}) and train again"
+    )
 
 
 def train(
@@ -115,6 +156,7 @@ def train(
     keys = tuple(cfg.obs_keys)
     train_names = _split_or_empty(cfg.data, "train") or split_names(cfg.data, "all")
     valid_names = _split_or_empty(cfg.data, "valid")
+    _check_failed(cfg, train_names + valid_names)
     cameras = tuple(CAMERA_ALIASES.get(c, c) for c in cfg.cameras)  # "wrist" is stored as robot0_eye_in_hand
     train_set = load_samples(cfg.data, train_names, keys, cfg.chunk, cameras)
     valid_set = load_samples(cfg.data, valid_names, keys, cfg.chunk, cameras) if valid_names else None
@@ -126,13 +168,11 @@ def train(
     checkpoint = out / CHECKPOINT
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if state["train"] != cfg.model_dump(mode="json"):
+        if not _same_settings(state["train"], cfg):
             raise DemoforgeError(f"{checkpoint}: was trained with other settings; use another --out or drop --resume")
         model.load_state_dict(state["model"])
         optim.load_state_dict(state["optim"])
         start, curve = state["step"], state["curve"]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "train.json").write_text(json.dumps(cfg.model_dump(mode="json"), indent=2))
 
     def tensors(samples: Samples) -> tuple[torch.Tensor, torch.Tensor]:
         obs = (samples.obs - np.array(pcfg.obs_mean)) / np.array(pcfg.obs_std)
@@ -142,46 +182,80 @@ def train(
     train_obs, train_act = tensors(train_set)
     valid = tensors(valid_set) if valid_set is not None else None
     n = len(train_obs)
+    created = not out.exists()
+    make_folder(out)
+    wrote_checkpoint = False
     model.train()
     running = []
-    for step in range(start, cfg.steps):
-        rng = np.random.default_rng([cfg.seed, step])  # per step, so a resumed run draws the same batches
-        index = np.sort(rng.integers(0, n, cfg.batch_size))
-        pixels = None
-        if train_set.images is not None:
-            pixels = random_shift(torch.as_tensor(train_set.images[index]), cfg.shift, rng)
-        for group in optim.param_groups:
-            group["lr"] = cfg.lr * _lr_scale(step, cfg)
-        obs = train_obs[index]
-        if cfg.obs_noise > 0:
-            obs = obs + torch.as_tensor(rng.normal(0.0, cfg.obs_noise, obs.shape), dtype=torch.float32)
-        loss = _loss(model, obs, train_act[index], pixels)
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
-        running.append(float(loss.detach()))
-        if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-            point = {"step": step + 1, "train_loss": float(np.mean(running))}
-            running = []
-            if valid is not None:
-                model.eval()
-                point["valid_loss"] = _valid_loss(model, *valid, valid_set.images)
-                model.train()
-            curve.append(point)
-            if on_log is not None:
-                on_log(step + 1, point)
-        if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
-            _atomic_save(
-                {"model": model.state_dict(), "optim": optim.state_dict(), "step": step + 1, "curve": curve,
-                 "train": cfg.model_dump(mode="json")},
-                checkpoint,
-            )
-    Policy(pcfg, model).save(out)
-    (out / "curve.json").write_text(json.dumps(curve, indent=1))
-    _plot_curve(curve, out / "curve.png")
+    try:
+        for step in range(start, cfg.steps):
+            rng = np.random.default_rng([cfg.seed, step])  # per step, so a resumed run draws the same batches
+            index = np.sort(rng.integers(0, n, cfg.batch_size))
+            pixels = None
+            if train_set.images is not None:
+                pixels = random_shift(torch.as_tensor(train_set.images[index]), cfg.shift, rng)
+            for group in optim.param_groups:
+                group["lr"] = cfg.lr * _lr_scale(step, cfg)
+            obs = train_obs[index]
+            if cfg.obs_noise > 0:
+                obs = obs + torch.as_tensor(rng.normal(0.0, cfg.obs_noise, obs.shape), dtype=torch.float32)
+            loss = _loss(model, obs, train_act[index], pixels)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise _diverged(f"the loss became {value}", step + 1, cfg)
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            optim.step()
+            running.append(value)
+            if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+                point = {"step": step + 1, "train_loss": float(np.mean(running))}
+                running = []
+                if valid is not None:
+                    model.eval()
+                    point["valid_loss"] = _valid_loss(model, *valid, valid_set.images)
+                    model.train()
+                    if not math.isfinite(point["valid_loss"]):
+                        raise _diverged(f"the validation loss became {point['valid_loss']}", step + 1, cfg)
+                curve.append(point)
+                if on_log is not None:
+                    on_log(step + 1, point)
+            if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+                _atomic_save(
+                    {"model": model.state_dict(), "optim": optim.state_dict(), "step": step + 1, "curve": curve,
+                     "train": cfg.model_dump(mode="json")},
+                    checkpoint,
+                )
+                wrote_checkpoint = True
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise _diverged("the weights became NaN or infinite", cfg.steps, cfg)
+        _write_all(out, {
+            "train.json": json.dumps(cfg.model_dump(mode="json"), indent=2).encode(),
+            "curve.json": json.dumps(curve, indent=1).encode(),
+            "curve.png": _curve_png(curve),
+            **Policy(pcfg, model).files(),
+        })
+    except DemoforgeError as exc:
+        if isinstance(exc, TrainingDiverged) and wrote_checkpoint:
+            checkpoint.unlink(missing_ok=True)  # resuming it would diverge the same way
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
     checkpoint.unlink(missing_ok=True)
     final = curve[-1] if curve else {}
     return {**final, "train_samples": n, "train_episodes": train_set.episodes, "policy": asdict(pcfg)["task"]}
+
+
+def _write_all(out: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` in order, each atomically; on an error none of them stays (no half policy folder)."""
+    written: list[Path] = []
+    try:
+        for name, data in files.items():
+            write_atomic(out / name, data)
+            written.append(out / name)
+    except BaseException:
+        for path in written:
+            remove_quietly(path)
+        raise
 
 
 def _split_or_empty(path: str, split: str) -> list[str]:
@@ -192,7 +266,8 @@ def _split_or_empty(path: str, split: str) -> list[str]:
         return []
 
 
-def _plot_curve(curve: list[dict], path: Path) -> None:
+def _curve_png(curve: list[dict]) -> bytes:
+    """The loss curve as PNG bytes (written with the other files, atomically)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 3.5))
@@ -204,4 +279,6 @@ def _plot_curve(curve: list[dict], path: Path) -> None:
     ax.set(xlabel="gradient step", ylabel="smooth L1 loss (normalised actions)", yscale="log", title="training curve")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()

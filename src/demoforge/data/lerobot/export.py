@@ -1,6 +1,7 @@
 """The entry point: check the source and the output folder, write to ``<out>.partial``, move it into place.
 
-Any error or Ctrl-C removes the partial folder, so a half-written dataset is never left behind.
+Any error or Ctrl-C removes the partial folder, so a half-written dataset is never left behind; a
+full or read-only disk is one clear error naming the folder, not a traceback.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from demoforge.data.hdf5 import demo_names, open_dataset, read_demos, read_env_a
 from demoforge.data.lerobot.layout import _Layout
 from demoforge.data.lerobot.spec import default_task_description, video_key
 from demoforge.data.lerobot.writer import _DatasetWriter
-from demoforge.errors import DemoforgeError
+from demoforge.errors import DemoforgeError, OutputError
+from demoforge.outputs import NOT_WRITABLE, check_writable, is_disk_full
 
 MISSING_EXTRA = "LeRobot export needs the optional extra: pip install 'demoforge[lerobot]'"
 
@@ -73,15 +75,16 @@ def export_lerobot(
     if not description:
         raise DemoforgeError("the task description is empty; give a sentence such as 'lift the red cube'")
     _check_output(src, out, overwrite)
+    check_writable(out.parent, "the LeRobot dataset")
 
     (first,) = read_demos(src, require_datagen=False, names=[names[0]])
     layout = _Layout.of(src, first, task, cameras)
     tmp = out.with_name(out.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)  # left by an export that was killed before it could clean up
-    tmp.mkdir(parents=True)
     writer: _DatasetWriter | None = None
     try:
+        if tmp.exists():
+            shutil.rmtree(tmp)  # left by an export that was killed before it could clean up
+        tmp.mkdir(parents=True)
         writer = _DatasetWriter(tmp, layout, fps, description, robot_type, pa, pq, av)
         demo: Demo | None = first
         del first  # keep one demo in memory at a time
@@ -94,10 +97,15 @@ def export_lerobot(
             if on_episode is not None:
                 on_episode(i + 1, len(names))
         writer.finish(src, names, read_env_args(src))
-    except BaseException:
+    except BaseException as exc:
         if writer is not None:
             writer.abort()
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and is_disk_full(exc):
+            raise OutputError(out, "the disk is full; nothing was written (free some space and export again)",
+                              disk_full=True) from None
+        if isinstance(exc, OSError) and exc.errno in NOT_WRITABLE:
+            raise OutputError(out, f"cannot be written ({exc.strerror}); nothing was written") from None
         raise
     _move_into_place(tmp, out)
     return LeRobotExport(out=out, episodes=writer.episodes, frames=writer.frames, cameras=layout.cameras)

@@ -1,7 +1,8 @@
 """What every demo must hold to become an episode: read off the first demo, then checked on each.
 
 A video has one frame size and a Parquet column one width, so a demo that differs is refused,
-naming the file and field, before any of it is written.
+naming the file and field, before any of it is written; so is one with NaN, inf, or actions far
+outside [-1, 1] in what it exports.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from demoforge.data.demo import Demo
 from demoforge.data.hdf5 import ACTION_DIM
+from demoforge.data.lerobot.values import ACTION_LIMIT, check_values
 from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.sim.render import CAMERA_ALIASES
 from demoforge.tasks import TASKS
@@ -104,6 +106,8 @@ class _Layout:
                 raise InputFileError(src, problem, field=field)
             if key.endswith("_image") and value.dtype != np.uint8:
                 raise InputFileError(src, f"is {value.dtype}; expected uint8 RGB", field=field)
+            check_values(src, field, value)  # a NaN would reach the Parquet files and stats.json
+        check_values(src, f"/data/{name}/actions", demo.actions, ACTION_LIMIT)
 
 
 def _width(value: np.ndarray) -> int:
