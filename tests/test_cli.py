@@ -162,7 +162,7 @@ def test_export_lerobot_and_report_commands(mixed_run, tmp_path: Path) -> None:
     bad = tmp_path / "bad.hdf5"
     bad.write_text("not hdf5")
     assert_user_error(run("export", "lerobot", str(bad), "--out", str(tmp_path / "x")), "bad.hdf5", "HDF5")
-    assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
+    assert not (tmp_path / "x").exists() and not (tmp_path / ".x.new").exists()
 
     page = tmp_path / "report.html"
     result = run("report", str(out), "--out", str(page), "--videos", "1")

@@ -13,7 +13,10 @@ from demoforge.data.hdf5 import demo_names, open_dataset, read_demos, read_meta
 from demoforge.data.video import caption, grid_frames, write_video
 from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.replay import render_frames
-from demoforge.runner.pool import ordered_map
+from demoforge.runner.pool import ordered_map, render_worker_bytes
+from demoforge.sim.render import check_image_size
+from demoforge.sim.robot import load_robot
+from demoforge.world import env_for_demo
 
 KEPT_COLOUR = (140, 255, 140)
 FAILED_COLOUR = (255, 140, 120)
@@ -72,6 +75,11 @@ def pick_failures(path: Path, count: int) -> list[str]:
     return (telling + rest)[:count]
 
 
+def clip_worker_bytes(width: int, height: int) -> int:
+    """Peak memory of a worker rendering clips of ``width`` x ``height``: what ``plan_workers`` divides by."""
+    return render_worker_bytes(width * height * 3)
+
+
 def grid_video(
     run: Path,
     out: Path,
@@ -92,8 +100,10 @@ def grid_video(
         clips += [Clip(str(failed_file), n, camera, width, height) for n in pick_failures(failed_file, failed)]
     if not clips:
         raise DemoforgeError(f"{run}: no demos to show")
+    (first,) = read_demos(clips[0].path, require_datagen=False, names=[clips[0].name])
+    check_image_size(env_for_demo(first, load_robot(clips[0].robot)).model, height, width)  # before any worker
     rendered = []
-    for frames in ordered_map(render_clip, clips, workers):
+    for frames in ordered_map(render_clip, clips, workers, per_worker_bytes=clip_worker_bytes(width, height)):
         rendered.append(frames)
         if on_clip is not None:
             on_clip()

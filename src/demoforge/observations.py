@@ -17,8 +17,8 @@ import numpy as np
 
 from demoforge.data.hdf5 import demo_names, next_obs, open_dataset, read_demos, read_env_args
 from demoforge.errors import DemoforgeError, InputFileError
-from demoforge.runner.pool import ordered_map
-from demoforge.sim.render import resolve_cameras
+from demoforge.runner.pool import ordered_map, render_worker_bytes
+from demoforge.sim.render import check_image_size, frame_bytes, resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.world import World, env_for_demo
@@ -36,6 +36,11 @@ class RenderJob:
     depth: bool = False
     segmentation: bool = False
     robot: str = "panda"
+
+
+def worker_bytes(job: RenderJob) -> int:
+    """Peak memory of a worker rendering ``job``: what ``plan_workers`` divides the free memory by."""
+    return render_worker_bytes(frame_bytes(len(job.cameras), job.size, job.depth, job.segmentation))
 
 
 def render_demo_obs(job: RenderJob) -> dict[str, np.ndarray]:
@@ -83,14 +88,17 @@ def add_observations(
     # Unknown cameras or a bad first demo fail here, before any output exists.
     get_task(task)
     (first,) = read_demos(path, require_datagen=False, names=[names[0]])
-    resolve_cameras(env_for_demo(first, load_robot(robot)).model, cameras)
+    model = env_for_demo(first, load_robot(robot)).model
+    resolve_cameras(model, cameras)
+    check_image_size(model, size, size)
     jobs = [RenderJob(str(path), n, task, tuple(cameras), size, depth, segmentation, robot) for n in names]
     tmp = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
             _copy_except_demos(src, dst)
-            for job, obs in zip(jobs, ordered_map(render_demo_obs, jobs, workers)):
+            results = ordered_map(render_demo_obs, jobs, workers, per_worker_bytes=worker_bytes(jobs[0]))
+            for job, obs in zip(jobs, results):
                 group = _copy_demo(src["data"][job.name], dst["data"], drop=set(obs))
                 for key, value in obs.items():
                     group["obs"].create_dataset(key, data=value)

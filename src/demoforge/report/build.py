@@ -6,6 +6,7 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +22,13 @@ SUBTASK_REASON = re.compile(r"^subtask (\S+) failed$")
 
 
 def build_report(
-    run: Path, out: Path | None = None, num_videos: int = 4, camera: str = "agentview", video_size: int = 256
+    run: Path, out: Path | None = None, num_videos: int = 4, camera: str = "agentview", video_size: int = 256,
+    on_warning: Callable[[str], None] | None = None,
 ) -> Path:
     """Write a self-contained HTML report of a ``demoforge generate`` run folder; returns its path.
 
     ``out`` defaults to ``run/report.html``. Nothing is written unless the whole page was built.
+    Where stats.json contradicts the dataset the page counts the dataset, and ``on_warning`` hears why.
     """
     if num_videos < 0:
         raise DemoforgeError(f"num_videos must be 0 or more, not {num_videos}")
@@ -34,6 +37,9 @@ def build_report(
     run = Path(run)
     out = Path(out) if out is not None else run / "report.html"
     data = load_run(run)
+    if on_warning is not None:
+        for note in stats_disagreements(data):
+            on_warning(note)
     task = _task(data.config.get("task") or data.stats.get("task"))
     html = page.render(
         title=f"{data.config.get('task', '?')} \u00b7 {data.config.get('variation', '?')}",
@@ -115,13 +121,29 @@ def scene_counts(scenes: list[str]) -> list[tuple[str, Counter]]:
 
 
 # ---- sections -------------------------------------------------------------------------------------
+def stats_disagreements(data: Run) -> list[str]:
+    """Where stats.json claims other counts than the dataset holds (the report counts the dataset)."""
+    kept, notes = len(data.kept.rows), []
+    claimed = data.stats.get("successes")
+    if claimed is not None and int(claimed) != kept:
+        notes.append(f"{data.folder / 'stats.json'} says {int(claimed):,} successes but {data.kept.path} holds "
+                     f"{kept:,} demos: this report counts the demos in the dataset")
+    attempts = data.stats.get("attempts")
+    if attempts is not None and int(attempts) < kept:
+        notes.append(f"{data.folder / 'stats.json'} says {int(attempts):,} attempts, fewer than the {kept:,} demos "
+                     f"{data.kept.path} holds: attempts and rates below are not to be trusted")
+    return notes
+
+
 def summary(data: Run) -> dict:
     cfg, st = data.config, data.stats
-    attempts, kept = int(st.get("attempts", 0)), int(st.get("successes", len(data.kept.rows)))
+    kept = len(data.kept.rows)  # what the dataset holds, whatever stats.json claims
+    attempts = int(st.get("attempts") or 0)
+    dgr = kept / attempts if attempts else 0.0
     wall = st.get("wall_time_s")
     cards = [
         ("demos kept", f"{kept:,}", f"of {attempts:,} attempts (target {cfg.get('num_demos', '?')})"),
-        ("data generation rate", f"{100 * float(st.get('dgr', kept / max(attempts, 1))):.1f}%", "kept / attempts"),
+        ("data generation rate", f"{100 * dgr:.1f}%", "kept / attempts"),
         ("wall time", _duration(wall), f"{float(st.get('attempts_per_s', 0)):.2f} attempts/s"),
         ("physics steps", f"{int(st.get('physics_steps', 0)):,}", f"{int(st.get('control_steps', 0)):,} control steps"),
     ]
@@ -137,7 +159,7 @@ def summary(data: Run) -> dict:
         ("source sha256", (cfg.get("source_sha256") or "")[:16] + "\u2026" if cfg.get("source_sha256") else None),
         ("demos kept / attempts", f"{kept:,} / {attempts:,}"),
         ("failed attempts stored", failed_file),
-        ("DGR", f"{float(st.get('dgr', 0)):.3f}"),
+        ("DGR", f"{dgr:.3f}"),
         ("wall time", f"{float(wall):.2f} s" if wall is not None else None),
         ("attempts per second", f"{float(st.get('attempts_per_s', 0)):.2f} on {st.get('cpu_count', '?')} CPUs"),
         ("physics steps", f"{int(st.get('physics_steps', 0)):,}"),
@@ -148,7 +170,8 @@ def summary(data: Run) -> dict:
         ("versions", ", ".join(f"{k} {cfg[k + '_version']}" for k in ("demoforge", "mujoco", "numpy")
                                if cfg.get(k + "_version"))),
     ]
-    return {"cards": cards, "rows": [(k, "\u2014" if v in (None, "") else str(v)) for k, v in rows]}
+    return {"cards": cards, "rows": [(k, "\u2014" if v in (None, "") else str(v)) for k, v in rows],
+            "notes": stats_disagreements(data)}
 
 
 def failures_section(data: Run, task: Task | None) -> dict:

@@ -42,7 +42,7 @@ def load_states(path: Path, name: str, first_only: bool = False) -> Demo:
     return Demo(
         actions=np.zeros((T, 7)), actions_abs=np.zeros((T, 7)), states=states, rewards=np.zeros(T),
         dones=np.zeros(T, dtype=np.int64), obs={}, datagen=DatagenInfo(empty, empty, np.zeros((T, 1)), {}, {}),
-        model_file=model, meta={"name": name},
+        model_file=model, meta={"name": name, "file": str(path)},  # errors name the file and demo
     )
 
 

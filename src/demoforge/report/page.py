@@ -149,7 +149,8 @@ def _summary(s: dict) -> str:
         f'<div class="stat"><div class="k">{escape(k)}</div><div class="v">{escape(v)}</div>'
         f'<div class="s">{escape(sub)}</div></div>' for k, v, sub in s["cards"]
     )
-    return f'<div class="cards">{cards}</div>' + _table([], [list(r) for r in s["rows"]], cls="kv")
+    return (_notes(s.get("notes", [])) + f'<div class="cards">{cards}</div>'
+            + _table([], [list(r) for r in s["rows"]], cls="kv"))
 
 
 def _failures(f: dict) -> str:

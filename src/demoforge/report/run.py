@@ -15,9 +15,14 @@ import numpy as np
 
 from demoforge.data.hdf5 import demo_names, open_dataset
 from demoforge.errors import InputFileError
-from demoforge.runner.local import file_sha256
+from demoforge.runner.identity import file_sha256
+from demoforge.runner.shards import SHARD_DIR
 
 RUN_FILES = ("stats.json", "config.json", "demos.hdf5")
+# stats.json fields the report reads, and what each must hold (anything else is named as damaged)
+STATS_NUMBERS = ("attempts", "successes", "physics_steps", "control_steps", "scenes_rejected", "crashed", "dgr",
+                 "wall_time_s", "attempts_per_s", "cpu_count")
+CONFIG_TEXTS = ("task", "variation", "source", "source_sha256", "robot", "scenes", "selection")
 
 
 @dataclass
@@ -57,14 +62,45 @@ def load_run(folder: Path) -> Run:
         raise InputFileError(folder, "is not a folder; expected a run folder written by `demoforge generate`")
     for name in RUN_FILES:
         if not (folder / name).is_file():
-            raise InputFileError(folder / name, f"missing: {folder} is not a demoforge run folder (a run holds "
-                                                "demos.hdf5, config.json and stats.json from `demoforge generate`)")
-    stats = read_json(folder / "stats.json")
-    config = read_json(folder / "config.json")
+            raise InputFileError(folder / name, missing_file_problem(folder))
+    stats = check_fields(folder / "stats.json", read_json(folder / "stats.json"), STATS_NUMBERS, (int, float))
+    failures = stats.get("failures") or {}
+    if not isinstance(failures, dict) or not all(_is_number(v) for v in failures.values()):
+        raise InputFileError(folder / "stats.json", "expected an object of failure reason -> count", field="failures")
+    config = check_fields(folder / "config.json", read_json(folder / "config.json"), CONFIG_TEXTS, (str,))
     kept = read_rows(folder / "demos.hdf5")
     failed_path = folder / "failed.hdf5"
     failed = read_rows(failed_path) if failed_path.is_file() else DemoFile(None)
     return Run(folder, config, stats, kept, failed)
+
+
+def missing_file_problem(folder: Path) -> str:
+    """Why a run file is missing: the run is still running or was interrupted, or this is no run folder."""
+    shards = folder / SHARD_DIR
+    if shards.is_dir():
+        done = len(list(shards.glob("attempt_*.hdf5")))
+        return (f"missing: the run in {folder} has not finished ({done} attempts done in {SHARD_DIR}); finish it with "
+                "the same `demoforge generate` command plus --resume, then make the report")
+    return (f"missing: {folder} is not a demoforge run folder (a run holds demos.hdf5, config.json and stats.json "
+            "from `demoforge generate`)")
+
+
+def check_fields(path: Path, value: dict, keys: tuple[str, ...], types: tuple[type, ...]) -> dict:
+    """``value`` itself, once every present, non-null field of ``keys`` is of ``types``; else an error naming it."""
+    for key in keys:
+        item = value.get(key)
+        if item is not None and (not isinstance(item, types) or isinstance(item, bool) or not _finite(item)):
+            kind = "a number" if float in types else "text"
+            raise InputFileError(path, f"expected {kind}, found {json.dumps(item)[:60]}", field=key)
+    return value
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
+
+
+def _finite(value: object) -> bool:
+    return not isinstance(value, float) or bool(np.isfinite(value))
 
 
 def read_json(path: Path) -> dict:

@@ -14,6 +14,7 @@ from demoforge.data.hdf5 import read_demos
 from demoforge.errors import DemoforgeError
 from demoforge.mimic.generate import AttemptResult, GenerateConfig, run_attempt
 from demoforge.mimic.segments import build_source_set, load_annotations
+from demoforge.runner.identity import run_identity
 from demoforge.runner.shards import write_shard
 from demoforge.scenes.sample import sample_scene, scene_seed
 from demoforge.sim.robot import load_robot
@@ -34,6 +35,7 @@ class AttemptSummary:
     physics_steps: int = 0
     scenes_rejected: int = 0
     crashed: bool = False
+    run_id: str = ""  # identity of the run that made it (runner/identity.py): what resume verifies
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,6 +52,7 @@ class AttemptWorker:
         self.sources = build_source_set(read_demos(source, require_datagen=True), self.task, annotations, str(source))
         self.robot = load_robot(cfg.robot)
         self.world = make_world(self.task, self.robot)
+        self.run_id = run_identity(cfg)
 
     def attempt(self, index: int) -> tuple[AttemptResult, int]:
         """Attempt number ``index`` and how many impossible scenes were resampled before it."""
@@ -74,7 +77,8 @@ class AttemptWorker:
         """Run attempt ``index`` and write it (demo, if kept, plus summary) to ``shard`` atomically."""
         result, rejected = self.attempt(index)
         summary = AttemptSummary(
-            index, result.success, result.reason, result.control_steps, result.physics_steps, rejected
+            index, result.success, result.reason, result.control_steps, result.physics_steps, rejected,
+            run_id=self.run_id,
         )
         keep = result.demo is not None and (result.success or self.cfg.keep_failed)
         write_shard(shard, summary.to_dict(), result.demo if keep else None, self.cfg.next_obs)

@@ -3,11 +3,13 @@
 Every executor takes attempt indices and hands back ``AttemptSummary`` objects as attempts finish
 (in any order); the shard of each finished attempt is on disk before its summary is returned.
 A worker that dies costs only its attempt in flight, which comes back as a crashed summary.
+A parent that dies (``kill -9``, SIGTERM) takes its workers with it, quietly (``pool.die_with_parent``).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections import deque
 from multiprocessing.connection import Connection, wait
@@ -17,8 +19,9 @@ from typing import Protocol
 from demoforge.errors import DemoforgeError
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.runner.attempts import AttemptSummary, AttemptWorker
-from demoforge.runner.pool import default_workers
+from demoforge.runner.pool import GENERATE_WORKER_BYTES, die_with_parent, plan_workers, render_worker_bytes
 from demoforge.runner.shards import shard_path, write_shard
+from demoforge.sim.render import frame_bytes
 
 
 class Executor(Protocol):
@@ -60,15 +63,26 @@ class InlineExecutor:
         self.queue.clear()
 
 
-def _worker_main(conn: Connection, cfg_json: str, shard_dir: str) -> None:
+def _send(conn: Connection, message: object) -> bool:
+    """Send to the parent; False when it is gone (the worker then leaves without a traceback)."""
+    try:
+        conn.send(message)
+    except (BrokenPipeError, EOFError, OSError):
+        return False
+    return True
+
+
+def _worker_main(conn: Connection, cfg_json: str, shard_dir: str, parent_pid: int) -> None:
     """A worker process: build once, then run the attempt indices it is sent until the pipe closes."""
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
         worker = AttemptWorker(GenerateConfig.model_validate_json(cfg_json))
     except Exception as exc:  # a setup problem: report it instead of dying silently
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        _send(conn, ("error", f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", None))
+    if not _send(conn, ("ready", None)):
+        return
     while True:
         try:
             index = conn.recv()
@@ -79,9 +93,10 @@ def _worker_main(conn: Connection, cfg_json: str, shard_dir: str) -> None:
         try:
             summary = worker.run_to_shard(index, shard_path(Path(shard_dir), index))
         except Exception as exc:
-            conn.send(("error", f"attempt {index}: {type(exc).__name__}: {exc}"))
+            _send(conn, ("error", f"attempt {index}: {type(exc).__name__}: {exc}"))
             return
-        conn.send(("done", summary.to_dict()))
+        if not _send(conn, ("done", summary.to_dict())):
+            return
 
 
 class ProcessExecutor:
@@ -101,7 +116,9 @@ class ProcessExecutor:
 
     def _spawn(self) -> tuple[multiprocessing.process.BaseProcess, Connection]:
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker_main, args=(child, self.cfg_json, str(self.shard_dir)), daemon=True)
+        proc = self.ctx.Process(
+            target=_worker_main, args=(child, self.cfg_json, str(self.shard_dir), os.getpid()), daemon=True
+        )
         proc.start()
         child.close()
         return proc, parent
@@ -175,6 +192,13 @@ class ProcessExecutor:
         self.procs = []
 
 
+def generation_worker_bytes(cfg: GenerateConfig) -> int:
+    """Peak memory of one generation worker for ``cfg`` (more with cameras: a GL context and the frames)."""
+    if not cfg.cameras:
+        return GENERATE_WORKER_BYTES
+    return render_worker_bytes(frame_bytes(len(cfg.cameras), cfg.image_size, cfg.depth, cfg.segmentation))
+
+
 def make_executor(
     cfg: GenerateConfig, shard_dir: Path, workers: int | None, executor: str, address: str | None
 ) -> Executor:
@@ -184,7 +208,7 @@ def make_executor(
         return RayExecutor(cfg, shard_dir, workers, address)
     if executor != "local":
         raise DemoforgeError(f"unknown executor {executor!r}; expected local or ray")
-    workers = workers or default_workers()
+    workers, _ = plan_workers(workers, cfg.attempt_limit, generation_worker_bytes(cfg))  # callers say why
     if workers <= 1:
         return InlineExecutor(cfg, shard_dir)
     return ProcessExecutor(cfg, shard_dir, workers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import mujoco
 import numpy as np
 
@@ -24,12 +26,39 @@ def resolve_cameras(model: mujoco.MjModel, names: list[str]) -> list[str]:
     return resolved
 
 
+def max_image_size(model: mujoco.MjModel) -> tuple[int, int]:
+    """(width, height) of the model's offscreen framebuffer: the largest image it can render."""
+    return int(model.vis.global_.offwidth), int(model.vis.global_.offheight)
+
+
+def check_image_size(model: mujoco.MjModel, height: int, width: int) -> None:
+    """Refuse an image larger than the offscreen framebuffer, naming the limit (it is no GL problem)."""
+    max_width, max_height = max_image_size(model)
+    if width > max_width or height > max_height:
+        raise DemoforgeError(
+            f"image size {width}x{height} is too large: this scene renders at most {max_width}x{max_height} "
+            "pixels (its offscreen framebuffer, <visual><global offwidth offheight> in the MJCF)"
+        )
+
+
 def offscreen_renderer(model: mujoco.MjModel, height: int, width: int) -> mujoco.Renderer:
-    """An offscreen renderer, or a clear error when no GL backend is available."""
+    """An offscreen renderer, or a clear error: the size is too large, or no GL context could be made."""
+    check_image_size(model, height, width)
     try:
         return mujoco.Renderer(model, height, width)
     except Exception as exc:  # no GL context: the usual fix is the headless backend
-        raise DemoforgeError(f"cannot create an offscreen renderer ({exc}); set MUJOCO_GL=egl (or osmesa)") from None
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        backend = os.environ.get("MUJOCO_GL")
+        now = f"MUJOCO_GL is {backend!r}" if backend else "MUJOCO_GL is not set"
+        raise DemoforgeError(
+            f"cannot create an OpenGL context for offscreen rendering ({detail}); {now}: on a machine without a "
+            "display set MUJOCO_GL=egl (GPU or Mesa EGL) or MUJOCO_GL=osmesa (software)"
+        ) from None
+
+
+def frame_bytes(num_cameras: int, size: int, depth: bool = False, segmentation: bool = False) -> int:
+    """Bytes of one step's camera observations: per camera RGB uint8, depth float32, labels int16."""
+    return num_cameras * size * size * (3 + 4 * depth + 2 * segmentation)
 
 
 def segmentation_labels(model: mujoco.MjModel, groups: list[np.ndarray]) -> np.ndarray:

@@ -1,14 +1,15 @@
-"""The entry point: check the source and the output folder, write to ``<out>.partial``, move it into place.
+"""The entry point: check the source and the output folder, build the dataset beside it, move it into place.
 
-Any error or Ctrl-C removes the partial folder, so a half-written dataset is never left behind; a
-full or read-only disk is one clear error naming the folder, not a traceback.
+The dataset is written in ``.<out>.new`` (``outputs.OutputFolder``) and renamed to ``out`` only when
+complete, so an error, Ctrl-C or kill never leaves a half-written dataset at ``out``, and
+``overwrite`` replaces only a LeRobot dataset demoforge wrote. A full or read-only disk is one
+clear error naming the folder, not a traceback.
 """
 
 from __future__ import annotations
 
 import numbers
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from demoforge.data.lerobot.layout import _Layout
 from demoforge.data.lerobot.spec import default_task_description, video_key
 from demoforge.data.lerobot.writer import _DatasetWriter
 from demoforge.errors import DemoforgeError, OutputError
-from demoforge.outputs import NOT_WRITABLE, check_writable, is_disk_full
+from demoforge.outputs import NOT_WRITABLE, OutputFolder, is_disk_full
 
 MISSING_EXTRA = "LeRobot export needs the optional extra: pip install 'demoforge[lerobot]'"
 
@@ -74,73 +75,35 @@ def export_lerobot(
     description = default_task_description(task) if task_description is None else task_description.strip()
     if not description:
         raise DemoforgeError("the task description is empty; give a sentence such as 'lift the red cube'")
-    _check_output(src, out, overwrite)
-    check_writable(out.parent, "the LeRobot dataset")
+    folder = OutputFolder(out, "lerobot", "export lerobot", overwrite=overwrite, inputs=[src], atomic=True)
+    folder.check()
 
     (first,) = read_demos(src, require_datagen=False, names=[names[0]])
     layout = _Layout.of(src, first, task, cameras)
-    tmp = out.with_name(out.name + ".partial")
     writer: _DatasetWriter | None = None
     try:
-        if tmp.exists():
-            shutil.rmtree(tmp)  # left by an export that was killed before it could clean up
-        tmp.mkdir(parents=True)
-        writer = _DatasetWriter(tmp, layout, fps, description, robot_type, pa, pq, av)
-        demo: Demo | None = first
-        del first  # keep one demo in memory at a time
-        for i, name in enumerate(names):
-            if demo is None:
-                (demo,) = read_demos(src, require_datagen=False, names=[name])
-            layout.check(src, demo)
-            writer.add(demo)
-            demo = None
-            if on_episode is not None:
-                on_episode(i + 1, len(names))
-        writer.finish(src, names, read_env_args(src))
+        with folder as tmp:  # built beside ``out`` and moved into place only when complete
+            writer = _DatasetWriter(tmp, layout, fps, description, robot_type, pa, pq, av)
+            try:
+                demo: Demo | None = first
+                del first  # keep one demo in memory at a time
+                for i, name in enumerate(names):
+                    if demo is None:
+                        (demo,) = read_demos(src, require_datagen=False, names=[name])
+                    layout.check(src, demo)
+                    writer.add(demo)
+                    demo = None
+                    if on_episode is not None:
+                        on_episode(i + 1, len(names))
+                writer.finish(src, names, read_env_args(src))
+            except BaseException:
+                writer.abort()  # close its files before the folder is removed
+                raise
     except BaseException as exc:
-        if writer is not None:
-            writer.abort()
-        shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError) and is_disk_full(exc):
             raise OutputError(out, "the disk is full; nothing was written (free some space and export again)",
                               disk_full=True) from None
         if isinstance(exc, OSError) and exc.errno in NOT_WRITABLE:
             raise OutputError(out, f"cannot be written ({exc.strerror}); nothing was written") from None
         raise
-    _move_into_place(tmp, out)
     return LeRobotExport(out=out, episodes=writer.episodes, frames=writer.frames, cameras=layout.cameras)
-
-
-# ---- output folder --------------------------------------------------------------------------------
-def _check_output(src: Path, out: Path, overwrite: bool) -> None:
-    """Refuse outputs that would lose data: a file, a non-empty folder (unless overwrite of a dataset)."""
-    if not (out.exists() or out.is_symlink()):
-        return
-    if not out.is_dir():
-        raise DemoforgeError(f"{out} exists and is not a folder; give a folder path for the LeRobot dataset")
-    if not any(out.iterdir()):
-        return
-    if not overwrite:
-        raise DemoforgeError(f"output folder {out} already exists and is not empty; pass overwrite=True (--overwrite) to replace it")
-    if not (out / "meta" / "info.json").is_file():
-        raise DemoforgeError(
-            f"{out} is not empty and is not a LeRobot dataset (no meta/info.json); refusing to replace it even "
-            "with overwrite: choose another folder or remove it yourself"
-        )
-    if src.resolve().is_relative_to(out.resolve()):
-        raise DemoforgeError(f"the source file {src} lies inside the output folder {out}; overwriting would delete it")
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished ``tmp`` folder to ``out``, replacing what is there (already checked to be ours)."""
-    if out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
-    if out.exists():
-        old = out.with_name(out.name + ".replaced")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
