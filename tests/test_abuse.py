@@ -269,7 +269,7 @@ def test_generate_on_a_full_disk_exits_4_keeps_attempts_and_resumes(stack_source
     args = ["generate", "--task", "stack", "--source", str(stack_sources), "--workers", "2", "--num-demos", "12",
             "--max-attempts", "40"]
     assert run(*args, "--out", str(reference)).returncode == 0
-    with small_disk(disk, 1500) as limit:
+    with small_disk(disk, 2500) as limit:
         if limit is not None:
             pytest.skip("needs a real small file system (mount tmpfs): the file-size limit does not fill a disk")
         out = disk / "run"

@@ -70,7 +70,7 @@ def test_same_dataset_with_one_and_two_workers(reference: tuple[Path, dict], sta
     assert _comparable(stats) == _comparable(ref_stats)
     assert_same_dataset(ref / "demos.hdf5", tmp_path / "demos.hdf5")
     assert_same_dataset(ref / "failed.hdf5", tmp_path / "failed.hdf5")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "demos.hdf5", "failed.hdf5", "stats.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".demoforge.json", ".demoforge.lock", "config.json", "demos.hdf5", "failed.hdf5", "stats.json"]
 
 
 def _children(pid: int) -> list[int]:

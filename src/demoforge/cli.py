@@ -42,7 +42,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def error(message: str) -> None:
     """One line on stderr, never wrapped (a log or a pipe gets the whole message on one line)."""
-    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", soft_wrap=True)
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -132,6 +132,16 @@ def _parse_size(text: str) -> tuple[int, int]:
     if width < 16 or height < 16:
         raise DemoforgeError(f"--size {text!r} is too small (at least 16x16)")
     return width, height
+
+
+def _workers(requested: int | None, jobs: int, per_worker_bytes: int, noun: str) -> int:
+    """Workers for ``jobs``: capped by the jobs, memory and CPUs (runner.pool.plan_workers), said when reduced."""
+    from demoforge.runner.pool import plan_workers
+
+    workers, why = plan_workers(requested, jobs, per_worker_bytes, noun=noun)
+    if why:
+        console.print(f"[yellow]{escape(why)}[/]", soft_wrap=True)
+    return workers
 
 
 def _split(text: str) -> list[str]:
@@ -280,10 +290,10 @@ def _run_generation(
 ) -> dict:
     from demoforge.outputs import holder, staging_path
     from demoforge.runner.local import generate as run, has_finished_attempts
-    from demoforge.runner.pool import default_workers
+    from demoforge.runner.executors import generation_worker_bytes
 
     if executor == "local":
-        workers = workers or default_workers()
+        workers = _workers(workers, cfg.attempt_limit, generation_worker_bytes(cfg), "attempts")
     where = f"{workers} workers" if workers else "Ray cluster"
     progress = _progress()  # started by the first finished attempt: a refused input prints no empty bar
     bar = progress.add_task(f"generating {cfg.task} ({cfg.variation}, {where})", total=cfg.num_demos, info="")
@@ -426,16 +436,19 @@ def render(
     """Add camera observations to a dataset from its stored states (atomic; other content unchanged)."""
     from demoforge.data.hdf5 import demo_names, open_dataset
     from demoforge.observations import add_observations
-    from demoforge.runner.pool import default_workers
+    from demoforge.runner.pool import render_worker_bytes
+    from demoforge.sim.render import frame_bytes
 
-    check_output_file(out if out is not None else file, overwrite, replaces_input=out is None)
     with open_dataset(file) as f:
         total = len(demo_names(f))
+    check_output_file(out if out is not None else file, overwrite, replaces_input=out is None)
     names = _split(cameras)
+    per_worker = render_worker_bytes(frame_bytes(len(names), image_size, depth, segmentation))
+    workers = _workers(workers, total, per_worker, "demos")
     with _progress() as progress:
         bar = progress.add_task(f"rendering {', '.join(names)} at {image_size}px", total=total, info="")
         path = add_observations(
-            file, names, image_size, depth, segmentation, out=out, workers=workers or default_workers(), robot=robot,
+            file, names, image_size, depth, segmentation, out=out, robot=robot, workers=workers,
             on_demo=lambda name: progress.advance(bar),
         )
     console.print(f"wrote observations of {total} demos to [bold]{path}[/]")
@@ -456,17 +469,17 @@ def video(
 ) -> None:
     """A grid video of generated demos, each labelled with its source demos and outcome."""
     from demoforge.data.video import VIDEO_SUFFIXES
-    from demoforge.grid_video import grid_video, pick, run_files
-    from demoforge.runner.pool import default_workers
+    from demoforge.grid_video import clip_worker_bytes, grid_video, pick, run_files
 
-    check_output_file(out, overwrite, suffixes=VIDEO_SUFFIXES)
     width, height = _parse_size(size)
     kept, failed_file = run_files(run)
     total = len(pick(kept, num)) + (len(pick(failed_file, failed)) if failed and failed_file else 0)
+    check_output_file(out, overwrite, suffixes=VIDEO_SUFFIXES)
+    workers = _workers(workers, total, clip_worker_bytes(width, height), "clips")
     with _progress() as progress:
         bar = progress.add_task("rendering clips", total=total, info="")
         path, tiles = grid_video(
-            run, out, num, failed, camera, width, height, columns, workers=workers or default_workers(),
+            run, out, num, failed, camera, width, height, columns, workers=workers,
             on_clip=lambda: progress.advance(bar),
         )
     console.print(f"wrote [bold]{path}[/] ({tiles} demos)")
@@ -484,10 +497,9 @@ def report(
     """One self-contained HTML page: summary, failures, lengths, coverage, scenes and sample videos."""
     from demoforge.report import build_report
 
-    check_output_file(out if out is not None else run / "report.html", overwrite, suffixes=(".html", ".htm"))
-
     with console.status("building the report (rendering sample videos)"):
-        path = build_report(run, out, num_videos=videos, camera=camera)
+        path = build_report(run, out, num_videos=videos, camera=camera, overwrite=overwrite, on_warning=lambda m: (
+            console.print(f"[yellow]warning:[/] {escape(m)}", soft_wrap=True)))
     console.print(f"wrote [bold]{path}[/] ({path.stat().st_size / 1e6:.1f} MB); open it in any browser")
 
 
@@ -507,7 +519,7 @@ def demo(
     from demoforge.grid_video import grid_video
     from demoforge.mimic.generate import GenerateConfig
     from demoforge.report import build_report
-    from demoforge.runner.pool import default_workers
+    from demoforge.runner.pool import plan_workers
     from demoforge.tasks import get_task
 
     variation = variation or get_task(task).demo_variation
@@ -526,7 +538,7 @@ def demo(
         console.rule("3/4 render a video of generated and failed demos")
         start = time.perf_counter()
         _, tiles = grid_video(work / "generated", work / "generated.mp4", num=4, failed=2, width=320, height=240,
-                              columns=3, workers=default_workers())
+                              columns=3, workers=plan_workers(None, 6)[0])
         console.print(f"video of {tiles} attempts ({time.perf_counter() - start:.1f} s)")
         console.rule("4/4 write the run report")
         build_report(work / "generated", work / "report.html")
@@ -603,19 +615,21 @@ def eval_policy(
     video: Annotated[Path | None, typer.Option(help="grid video of the first episodes")] = None,
     video_episodes: Annotated[int, typer.Option(min=1, help="episodes in the video")] = 8,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result as JSON")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace --json and --video if they exist")] = False,
 ) -> None:
     """Roll a policy out in MuJoCo and report its success rate with a 95% confidence interval."""
-    from demoforge.data.video import caption, check_video_path, grid_frames, write_video
+    from demoforge.data.video import VIDEO_SUFFIXES, caption, grid_frames, write_video
     from demoforge.learn.data import make_folder, write_atomic
     from demoforge.learn.evaluate import EXPERT, evaluate
-    from demoforge.runner.pool import default_workers
+    from demoforge.runner.pool import EVAL_WORKER_BYTES
 
     if policy != EXPERT:
         _learn_modules()
     if video is not None:
-        check_video_path(video)
+        check_output_file(video, overwrite, option="--video", suffixes=VIDEO_SUFFIXES)
     if json_out is not None:  # a folder, or a read-only place: said now, not after every episode has run
-        check_output_file(json_out, overwrite=True, option="--json")
+        check_output_file(json_out, overwrite, option="--json")
+    workers = _workers(workers, episodes, EVAL_WORKER_BYTES, "episodes")
     with _progress() as progress:
         bar = progress.add_task(f"evaluating on {task} {variation}", total=episodes, info="")
         wins = [0]
@@ -625,7 +639,7 @@ def eval_policy(
             progress.update(bar, advance=1, info=f"{wins[0]} successes")
 
         result, runs = evaluate(
-            policy, task, variation, episodes, seed, workers or default_workers(),
+            policy, task, variation, episodes, seed, workers,
             video_episodes if video is not None else 0, on_episode=on_episode,
         )
     table = Table(title=f"{policy} on {task} {variation}", show_header=False)

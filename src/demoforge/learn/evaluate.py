@@ -18,7 +18,7 @@ import numpy as np
 from demoforge.episode import observe
 from demoforge.errors import DemoforgeError
 from demoforge.learn.features import features
-from demoforge.runner.pool import ordered_map
+from demoforge.runner.pool import EVAL_WORKER_BYTES, ordered_map
 from demoforge.sim.controller import target_to_action
 from demoforge.sim.env import SimEnv
 from demoforge.sim.render import CameraRig, offscreen_renderer, resolve_cameras
@@ -213,7 +213,7 @@ def evaluate(
         for i in range(episodes)
     ]
     results = []
-    for episode in ordered_map(run_episode, jobs, workers):
+    for episode in ordered_map(run_episode, jobs, workers, per_worker_bytes=EVAL_WORKER_BYTES):
         results.append(episode)
         if on_episode is not None:
             on_episode(episode)

@@ -45,7 +45,7 @@ class TrainingDiverged(DemoforgeError):
 class TrainConfig(BaseModel):
     """Everything that decides a trained policy (saved as ``train.json``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     data: str
     steps: int = Field(20_000, ge=1, description="gradient steps")
@@ -63,7 +63,7 @@ class TrainConfig(BaseModel):
     obs_noise: float = Field(0.0, ge=0, description="Gaussian noise on the normalised state inputs (std): robustness to drift")
     log_every: int = Field(250, ge=1, description="steps between loss log points (and validation)")
     checkpoint_every: int = Field(2000, ge=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     include_failed: bool = Field(False, description="also train on demos whose meta says the attempt failed")
 
 

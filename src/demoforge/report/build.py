@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from demoforge.outputs import check_output_file
 from demoforge.errors import DemoforgeError
 from demoforge.report import media, page, plots
 from demoforge.report.run import Run, initial_xy, load_run, read_rows, source_file, spread
@@ -23,11 +24,12 @@ SUBTASK_REASON = re.compile(r"^subtask (\S+) failed$")
 
 def build_report(
     run: Path, out: Path | None = None, num_videos: int = 4, camera: str = "agentview", video_size: int = 256,
-    on_warning: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None, overwrite: bool = True,
 ) -> Path:
     """Write a self-contained HTML report of a ``demoforge generate`` run folder; returns its path.
 
-    ``out`` defaults to ``run/report.html``. Nothing is written unless the whole page was built.
+    ``out`` defaults to ``run/report.html``; an existing one is replaced only with ``overwrite``
+    (checked once the run folder was read). Nothing is written unless the whole page was built.
     Where stats.json contradicts the dataset the page counts the dataset, and ``on_warning`` hears why.
     """
     if num_videos < 0:
@@ -37,6 +39,7 @@ def build_report(
     run = Path(run)
     out = Path(out) if out is not None else run / "report.html"
     data = load_run(run)
+    check_output_file(out, overwrite, suffixes=(".html", ".htm"))
     if on_warning is not None:
         for note in stats_disagreements(data):
             on_warning(note)

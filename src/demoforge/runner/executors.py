@@ -16,7 +16,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Protocol
 
-from demoforge.errors import DemoforgeError
+from demoforge.errors import DemoforgeError, OutputError
+from demoforge.outputs import is_disk_full
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.runner.attempts import AttemptSummary, AttemptWorker
 from demoforge.runner.pool import GENERATE_WORKER_BYTES, die_with_parent, plan_workers, render_worker_bytes
@@ -92,8 +93,14 @@ def _worker_main(conn: Connection, cfg_json: str, shard_dir: str, parent_pid: in
             return
         try:
             summary = worker.run_to_shard(index, shard_path(Path(shard_dir), index))
+        except DemoforgeError as exc:  # the parent raises it as it is (a full disk keeps its exit code)
+            _send(conn, ("raise", exc))
+            return
         except Exception as exc:
-            _send(conn, ("error", f"attempt {index}: {type(exc).__name__}: {exc}"))
+            if is_disk_full(exc):
+                _send(conn, ("raise", OutputError(shard_dir, "the disk is full", disk_full=True)))
+            else:
+                _send(conn, ("error", f"attempt {index}: {type(exc).__name__}: {exc}"))
             return
         if not _send(conn, ("done", summary.to_dict())):
             return
@@ -152,6 +159,8 @@ class ProcessExecutor:
                         message = None
                 if message is not None:
                     kind, payload = message
+                    if kind == "raise":
+                        raise payload
                     if kind == "error":
                         raise DemoforgeError(f"a generation worker failed: {payload}")
                     if kind == "done":

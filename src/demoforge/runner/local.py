@@ -37,7 +37,7 @@ from demoforge.runner.executors import make_executor
 from demoforge.runner.identity import file_sha256, run_identity
 from demoforge.runner.shards import DEMO_KEY, SHARD_DIR, finished_attempts, shard_path
 from demoforge.scenes.sample import check_family
-from demoforge.sim.render import resolve_cameras
+from demoforge.sim.render import check_image_size, resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.world import env_args_for, make_world
@@ -70,6 +70,7 @@ def validate(cfg: GenerateConfig) -> dict:
     world = make_world(task, load_robot(cfg.robot))
     if cfg.cameras:
         resolve_cameras(world.env.model, cfg.cameras)
+        check_image_size(world.env.model, cfg.image_size, cfg.image_size)
     return env_args_for(world, cfg.variation)
 
 
