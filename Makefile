@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 export MUJOCO_GL ?= egl
 
-.PHONY: setup demo test test-oldest bench docs clean
+.PHONY: setup demo test test-fast test-oldest bench docs clean
 
 setup: $(VENV)/.installed
 
@@ -23,13 +23,20 @@ test: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -n 2 -q
 
+# The inner loop (about a minute): geometry, output rules, controller, robot, tasks' resets, generation, scenes.
+FAST_TESTS := tests/test_geometry.py tests/test_outputs.py tests/test_controller.py tests/test_robot.py \
+	tests/test_tasks.py tests/test_generation.py tests/test_scenes.py
+test-fast: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m pytest -n 2 -q $(FAST_TESTS) -k "not expert_succeeds"
+
 # The oldest MuJoCo demoforge supports, in its own environment (CI runs this after `make test`).
 OLDEST_MUJOCO := 3.3.0
 test-oldest:
 	$(PYTHON) -m venv .venv-oldest
 	.venv-oldest/bin/python -m pip install --quiet --upgrade pip
 	.venv-oldest/bin/python -m pip install --quiet "mujoco==$(OLDEST_MUJOCO)" -e ".[dev]"
-	.venv-oldest/bin/python -m pytest -n 2 -q -m "not slow"
+	.venv-oldest/bin/python -m pytest -n 2 -q -m "not slow and not abuse"
 
 docs: setup
 	$(VENV)/bin/typer demoforge.cli utils docs --name demoforge --output docs/cli.md

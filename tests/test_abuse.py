@@ -25,6 +25,8 @@ from test_runner import assert_same_dataset
 
 import demoforge as df
 
+pytestmark = pytest.mark.abuse  # files, processes, signals: the same on every MuJoCo (not in test-oldest)
+
 LONG = {"num": 30, "attempts": 60}  # a run that lasts long enough to be caught in the middle
 
 
@@ -93,6 +95,17 @@ def test_overwrite_replaces_a_run_only_when_the_new_one_is_complete(finished_run
     assert result.returncode == 0, result.stderr
     assert json.loads((finished_run / "stats.json").read_text())["requested"] == 30
     assert not staging.exists()
+
+
+def test_a_refused_train_overwrite_keeps_the_old_policy(stack_run: tuple[Path, dict], tmp_path: Path) -> None:
+    data = stack_run[0] / "demos.hdf5"
+    policy = tmp_path / "policy"
+    args = ["train", "--data", str(data), "--steps", "2", "--batch-size", "8", "--out", str(policy)]
+    assert run(*args).returncode == 0
+    before = snapshot(policy)
+    assert_user_error(run(*args, "--overwrite", "--obs-keys", "robot0_eef_pos,no_such_key"), "no_such_key")
+    assert snapshot(policy) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["policy"]
 
 
 # ---- 2. --overwrite replaces only what demoforge made ---------------------------------------------------
@@ -201,6 +214,15 @@ def test_odd_numbers_are_refused(stack_sources: Path, tmp_path: Path, args: list
 def test_negative_seeds_are_refused(tmp_path: Path, verb: list[str]) -> None:
     assert_user_error(run(*verb, "--seed", "-1", cwd=tmp_path), "--seed")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_thousand_workers_are_reduced_and_said_so(stack_sources: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = run(*gen_args(stack_sources, out)[:-2], "--workers", "1000", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stderr.split())
+    assert "--workers 1000 reduced to" in text and "only 4 attempts to run" in text
+    assert "(4 workers" in text or "(2 workers" in text or "(1 workers" in text
 
 
 def test_output_paths_of_the_wrong_kind(stack_sources: Path, tmp_path: Path) -> None:

@@ -15,7 +15,10 @@ from demoforge.replay import check_demo
 
 def test_run_folder_and_stats(stack_run: tuple[Path, dict]) -> None:
     out, stats = stack_run
-    assert {p.name for p in out.iterdir()} == {"demos.hdf5", "failed.hdf5", "config.json", "stats.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "demos.hdf5", "failed.hdf5", "config.json", "stats.json", ".demoforge.json", ".demoforge.lock"
+    }
+    assert json.loads((out / ".demoforge.json").read_text())["kind"] == "run"
     saved = json.loads((out / "stats.json").read_text())
     for key in ("attempts", "successes", "wall_time_s", "physics_steps", "control_steps", "failures", "dgr"):
         assert key in saved

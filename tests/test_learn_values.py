@@ -21,6 +21,8 @@ from demoforge.data.hdf5 import read_meta
 from demoforge.errors import EXIT_DISK_FULL
 from demoforge.learn.train import TrainConfig, train
 
+pytestmark = pytest.mark.abuse  # bad values, full disks: the same on every MuJoCo (not in test-oldest)
+
 TINY = ("--steps", "2", "--batch-size", "8")
 
 

@@ -22,6 +22,8 @@ import pytest
 from demoforge.runner.pool import GENERATE_WORKER_BYTES, MB, RENDER_WORKER_BYTES, available_memory, plan_workers
 from test_cli import assert_user_error, run
 
+pytestmark = pytest.mark.abuse  # files, processes, signals: the same on every MuJoCo (not in test-oldest)
+
 GB = 10**9
 CLI = [sys.executable, "-m", "demoforge.cli"]
 
