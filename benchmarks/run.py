@@ -35,6 +35,7 @@ from demoforge.episode import Recorder
 sys.path.insert(0, str(Path(__file__).parent))
 import datasets  # noqa: E402  (benchmarks/datasets.py)
 import pour  # noqa: E402  (benchmarks/pour.py)
+import safety  # noqa: E402  (benchmarks/safety.py)
 import scale  # noqa: E402  (benchmarks/scale.py)
 import scenes  # noqa: E402  (benchmarks/scenes.py)
 from demoforge.sim.controller import action_to_target, target_to_action
@@ -533,6 +534,8 @@ def main() -> None:
         data_result = datasets.bench_datasets(Path(tmp), 4 if args.quick else 20)
         log("scale ...")
         scale_result = scale.bench_scale(Path(tmp), 24 if args.quick else 200)
+        log("data safety ...")
+        safety_result = safety.bench_safety(Path(tmp), 5 if args.quick else 20)
         pour_scenes = None
         if "pour" in tasks:
             log("pour: generation in tabletop scenes ...")
@@ -564,6 +567,7 @@ def main() -> None:
             datasets.datasets_section(data_result),
             scale.scale_section(scale_result),
             pour.pour_section([r for r in rows if r.task == "pour"], sweep, pour_scenes) if sweep else "",
+            safety.safety_section(safety_result),
             f"Benchmark run time: {total:.0f} s.",
             "",
         ]
