@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 demo: setup
-	$(VENV)/bin/demoforge demo
+	$(VENV)/bin/demoforge demo --overwrite
 
 test: setup
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -162,27 +162,51 @@ def test_an_existing_file_is_replaced_only_with_overwrite(
     stack_sources: Path, stack_run: tuple[Path, dict], tmp_path: Path, cmd: str
 ) -> None:
     out = tmp_path / f"taken{SUFFIX.get(cmd, '.hdf5')}"
-    out.write_bytes(b"precious")
     args = file_commands(stack_sources, stack_run[0], out)[cmd]
+    if out.suffix == ".hdf5":  # --overwrite replaces a dataset, never another kind of file
+        out.write_bytes(b"precious")
+        assert_user_error(run(*args, "--overwrite"), out.name, "not a file demoforge writes")
+        assert out.read_bytes() == b"precious"
+        shutil.copy(stack_sources, out)
+    else:
+        out.write_bytes(b"precious")
+    before = out.read_bytes()
     assert_user_error(run(*args), out.name, "already exists", "--overwrite")
-    assert out.read_bytes() == b"precious"
+    assert out.read_bytes() == before
     result = run(*args, "--overwrite")
     assert result.returncode == 0, result.stderr
-    assert out.read_bytes() != b"precious"
+    assert out.read_bytes() != before
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # no partial files
 
 
 # ---- 5. resume verifies every finished attempt ------------------------------------------------------------
-def test_resume_refuses_the_attempts_of_another_run(stack_sources: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("foreign", ["seed", "crashed_attempt"])
+def test_resume_refuses_the_attempts_of_another_run(stack_sources: Path, tmp_path: Path, foreign: str) -> None:
     out = tmp_path / "run"
-    proc = start(*gen_args(stack_sources, out, "--seed", "1", **LONG))
+    proc = start(*gen_args(stack_sources, out, "--seed", "1" if foreign == "seed" else "0", **LONG))
     wait_for(lambda: len(list((out / ".shards").glob("attempt_*.hdf5"))) >= 2, proc)
     proc.kill()
     proc.wait()
     (out / "config.json").unlink()
+    if foreign == "crashed_attempt":  # an attempt lost to a crash, in another run
+        from demoforge.runner.shards import shard_path, write_shard
+
+        summary = {"index": 59, "success": False, "reason": "worker crashed (signal 9)", "crashed": True, "run_id": "0" * 16}
+        write_shard(shard_path(out / ".shards", 59), summary, None)
     before = snapshot(out)
     result = run(*gen_args(stack_sources, out, "--seed", "0", "--resume", **LONG))
     assert_user_error(result, "attempt", "not this one")
+    assert snapshot(out) == before
+
+
+def test_demo_replaces_only_its_own_folder_and_only_when_asked(stack_sources: Path, tmp_path: Path) -> None:
+    out = tmp_path / "stack"
+    out.mkdir()
+    shutil.copy(stack_sources, out / "source.hdf5")  # a user's own recording, named like demo's
+    before = snapshot(out)
+    args = ["demo", "--num-source", "1", "--num-demos", "1", "--out", str(out)]
+    assert_user_error(run(*args), "not empty", "--overwrite")
+    assert_user_error(run(*args, "--overwrite"), "not made by demoforge")
     assert snapshot(out) == before
 
 
@@ -291,16 +315,17 @@ def test_generate_on_a_full_disk_exits_4_keeps_attempts_and_resumes(stack_source
     args = ["generate", "--task", "stack", "--source", str(stack_sources), "--workers", "2", "--num-demos", "12",
             "--max-attempts", "40"]
     assert run(*args, "--out", str(reference)).returncode == 0
-    with small_disk(disk, 2500) as limit:
-        if limit is not None:
-            pytest.skip("needs a real small file system (mount tmpfs): the file-size limit does not fill a disk")
+    with small_disk(disk, 2500) as limit:  # limit: no mount here, a 2.5 MB file-size limit instead
         out = disk / "run"
-        result = run(*args, "--out", str(out))
+        result = subprocess.run([sys.executable, "-m", "demoforge.cli", *args, "--out", str(out)], capture_output=True,
+                                text=True, env={**os.environ, "MUJOCO_GL": "egl"}, preexec_fn=limit)
         assert result.returncode == 4, result.stderr
         text = " ".join(result.stderr.split())
-        assert "disk is full" in text and "Traceback" not in result.stderr and "Segmentation" not in text
-        assert not list(disk.rglob("*.partial")), "no partial files may be left"
-        grow(disk, 64 * 1024)
+        assert ("disk is full" in text or "file-size limit" in text) and "Traceback" not in result.stderr
+        assert not list(disk.rglob("*partial*")), "no partial files may be left"
+        assert any((out / ".shards").glob("attempt_*.hdf5")), "finished attempts are kept"
+        if limit is None:
+            grow(disk, 64 * 1024)
         result = run(*args, "--out", str(out), "--resume")
         assert result.returncode == 0, result.stderr
         assert_same_dataset(reference / "demos.hdf5", out / "demos.hdf5")
@@ -318,7 +343,7 @@ def test_source_on_a_full_disk_leaves_nothing(tmp_path: Path) -> None:
         assert list(disk.iterdir()) == []
 
 
-def test_python_api_locks_and_verifies_too(stack_sources: Path, tmp_path: Path) -> None:
+def test_python_api_keeps_the_same_promises(stack_sources: Path, tmp_path: Path) -> None:
     """The same promises hold for ``demoforge.generate`` called from Python (studies, notebooks)."""
     out = tmp_path / "run"
     cfg = df.GenerateConfig(task="stack", source=str(stack_sources), num_demos=2, max_attempts=4, seed=0)

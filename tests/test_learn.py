@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import h5py
@@ -12,6 +14,7 @@ import torch
 
 from scipy.spatial.transform import Rotation
 
+from demoforge.errors import DemoforgeError
 from demoforge.learn.evaluate import evaluate, wilson_interval
 from demoforge.learn.features import features, rotation_6d
 from demoforge.learn.policy import Policy
@@ -58,6 +61,35 @@ def test_interrupted_training_resumes_to_the_same_weights(stack_run: tuple[Path,
     whole = torch.load(tmp_path / "whole" / "policy.pt")
     resumed = torch.load(tmp_path / "resumed" / "policy.pt")
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_resume_refuses_a_data_file_changed_since_the_checkpoint(stack_run: tuple[Path, dict], tmp_path: Path) -> None:
+    data = tmp_path / "demos.hdf5"
+    shutil.copy(stack_run[0] / "demos.hdf5", data)
+    cfg = _config(data, steps=4, checkpoint_every=2, log_every=1, warmup=0)
+    out = tmp_path / "policy"
+
+    def stop_at_3(step: int, point: dict) -> None:
+        if step >= 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, out, on_log=stop_at_3)
+    with h5py.File(data, "r+") as f:  # same path, other bytes: one action halved
+        actions = f["data"][sorted(f["data"])[0]]["actions"]
+        actions[0, 0] = actions[0, 0] * 0.5
+    checkpoint = (out / CHECKPOINT).read_bytes()
+    with pytest.raises(DemoforgeError, match=r"demos.hdf5: changed since the checkpoint was written \(sha256 differs\)"):
+        train(cfg, out, resume=True)
+    assert (out / CHECKPOINT).read_bytes() == checkpoint and not (out / "policy.pt").exists()
+    # a checkpoint written before the data hash existed is matched on the data path, as it was then
+    state = torch.load(out / CHECKPOINT, weights_only=False)
+    del state["data_sha256"]
+    torch.save(state, out / CHECKPOINT)
+    train(cfg, out, resume=True)
+    saved = json.loads((out / "train.json").read_text())
+    assert saved["data_sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert not (out / CHECKPOINT).exists()
 
 
 def test_observation_noise_changes_training_and_stays_deterministic(stack_run: tuple[Path, dict], tmp_path: Path) -> None:

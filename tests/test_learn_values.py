@@ -20,6 +20,7 @@ from test_cli import assert_user_error, run
 from demoforge.data.hdf5 import read_meta
 from demoforge.errors import EXIT_DISK_FULL
 from demoforge.learn.train import TrainConfig, train
+from demoforge.outputs import LOCK
 
 pytestmark = pytest.mark.abuse  # bad values, full disks: the same on every MuJoCo (not in test-oldest)
 
@@ -37,6 +38,11 @@ def _edited_copy(src: Path, dst: Path, key: str, index: tuple, value: float) -> 
 
 def _files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    """Every file's bytes but the lock's (which names the last process that held it)."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != LOCK}
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +137,28 @@ def test_a_full_disk_leaves_no_truncated_policy(stack_run, tmp_path: Path) -> No
         assert result.returncode == EXIT_DISK_FULL, result.stdout + result.stderr
         assert "disk is full" in result.stderr and "Traceback" not in result.stderr
         assert _files(disk) == []  # no policy.pt, no .partial files, no half folder
+
+
+def test_resume_never_trains_over_a_finished_policy(stack_run, mixed_run, tmp_path: Path) -> None:
+    out = tmp_path / "policy"
+    result = run("train", "--data", str(stack_run[0] / "demos.hdf5"), "--out", str(out), *TINY)
+    assert result.returncode == 0, result.stderr
+    before = _contents(out)
+    result = run("train", "--data", str(mixed_run[0] / "demos.hdf5"), "--out", str(out), "--resume", *TINY)
+    assert_user_error(result, f"{out}: holds a finished policy (no checkpoint to resume)", "--overwrite")
+    assert _contents(out) == before
+
+
+def test_a_full_disk_leaves_an_older_policy_in_its_folder_as_it_was(stack_run, tmp_path: Path) -> None:
+    data = str(stack_run[0] / "demos.hdf5")
+    disk = tmp_path / "small"
+    out = disk / "policy"
+    with small_disk(disk, 256) as limit:  # room for a tiny policy, not for the default one's weights (~2 MB)
+        train(TrainConfig(data=data, steps=2, batch_size=8, hidden=16, layers=1), out)
+        before = _contents(out)
+        script = f"from demoforge.learn.train import TrainConfig, train; train(TrainConfig(data={data!r}, steps=2, " \
+                 f"batch_size=8), {str(out)!r})"
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=limit,
+                                env={**os.environ, "MUJOCO_GL": "egl"}, timeout=600)
+        assert result.returncode != 0 and "the disk is full" in result.stderr, result.stderr
+        assert _contents(out) == before  # the old policy whole (no new policy.json beside it), no .partial files

@@ -12,7 +12,8 @@ import pytest
 
 from demoforge.errors import EXIT_DISK_FULL, OutputError
 from demoforge.outputs import (
-    LOCK, MARKER, OutputFolder, check_output_file, ensure_space, holder, partial_path, publish, remove_stale_partials,
+    LOCK, MARKER, Fingerprint, OutputFolder, atomic_file, check_output_file, ensure_space, holder, partial_path, publish,
+    remove_stale_partials,
     staging_path,
 )
 
@@ -122,14 +123,57 @@ def test_overwrite_refuses_what_demoforge_did_not_make(tmp_path: Path, monkeypat
     assert any(folder.iterdir())
 
 
-def test_folders_of_earlier_versions_are_recognised_by_their_files(tmp_path: Path) -> None:
+RUN_ENTRIES = ("demos.hdf5", "failed.hdf5", "config.json", "stats.json")
+
+
+def is_old_run(folder: Path) -> bool:
+    return '"demoforge_version"' in (folder / "config.json").read_text() if (folder / "config.json").exists() else False
+
+
+def test_folders_of_earlier_versions_are_recognised_by_their_content(tmp_path: Path) -> None:
     old = tmp_path / "old_run"
     old.mkdir()
-    for name in ("demos.hdf5", "failed.hdf5", "config.json", "stats.json"):
-        (old / name).write_text("x")
-    with OutputFolder(old, "run", "generate", overwrite=True) as work:
+    for name in RUN_ENTRIES:
+        (old / name).write_text('{"demoforge_version": "0.1.0"}')
+    with OutputFolder(old, "run", "generate", overwrite=True, known=RUN_ENTRIES, is_legacy=is_old_run) as work:
         (work / "demos.hdf5").write_text("new")
     assert (old / "demos.hdf5").read_text() == "new" and not (old / "failed.hdf5").exists()
+
+
+@pytest.mark.parametrize("case", ["same_names_other_content", "users_file_in_a_run"])
+def test_names_alone_or_a_marker_do_not_make_a_users_file_demoforges(tmp_path: Path, case: str) -> None:
+    folder = tmp_path / "out"
+    if case == "same_names_other_content":  # e.g. another tool's config.json and report.html
+        folder.mkdir()
+        (folder / "config.json").write_text('{"lr": 0.1}')
+        needle = "not made by demoforge"
+    else:  # a run folder the user put notes in (or a policy folder under it)
+        with OutputFolder(folder, "run", "generate", known=RUN_ENTRIES) as work:
+            (work / "demos.hdf5").write_text("run")
+        (folder / "notes.txt").write_text("mine")
+        needle = "also holds notes.txt"
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(OutputError, match=needle):
+        with OutputFolder(folder, "run", "generate", overwrite=True, known=RUN_ENTRIES, is_legacy=is_old_run):
+            pass
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_a_new_folder_in_the_current_folder_is_built_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with OutputFolder(Path("."), "lerobot", "export", atomic=True) as work:
+        assert work.resolve() == tmp_path.resolve()  # swapping would move the user's cwd away
+        (work / "meta").mkdir()
+    assert (tmp_path / "meta").is_dir()
+
+
+def test_an_old_run_is_never_left_where_resume_looks_for_new_work(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    with OutputFolder(folder, "run", "generate") as work:
+        (work / "demos.hdf5").write_text("old")
+    with OutputFolder(folder, "run", "generate", overwrite=True) as work:
+        (work / "demos.hdf5").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
 def test_files_are_new_unless_overwrite_and_publish_never_clobbers(tmp_path: Path) -> None:
@@ -153,9 +197,9 @@ def test_files_are_new_unless_overwrite_and_publish_never_clobbers(tmp_path: Pat
 def test_partial_files_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
     out = tmp_path / "demos.hdf5"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    gone = out.with_name(f"{out.name}.{dead.stdout.strip()}.partial")
+    gone = out.with_name(f".demos.{dead.stdout.strip()}.partial.hdf5")
     alive = partial_path(out)
-    for path in (gone, alive, out.with_name(out.name + ".partial")):
+    for path in (gone, alive):
         path.write_text("x")
     remove_stale_partials(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name]
@@ -174,3 +218,15 @@ def test_the_lock_file_stays_small_and_readable(tmp_path: Path) -> None:
         text = (tmp_path / "r" / LOCK).read_text()
     assert text == f"{os.getpid()} (demoforge generate)\n"
     time.sleep(0)
+
+
+def test_an_in_place_update_is_not_published_over_a_file_another_process_changed(tmp_path: Path) -> None:
+    path = tmp_path / "demos.hdf5"
+    path.write_text("v1")
+    read_at = Fingerprint.of(path)
+    with pytest.raises(OutputError, match="changed while"):
+        with atomic_file(path, expect=read_at) as tmp:
+            tmp.write_text("v1 + cameras")
+            path.write_text("v2 from another process")
+    assert path.read_text() == "v2 from another process"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demos.hdf5"]

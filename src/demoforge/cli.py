@@ -23,7 +23,7 @@ from rich.table import Table
 from demoforge.errors import (
     EXIT_DISK_FULL, EXIT_INTERRUPTED, EXIT_SHORT, EXIT_TERMINATED, EXIT_USER, DemoforgeError, Terminated,
 )
-from demoforge.outputs import NOT_WRITABLE, OutputFolder, check_output_file, is_disk_full
+from demoforge.outputs import NOT_WRITABLE, OutputFolder, check_output_file, is_disk_full, write_text
 
 app = typer.Typer(
     add_completion=False,
@@ -38,6 +38,19 @@ app.add_typer(export_app, name="export")
 console = Console(stderr=True)
 out_console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
+# What each kind of folder holds (anything else is the user's, and stops an --overwrite).
+DEMO_ENTRIES = ("source.hdf5", "generated", "generated.mp4", "report.html")
+POLICY_ENTRIES = ("policy.pt", "policy.json", "train.json", "curve.json", "curve.png", "checkpoint.pt",
+                  "eval_D0.json", "eval_D1.json", "eval_D2.json")
+
+
+def _policy_before_markers(folder: Path) -> bool:
+    """A policy folder of a version before markers: its policy.json has demoforge's fields."""
+    try:
+        saved = json.loads((folder / "policy.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and {"obs_keys", "act_mean", "chunk"} <= saved.keys()
 
 
 def error(message: str) -> None:
@@ -134,6 +147,12 @@ def _parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def is_dataset_file(path: Path) -> bool:
+    from demoforge.data.hdf5 import is_dataset_file as check
+
+    return check(path)
+
+
 def _workers(requested: int | None, jobs: int, per_worker_bytes: int, noun: str) -> int:
     """Workers for ``jobs``: capped by the jobs, memory and CPUs (runner.pool.plan_workers), said when reduced."""
     from demoforge.runner.pool import plan_workers
@@ -178,7 +197,7 @@ def source(
     """Record source demos with the task's scripted, human-like expert."""
     from demoforge.capture.scripted import record_sources
 
-    check_output_file(out, overwrite)
+    check_output_file(out, overwrite, ours=is_dataset_file)
 
     with _progress() as progress:
         bar = progress.add_task(f"recording {task}", total=num, info="")
@@ -205,7 +224,7 @@ def annotate(
     """Write per-step datagen_info (poses, gripper, subtask signals) into a source file."""
     from demoforge.mimic.annotate import annotate_file
 
-    check_output_file(out if out is not None else file, overwrite, replaces_input=out is None)
+    check_output_file(out if out is not None else file, overwrite, replaces_input=out is None, ours=is_dataset_file)
     path, boundaries = annotate_file(file, task, annotations, out, robot)
     table = Table(title=f"subtask boundaries in {path}")
     table.add_column("demo")
@@ -441,7 +460,7 @@ def render(
 
     with open_dataset(file) as f:
         total = len(demo_names(f))
-    check_output_file(out if out is not None else file, overwrite, replaces_input=out is None)
+    check_output_file(out if out is not None else file, overwrite, replaces_input=out is None, ours=is_dataset_file)
     names = _split(cameras)
     per_worker = render_worker_bytes(frame_bytes(len(names), image_size, depth, segmentation))
     workers = _workers(workers, total, per_worker, "demos")
@@ -511,8 +530,9 @@ def demo(
     num_demos: Annotated[int, typer.Option(min=1, help="demos to generate")] = 100,
     variation: Annotated[str | None, typer.Option(help="generation variation (default: D1; D2 for pour)")] = None,
     out: Annotated[Path, typer.Option(
-        help="folder for everything this writes (a previous demo folder there is replaced once this one is complete)")] = Path("runs/demo"),
+        help="folder for everything this writes")] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(min=0, help="random seed")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="replace a previous demo folder at --out (only one `demo` made)")] = False,
 ) -> None:
     """The end-to-end job: record sources, generate, summarise, and render a video of generated demos."""
     from demoforge.capture.scripted import record_sources
@@ -524,7 +544,7 @@ def demo(
 
     variation = variation or get_task(task).demo_variation
     get_task(task).variation(variation)
-    with OutputFolder(out, "demo", "demo", overwrite=True) as work:
+    with OutputFolder(out, "demo", "demo", overwrite=overwrite, known=DEMO_ENTRIES) as work:
         console.rule(f"1/4 record {num_source} source demos of {task}")
         with _progress() as progress:
             bar = progress.add_task("recording", total=num_source, info="")
@@ -594,7 +614,8 @@ def train(
             progress.update(bar, completed=step, info=f"loss {point['train_loss']:.4f}{valid}")
 
         folder = OutputFolder(out, "policy", "train", overwrite=overwrite, resume=resume, inputs=[data],
-                              keep=lambda work: (work / learn.train.CHECKPOINT).exists())
+                              keep=lambda work: (work / learn.train.CHECKPOINT).exists(), known=POLICY_ENTRIES,
+                              is_legacy=_policy_before_markers)
         with folder as work:
             result = learn.train.train(cfg, work, resume=resume, on_log=on_log)
     console.print(
@@ -619,7 +640,6 @@ def eval_policy(
 ) -> None:
     """Roll a policy out in MuJoCo and report its success rate with a 95% confidence interval."""
     from demoforge.data.video import VIDEO_SUFFIXES, caption, grid_frames, write_video
-    from demoforge.learn.data import make_folder, write_atomic
     from demoforge.learn.evaluate import EXPERT, evaluate
     from demoforge.runner.pool import EVAL_WORKER_BYTES
 
@@ -649,8 +669,7 @@ def eval_policy(
     table.add_row("mean steps", f"{result.mean_steps:.0f}")
     out_console.print(table)
     if json_out is not None:
-        make_folder(json_out.parent)
-        write_atomic(json_out, json.dumps(result.to_dict(), indent=2).encode())
+        write_text(json_out, json.dumps(result.to_dict(), indent=2) + "\n")
     if video is not None:
         clips = [
             [caption(f, [f"episode {e.index}", "success" if e.success else "failure"],
@@ -690,13 +709,14 @@ def study(
 
     if doc is not None:
         check_output_file(doc, overwrite=True, option="--doc")
-    folder = OutputFolder(out, "study", "study", resume=True, keep=lambda work: bool(user_entries(work)))
-    with folder, console.status("study") as status:
-        results = run_study(cfg, out, on_stage=lambda text: (status.update(text), console.print(f"- {text}")))
+    folder = OutputFolder(out, "study", "study", resume=True, keep=lambda work: bool(user_entries(work)),
+                          is_legacy=lambda f: (f / "seconds.json").is_file())
+    with folder as work, console.status("study") as status:
+        results = run_study(cfg, work, on_stage=lambda text: (status.update(text), console.print(f"- {text}")))
         command = " ".join(["demoforge", *sys.argv[1:]])
-        plot_study(results, out / "study.png")
+        plot_study(results, work / "study.png")
         page = study_markdown(results, command, plot="study.png")
-        (out / "study.md").write_text(page)
+        write_text(work / "study.md", page)
     out_console.print(page)
     if doc is not None:
         doc.parent.mkdir(parents=True, exist_ok=True)

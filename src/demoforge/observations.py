@@ -7,7 +7,6 @@ so the frames equal the ones generation would have rendered.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 
 from demoforge.data.hdf5 import demo_names, next_obs, open_dataset, read_demos, read_env_args
 from demoforge.errors import DemoforgeError, InputFileError
+from demoforge.outputs import Fingerprint, array_bytes, atomic_file, ensure_space
 from demoforge.runner.pool import ordered_map, render_worker_bytes
 from demoforge.sim.render import check_image_size, frame_bytes, resolve_cameras
 from demoforge.sim.robot import load_robot
@@ -69,13 +69,17 @@ def add_observations(
     workers: int = 1,
     robot: str = "panda",
     on_demo: Callable[[str], None] | None = None,
+    replace: bool = True,
 ) -> Path:
     """Write ``path`` with camera observations added to every demo to ``out`` (default: in place), atomically.
 
     Existing observation keys of the same name are replaced; all other content is copied unchanged.
+    Without ``replace``, an ``out`` that appeared meanwhile is not replaced; in place, a ``path``
+    another process changed meanwhile is not either.
     """
     path = Path(path)
     out = Path(out) if out is not None else path
+    read_at = Fingerprint.of(path)  # an in-place update is published only over the very file it read
     if not cameras:
         raise DemoforgeError("no cameras given: pass e.g. --cameras agentview,wrist")
     task = read_env_args(path).get("env_name")
@@ -92,25 +96,27 @@ def add_observations(
     resolve_cameras(model, cameras)
     check_image_size(model, size, size)
     jobs = [RenderJob(str(path), n, task, tuple(cameras), size, depth, segmentation, robot) for n in names]
-    tmp = out.with_name(out.name + ".partial")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with atomic_file(out, replace=replace, expect=read_at if out == path else None) as tmp:
         with h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
             _copy_except_demos(src, dst)
             results = ordered_map(render_demo_obs, jobs, workers, per_worker_bytes=worker_bytes(jobs[0]))
             for job, obs in zip(jobs, results):
-                group = _copy_demo(src["data"][job.name], dst["data"], drop=set(obs))
+                stored = src["data"][job.name]
+                ensure_space(tmp.parent, 2 * array_bytes(obs.values()) + _group_bytes(stored), growing=tmp)
+                group = _copy_demo(stored, dst["data"], drop=set(obs))
                 for key, value in obs.items():
                     group["obs"].create_dataset(key, data=value)
                     if "next_obs" in group:  # keep robomimic's next_obs in step with obs
                         group["next_obs"].create_dataset(key, data=next_obs(value))
                 if on_demo is not None:
                     on_demo(job.name)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out
+
+
+def _group_bytes(group: h5py.Group) -> int:
+    datasets: list[h5py.Dataset] = []
+    group.visititems(lambda _, node: datasets.append(node) if isinstance(node, h5py.Dataset) else None)
+    return array_bytes(datasets)
 
 
 def _copy_except_demos(src: h5py.File, dst: h5py.File) -> None:

@@ -40,7 +40,7 @@ def _demo_sort_key(name: str) -> int:
 
 
 class DatasetWriter:
-    """Append demos to ``<path>.<pid>.partial``; on ``close`` write the index and move it into place atomically.
+    """Append demos to a temporary file beside ``path``; on ``close`` write the index and publish it atomically.
 
     If the block inside ``with`` raises, the partial file is removed: no corrupted dataset is left.
     Without ``replace``, a file that appeared at ``path`` meanwhile is never replaced.
@@ -64,7 +64,7 @@ class DatasetWriter:
             raise
 
     def add(self, demo: Demo) -> str:
-        ensure_space(self.tmp.parent, demo_bytes(demo))
+        ensure_space(self.tmp.parent, demo_bytes(demo), growing=self.tmp)
         name = demo_key(self.count)
         write_demo(self.data.create_group(name), demo)
         self.count += 1
@@ -75,7 +75,7 @@ class DatasetWriter:
         """Append a demo group of another file unchanged (arrays copied bit for bit)."""
         datasets: list[h5py.Dataset] = []
         group.visititems(lambda _, node: datasets.append(node) if isinstance(node, h5py.Dataset) else None)
-        ensure_space(self.tmp.parent, array_bytes(datasets))
+        ensure_space(self.tmp.parent, array_bytes(datasets), growing=self.tmp)
         name = demo_key(self.count)
         group.file.copy(group, self.data, name=name)
         self.count += 1
@@ -182,6 +182,15 @@ def _reading(path: Path, field: str | None) -> Iterator[None]:
         yield
     except H5_ERRORS as exc:
         raise InputFileError(path, f"cannot be read; the file is damaged ({exc})", field=field) from None
+
+
+def is_dataset_file(path: str | Path) -> bool:
+    """Whether ``path`` is an HDF5 file in the robomimic layout (what ``--overwrite`` of a dataset may replace)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return isinstance(f.get("data"), h5py.Group)
+    except (OSError, ValueError):
+        return False
 
 
 def open_dataset(path: str | Path) -> h5py.File:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from demoforge.errors import DemoforgeError
+from demoforge.outputs import atomic_file
 
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")  # containers that hold H.264
@@ -26,23 +26,18 @@ def check_video_path(path: str | Path) -> Path:
     return path
 
 
-def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 20.0) -> Path:
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 20.0, replace: bool = True) -> Path:
     """Encode frames to ``path`` atomically (a failed encode leaves no file behind)."""
     path = check_video_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial{path.suffix}")
-    writer = imageio.get_writer(
-        tmp, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1, ffmpeg_log_level="error"
-    )
-    try:
-        for frame in frames:
-            writer.append_data(even_size(frame))
-        writer.close()
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+    with atomic_file(path, replace) as tmp:
+        writer = imageio.get_writer(
+            tmp, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1, ffmpeg_log_level="error"
+        )
+        try:
+            for frame in frames:
+                writer.append_data(even_size(frame))
+        finally:
+            writer.close()
     return path
 
 

@@ -4,7 +4,8 @@ Observations are the robomimic ``obs`` keys turned into features (learn/features
 the chunk ``actions[t : t + chunk]``, padded past the end of the episode with a hold action (no
 motion, the last gripper command), so a policy learns to stay put once the task is done.
 Every value a policy learns from is checked first: one NaN would turn every weight into NaN.
-Also ``write_atomic``, the one way learn/ writes a file (torch-free, so ``eval --policy expert`` uses it too).
+Also ``write_atomic`` (and ``write_partial``, its first half), the one way learn/ writes a file (torch-free, so
+``eval --policy expert`` uses it too).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import h5py
 import numpy as np
 
 from demoforge.data.hdf5 import demo_names, open_dataset, read_demos, read_meta
-from demoforge.data.lerobot.values import ACTION_LIMIT, check_values
+from demoforge.data.values import ACTION_LIMIT, check_values
 from demoforge.errors import InputFileError, OutputError
 from demoforge.learn.features import features
 from demoforge.outputs import NOT_WRITABLE, is_disk_full, remove_quietly
@@ -114,10 +115,10 @@ def make_folder(folder: Path) -> None:
         raise write_error(folder, exc) from None
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all: a temp file beside it, synced, then renamed over it.
+def write_partial(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``<path>.partial``, synced, and return that name: the caller renames it into place.
 
-    A full disk otherwise leaves a truncated file that looks finished (a policy.pt that fails to load).
+    On an error nothing is left behind; a full or read-only disk is said in words (``write_error``).
     """
     tmp = path.with_name(path.name + ".partial")
     try:
@@ -125,10 +126,23 @@ def write_atomic(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except OSError as exc:
         remove_quietly(tmp)
         raise write_error(path, exc) from None
     except BaseException:
         remove_quietly(tmp)
         raise
+    return tmp
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a temp file beside it, synced, then renamed over it.
+
+    A full disk otherwise leaves a truncated file that looks finished (a policy.pt that fails to load).
+    """
+    tmp = write_partial(path, data)
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        remove_quietly(tmp)
+        raise write_error(path, exc) from None

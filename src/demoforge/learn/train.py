@@ -1,18 +1,21 @@
 """Train a chunked-action BC policy on a dataset: resumable, deterministic per seed, with a curve.
 
 A policy folder holds ``policy.pt`` + ``policy.json`` (weights, shape, normalisation), ``train.json``
-(the config), ``curve.json`` / ``curve.png`` (loss per logged step) and, while training,
-``checkpoint.pt`` (weights, optimiser, step, curve) that ``resume`` continues from. All but the
-checkpoint are written when training ends, each whole or not at all, ``policy.pt`` last: a folder
-with a ``policy.pt`` holds a finished policy. A loss that turns NaN or infinite stops training with
-an error and saves nothing.
+(the config, plus ``data_sha256``: the SHA-256 of the data file's bytes), ``curve.json`` /
+``curve.png`` (loss per logged step) and, while training, ``checkpoint.pt`` (weights, optimiser,
+step, curve, config, data hash) that ``resume`` continues from, only with the same settings and the
+same data bytes. All but the checkpoint are written when training ends, all whole or none, ``policy.pt``
+last: a folder with a ``policy.pt`` holds a finished policy, which ``resume`` refuses to train over.
+A loss that turns NaN or infinite stops training with an error and saves nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -21,7 +24,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from demoforge.errors import DemoforgeError, InputFileError
+from demoforge.errors import DemoforgeError, InputFileError, OutputError
 from demoforge.sim.render import CAMERA_ALIASES
 from demoforge.learn.data import (
     LOW_DIM_KEYS,
@@ -31,8 +34,10 @@ from demoforge.learn.data import (
     make_folder,
     split_names,
     write_atomic,
+    write_error,
+    write_partial,
 )
-from demoforge.learn.policy import ChunkPolicyNet, Policy, PolicyConfig, normaliser
+from demoforge.learn.policy import WEIGHTS, ChunkPolicyNet, Policy, PolicyConfig, normaliser
 from demoforge.outputs import remove_quietly
 
 CHECKPOINT = "checkpoint.pt"
@@ -139,6 +144,46 @@ def _same_settings(saved: dict, cfg: TrainConfig) -> bool:
         return False
 
 
+def data_sha256(path: str | Path) -> str:
+    """SHA-256 of a data file's bytes: a path alone cannot tell a resume that the file was rewritten since."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+    except OSError as exc:
+        raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+    return digest.hexdigest()
+
+
+def _check_resumable(out: Path) -> None:
+    """Refuse to resume over a finished policy: with no checkpoint, training would start again over it."""
+    if (out / WEIGHTS).exists() and not (out / CHECKPOINT).exists():
+        raise OutputError(
+            out, "holds a finished policy (no checkpoint to resume); use --overwrite to train a new one, or another --out"
+        )
+
+
+def _checkpoint(cfg: TrainConfig, out: Path, sha256: str) -> dict | None:
+    """The checkpoint in ``out`` to continue, if any, once shown to be this training: same settings, same data.
+
+    Checkpoints written before the data hash existed are matched on the data path alone.
+    """
+    checkpoint = out / CHECKPOINT
+    if not checkpoint.exists():
+        return None
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if not _same_settings(state["train"], cfg):
+        raise DemoforgeError(f"{checkpoint}: was trained with other settings; use another --out or drop --resume")
+    saved = state.get("data_sha256")
+    if saved is not None and saved != sha256:
+        raise InputFileError(
+            cfg.data, f"changed since the checkpoint was written (sha256 differs); resume with the data it was "
+            f"trained on, or train anew with --overwrite or another --out than {out}"
+        )
+    return state
+
+
 def _diverged(what: str, step: int, cfg: TrainConfig) -> TrainingDiverged:
     return TrainingDiverged(
         f"training diverged: {what} at step {step}, so no policy was saved; lower --lr (now {cfg.lr:g}) and train again"
@@ -152,7 +197,11 @@ def train(
     from demoforge.data.hdf5 import read_env_args
 
     out = Path(out)
+    if resume:
+        _check_resumable(out)
     task = read_env_args(cfg.data).get("env_name", "")
+    sha256 = data_sha256(cfg.data)
+    state = _checkpoint(cfg, out, sha256) if resume else None
     keys = tuple(cfg.obs_keys)
     train_names = _split_or_empty(cfg.data, "train") or split_names(cfg.data, "all")
     valid_names = _split_or_empty(cfg.data, "valid")
@@ -166,10 +215,7 @@ def train(
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, curve = 0, []
     checkpoint = out / CHECKPOINT
-    if resume and checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if not _same_settings(state["train"], cfg):
-            raise DemoforgeError(f"{checkpoint}: was trained with other settings; use another --out or drop --resume")
+    if state is not None:
         model.load_state_dict(state["model"])
         optim.load_state_dict(state["optim"])
         start, curve = state["step"], state["curve"]
@@ -222,14 +268,14 @@ def train(
             if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
                 _atomic_save(
                     {"model": model.state_dict(), "optim": optim.state_dict(), "step": step + 1, "curve": curve,
-                     "train": cfg.model_dump(mode="json")},
+                     "train": cfg.model_dump(mode="json"), "data_sha256": sha256},
                     checkpoint,
                 )
                 wrote_checkpoint = True
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
             raise _diverged("the weights became NaN or infinite", cfg.steps, cfg)
         _write_all(out, {
-            "train.json": json.dumps(cfg.model_dump(mode="json"), indent=2).encode(),
+            "train.json": json.dumps({**cfg.model_dump(mode="json"), "data_sha256": sha256}, indent=2).encode(),
             "curve.json": json.dumps(curve, indent=1).encode(),
             "curve.png": _curve_png(curve),
             **Policy(pcfg, model).files(),
@@ -246,15 +292,24 @@ def train(
 
 
 def _write_all(out: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` in order, each atomically; on an error none of them stays (no half policy folder)."""
-    written: list[Path] = []
+    """Write every file to a temp name, then rename them all into place, ``policy.pt`` last.
+
+    A write that fails (a full disk) removes only the temp files: what ``out`` held stays as it was,
+    never an old ``policy.pt`` beside a new ``policy.json``. Renames within a folder take no space.
+    """
+    names = sorted(files, key=lambda name: name == WEIGHTS)  # stable: the given order, the weights last
+    temps: list[Path] = []
     try:
-        for name, data in files.items():
-            write_atomic(out / name, data)
-            written.append(out / name)
+        for name in names:
+            temps.append(write_partial(out / name, files[name]))
+        for tmp, name in zip(temps, names):
+            try:
+                os.replace(tmp, out / name)
+            except OSError as exc:
+                raise write_error(out / name, exc) from None
     except BaseException:
-        for path in written:
-            remove_quietly(path)
+        for tmp in temps:
+            remove_quietly(tmp)  # those already renamed are gone from this name
         raise
 
 

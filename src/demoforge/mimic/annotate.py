@@ -7,7 +7,6 @@ user boundaries (``--annotations``) replace the signals where given.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 from demoforge.data.demo import DatagenInfo, Demo
 from demoforge.data.hdf5 import read_demos, write_datagen
 from demoforge.errors import DemoforgeError
+from demoforge.outputs import Fingerprint, array_bytes, atomic_file, ensure_space
 from demoforge.mimic.segments import build_source_set, load_annotations, signals_from_boundaries, validate_boundaries
 from demoforge.sim.controller import action_to_target, target_to_action
 from demoforge.sim.robot import load_robot
@@ -100,10 +100,15 @@ def annotate_file(
     annotations: str | Path | None = None,
     out: str | Path | None = None,
     robot: str = "panda",
+    replace: bool = True,
 ) -> tuple[Path, list[list[int]]]:
-    """Write fresh ``datagen_info`` into ``out`` (default: in place, atomically); returns boundaries per demo."""
+    """Write fresh ``datagen_info`` into ``out`` (default: in place, atomically); returns boundaries per demo.
+
+    Without ``replace``, an ``out`` that appeared meanwhile is not replaced.
+    """
     path = Path(path)
     out = Path(out) if out else path
+    read_at = Fingerprint.of(path)  # in place, the result replaces only the very file that was read
     task = get_task(task_name)
     user = load_annotations(annotations, task) if annotations else None
     demos = read_demos(path, require_datagen=False)
@@ -118,17 +123,16 @@ def annotate_file(
             bounds = validate_boundaries(user[name], len(demo), task, f"{annotations} [{name}]")
             demo.datagen.subtask_term_signals.update(signals_from_boundaries(bounds, len(demo), task))
     boundaries = build_source_set(demos, task, label=str(path)).boundaries
-    tmp = out.with_name(out.name + ".partial")
-    shutil.copyfile(path, tmp)
-    try:
+    new_bytes = array_bytes(a for d in demos for a in (d.datagen.eef_pose, d.datagen.target_pose, d.datagen.gripper_action,
+                                                       *d.datagen.object_poses.values(),
+                                                       *d.datagen.subtask_term_signals.values()))
+    with atomic_file(out, replace=replace, expect=read_at if out == path else None) as tmp:
+        ensure_space(out.parent, path.stat().st_size + new_bytes)
+        shutil.copyfile(path, tmp)
         with h5py.File(tmp, "r+") as f:
             for demo in demos:
                 group = f["data"][demo.meta["name"]]
                 if "datagen_info" in group:
                     del group["datagen_info"]
                 write_datagen(group, demo.datagen)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out, boundaries

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from demoforge.outputs import check_output_file
+from demoforge.outputs import check_output_file, write_text
 from demoforge.errors import DemoforgeError
 from demoforge.report import media, page, plots
 from demoforge.report.run import Run, initial_xy, load_run, read_rows, source_file, spread
@@ -55,7 +54,7 @@ def build_report(
         scenes=scenes_section(data, camera),
         videos=videos_section(data, task, num_videos, camera, video_size),
     )
-    return write_atomic(out, html)
+    return write_text(out, html)
 
 
 # ---- numbers --------------------------------------------------------------------------------------
@@ -274,16 +273,3 @@ def _duration(seconds: object) -> str:
     if s < 7200:
         return f"{s / 60:.1f} min"
     return f"{s / 3600:.1f} h"
-
-
-def write_atomic(out: Path, text: str) -> Path:
-    """Write ``text`` to ``out`` through a temporary file in the same folder, renamed into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out

@@ -7,7 +7,7 @@ request. With a scene family it samples the attempt's scene (resampling impossib
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from demoforge.data.hdf5 import read_demos
@@ -39,6 +39,15 @@ class AttemptSummary:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, value: dict) -> AttemptSummary:
+        """From a shard's summary; fields this version does not know are ignored (ValueError if any is missing)."""
+        names = {f.name for f in fields(cls)}
+        try:
+            return cls(**{k: v for k, v in value.items() if k in names})
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class AttemptWorker:

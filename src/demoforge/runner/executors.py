@@ -20,6 +20,7 @@ from demoforge.errors import DemoforgeError, OutputError
 from demoforge.outputs import is_disk_full
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.runner.attempts import AttemptSummary, AttemptWorker
+from demoforge.runner.identity import run_identity
 from demoforge.runner.pool import GENERATE_WORKER_BYTES, die_with_parent, plan_workers, render_worker_bytes
 from demoforge.runner.shards import shard_path, write_shard
 from demoforge.sim.render import frame_bytes
@@ -37,8 +38,8 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def crashed(index: int, why: str, shard_dir: Path) -> AttemptSummary:
-    summary = AttemptSummary(index, False, f"worker crashed ({why})", crashed=True)
+def crashed(index: int, why: str, shard_dir: Path, run_id: str) -> AttemptSummary:
+    summary = AttemptSummary(index, False, f"worker crashed ({why})", crashed=True, run_id=run_id)
     write_shard(shard_path(shard_dir, index), summary.to_dict(), None)
     return summary
 
@@ -110,6 +111,7 @@ class ProcessExecutor:
     """One spawned process per worker, each owning its MuJoCo model; a dead worker is replaced."""
 
     def __init__(self, cfg: GenerateConfig, shard_dir: Path, workers: int) -> None:
+        self.run_id = run_identity(cfg)  # stamped on attempts lost to crashes, as workers stamp theirs
         self.cfg_json = cfg.model_dump_json()
         self.shard_dir = shard_dir
         self.slots = workers
@@ -165,7 +167,7 @@ class ProcessExecutor:
                         raise DemoforgeError(f"a generation worker failed: {payload}")
                     if kind == "done":
                         del self.busy[slot]
-                        out.append(AttemptSummary(**payload))
+                        out.append(AttemptSummary.from_dict(payload))
                     continue
                 if not proc.is_alive():
                     out.extend(self._replace(slot, proc.exitcode))
@@ -181,7 +183,7 @@ class ProcessExecutor:
         if index is None:
             return []
         if index in self.retried:
-            return [crashed(index, why, self.shard_dir)]
+            return [crashed(index, why, self.shard_dir, self.run_id)]
         self.retried.add(index)
         self.waiting.appendleft(index)
         return []

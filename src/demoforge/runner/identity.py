@@ -25,9 +25,24 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def versions() -> dict[str, str]:
+    """The libraries whose versions change the numbers of a dataset."""
+    import mujoco
+    import numpy
+
+    from demoforge import __version__
+
+    return {"demoforge": __version__, "mujoco": mujoco.__version__, "numpy": numpy.__version__}
+
+
 def run_identity(cfg: GenerateConfig, source_sha256: str | None = None) -> str:
-    """A short hash of the settings and the source (and annotation) file contents."""
+    """A short hash of the settings, the input files' contents (source, annotations, a robot file) and the versions.
+
+    Two runs with the same identity make the same dataset, so attempts of one may finish the other.
+    """
     settings = cfg.model_dump(mode="json", exclude=set(LOCATION_FIELDS))
     settings["source_sha256"] = source_sha256 or file_sha256(cfg.source)
     settings["annotations_sha256"] = file_sha256(cfg.annotations) if cfg.annotations else None
+    settings["robot_sha256"] = file_sha256(cfg.robot) if Path(cfg.robot).is_file() else None
+    settings["versions"] = versions()
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]

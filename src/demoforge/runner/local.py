@@ -23,18 +23,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import h5py
-import mujoco
-import numpy as np
 
-from demoforge import __version__
 from demoforge.data.hdf5 import DatasetWriter, read_demos, read_env_args
 from demoforge.errors import DemoforgeError, InputFileError, OutputError
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.mimic.segments import build_source_set, load_annotations
 from demoforge.runner.attempts import AttemptSummary
-from demoforge.outputs import OutputFolder
+from demoforge.outputs import OutputFolder, write_json
 from demoforge.runner.executors import make_executor
-from demoforge.runner.identity import file_sha256, run_identity
+from demoforge.runner.identity import file_sha256, run_identity, versions
 from demoforge.runner.shards import DEMO_KEY, SHARD_DIR, finished_attempts, shard_path
 from demoforge.scenes.sample import check_family
 from demoforge.sim.render import check_image_size, resolve_cameras
@@ -44,7 +41,17 @@ from demoforge.world import env_args_for, make_world
 
 ProgressCallback = Callable[[AttemptSummary, dict], None]
 RUN_FILES = ("demos.hdf5", "failed.hdf5", "config.json", "stats.json")
-IDENTITY_KEYS = ("source_sha256",)  # besides the GenerateConfig, what makes two runs the same run
+RUN_ENTRIES = (*RUN_FILES, SHARD_DIR, "report.html")  # all a run folder holds (report.html: `demoforge report`)
+IDENTITY_KEYS = ("source_sha256",)  # besides the GenerateConfig, what the message names when two runs differ
+
+
+def is_run_folder(folder: Path) -> bool:
+    """A run folder of a version before markers: its config.json names the demoforge that wrote it."""
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and "demoforge_version" in saved and "task" in saved
 
 
 def check_source_task(source: Path, task_name: str) -> None:
@@ -81,15 +88,17 @@ def run_config(cfg: GenerateConfig) -> dict:
         **cfg.model_dump(mode="json"),
         "source_sha256": source_sha256,
         "run_id": run_identity(cfg, source_sha256),
-        "demoforge_version": __version__,
-        "mujoco_version": mujoco.__version__,
-        "numpy_version": np.__version__,
+        **{f"{name}_version": version for name, version in versions().items()},
     }
 
 
 def _same_run(saved: dict, wanted: dict) -> list[str]:
-    keys = set(GenerateConfig.model_fields) | set(IDENTITY_KEYS)
-    return sorted(k for k in keys if saved.get(k) != wanted.get(k))
+    """The settings that differ; none when the run identities agree (a moved source file is the same run)."""
+    if saved.get("run_id") is not None and saved.get("run_id") == wanted.get("run_id"):
+        return []
+    keys = set(GenerateConfig.model_fields) - {"source", "annotations"} | set(IDENTITY_KEYS)
+    keys |= {k for k in wanted if k.endswith("_version")}
+    return sorted(k for k in keys if saved.get(k) != wanted.get(k)) or ["run_id"]
 
 
 def check_same_run(out: Path, config: dict) -> None:
@@ -106,17 +115,6 @@ def check_same_run(out: Path, config: dict) -> None:
         raise DemoforgeError(
             f"{out}: belongs to a different run ({', '.join(differ)} differ); use another --out, or --overwrite"
         )
-
-
-def write_json(path: Path, value: object) -> None:
-    """Write JSON atomically (strict: NaN or infinity is an error, not invalid JSON on disk)."""
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        tmp.write_text(json.dumps(value, indent=2, allow_nan=False))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def has_finished_attempts(work: Path) -> bool:
@@ -144,22 +142,23 @@ def generate(
     env_args = validate(cfg)
     config = run_config(cfg)
     inputs = [cfg.source] + ([cfg.annotations] if cfg.annotations else [])
+    inputs += [p for p in (cfg.robot,) if Path(p).is_file()]
     folder = OutputFolder(out_dir, "run", "generate", overwrite=overwrite, resume=resume, inputs=inputs,
-                          keep=has_finished_attempts)
+                          keep=has_finished_attempts, known=RUN_ENTRIES, is_legacy=is_run_folder)
     with folder as out:
         if resume:
             check_same_run(out, config)
             if (out / "stats.json").exists() and (out / "demos.hdf5").exists() and not (out / SHARD_DIR).exists():
                 if not (out / "config.json").exists():
                     raise DemoforgeError(f"{out}: a finished run without config.json cannot be checked; use --overwrite")
-                return json.loads((out / "stats.json").read_text())  # a finished run, checked to be this one
+                return _finished_stats(out / "stats.json")  # a finished run, checked to be this one
         done = _verified(finished_attempts(out / SHARD_DIR), config["run_id"], out) if resume else {}
         write_json(out / "config.json", config)
-        return _run(cfg, out, env_args, done, on_attempt, workers, executor, address)
+        return _run(cfg, out, env_args, config["run_id"], done, on_attempt, workers, executor, address)
 
 
 def _run(
-    cfg: GenerateConfig, out: Path, env_args: dict, done: dict[int, AttemptSummary],
+    cfg: GenerateConfig, out: Path, env_args: dict, run_id: str, done: dict[int, AttemptSummary],
     on_attempt: ProgressCallback | None, workers: int | None, executor: str, address: str | None,
 ) -> dict:
     """Run the attempts not ``done`` yet until the stop is known, then merge."""
@@ -188,6 +187,9 @@ def _run(
                 if in_flight == 0:
                     break
                 for summary in pool.results():
+                    if summary.run_id != run_id:  # a worker saw other inputs: the source changed during the run
+                        raise InputFileError(cfg.source, f"changed while the run was going (attempt {summary.index} "
+                                             "was made from other bytes); keep the source unchanged and run again")
                     in_flight -= 1
                     done[summary.index] = summary
                     counts["attempts"] += 1
@@ -206,6 +208,16 @@ def _run(
     return stats
 
 
+def _finished_stats(path: Path) -> dict:
+    try:
+        stats = json.loads(path.read_text())
+    except (OSError, ValueError):
+        stats = None
+    if not isinstance(stats, dict):
+        raise InputFileError(path, "is not a JSON object; this finished run cannot be resumed (use --overwrite)")
+    return stats
+
+
 def _shard_index(path: Path) -> int | None:
     stem = path.name.removeprefix("attempt_").removesuffix(".hdf5")
     return int(stem) if stem.isdigit() else None
@@ -216,13 +228,16 @@ def _verified(found: dict[int, dict], run_id: str, out: Path) -> dict[int, Attem
     done = {}
     for index, summary in sorted(found.items()):
         made_by = summary.get("run_id", "")
-        if made_by != run_id and not (summary.get("crashed") and not made_by):
+        if made_by != run_id:
             what = f"by run {made_by}" if made_by else "by a demoforge that did not record its run"
             raise DemoforgeError(
-                f"{out / SHARD_DIR}: attempt {index} was made {what}, not this one ({run_id}: other settings or "
-                "source); resume only with the options of the interrupted run, or use --overwrite"
+                f"{out / SHARD_DIR}: attempt {index} was made {what}, not this one ({run_id}: other settings, "
+                "source or library versions); resume only with the options of the interrupted run, or --overwrite"
             )
-        done[index] = AttemptSummary(**{**summary, "run_id": run_id})
+        try:
+            done[index] = AttemptSummary.from_dict(summary)
+        except ValueError as exc:
+            raise InputFileError(shard_path(out / SHARD_DIR, index), f"has a damaged summary ({exc})") from None
     return done
 
 

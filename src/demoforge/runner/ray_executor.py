@@ -16,6 +16,7 @@ from demoforge.errors import DemoforgeError
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.runner.attempts import AttemptSummary, AttemptWorker
 from demoforge.runner.executors import crashed
+from demoforge.runner.identity import run_identity
 from demoforge.runner.shards import shard_path, write_shard_bytes
 
 
@@ -67,6 +68,7 @@ class RayExecutor:
         self.source = [ray.put(Path(cfg.source).read_bytes())]  # nested, so actors fetch it only once
         self.actors = [actor.remote(cfg.model_dump_json()) for _ in range(self.slots)]
         self.shard_dir = shard_dir
+        self.run_id = run_identity(cfg)
         self.idle = deque(range(self.slots))
         self.waiting: deque[int] = deque()
         self.running: dict = {}  # object ref -> (actor slot, attempt index)
@@ -90,12 +92,12 @@ class RayExecutor:
             try:
                 summary, data = ray.get(ref)
             except ray.exceptions.RayActorError as exc:
-                out.append(crashed(index, f"Ray actor died twice: {type(exc).__name__}", self.shard_dir))
+                out.append(crashed(index, f"Ray actor died twice: {type(exc).__name__}", self.shard_dir, self.run_id))
                 continue
             except ray.exceptions.RayTaskError as exc:
                 raise DemoforgeError(f"a Ray generation worker failed on attempt {index}: {exc}") from None
             write_shard_bytes(shard_path(self.shard_dir, index), data)
-            out.append(AttemptSummary(**summary))
+            out.append(AttemptSummary.from_dict(summary))
         self._dispatch()
         return out
 

@@ -28,7 +28,7 @@ def shard_path(shard_dir: Path, index: int) -> Path:
 def write_shard(path: Path, summary: dict, demo: Demo | None, with_next_obs: bool = True) -> None:
     """One attempt: its summary (root attribute ``summary``) and, if given, its demo under ``data/demo_0``."""
     tmp = path.with_name(path.name + ".partial")
-    ensure_space(path.parent, demo_bytes(demo, with_next_obs) if demo is not None else 0)
+    ensure_space(path.parent, demo_bytes(demo, with_next_obs) if demo is not None else 0, growing=tmp)
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["summary"] = json.dumps(summary)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-import os
 from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
 
 from demoforge.data.video import tile
+from demoforge.outputs import atomic_file
 from demoforge.scenes.sample import check_family, sample_scene, scene_seed
 from demoforge.scenes.spec import SceneAxes
 from demoforge.sim.render import offscreen_renderer, resolve_cameras
@@ -46,11 +46,6 @@ def contact_sheet(frames: list[np.ndarray], out: str | Path, columns: int | None
     columns = columns or int(np.ceil(np.sqrt(len(frames))))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.partial{out.suffix}")
-    try:
+    with atomic_file(out) as tmp:
         imageio.imwrite(tmp, tile(frames, columns))
-        tmp.replace(out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out

@@ -23,6 +23,12 @@ from demoforge.errors import DemoforgeError, OutputError
 from demoforge.outputs import NOT_WRITABLE, OutputFolder, is_disk_full
 
 MISSING_EXTRA = "LeRobot export needs the optional extra: pip install 'demoforge[lerobot]'"
+DATASET_ENTRIES = ("meta", "data", "videos")  # all a LeRobot v3.0 dataset folder holds
+
+
+def _exported_before_markers(folder: Path) -> bool:
+    """A dataset demoforge exported before folders carried markers: it wrote meta/demoforge.json."""
+    return (folder / "meta" / "info.json").is_file() and (folder / "meta" / "demoforge.json").is_file()
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,8 @@ def export_lerobot(
     description = default_task_description(task) if task_description is None else task_description.strip()
     if not description:
         raise DemoforgeError("the task description is empty; give a sentence such as 'lift the red cube'")
-    folder = OutputFolder(out, "lerobot", "export lerobot", overwrite=overwrite, inputs=[src], atomic=True)
+    folder = OutputFolder(out, "lerobot", "export lerobot", overwrite=overwrite, inputs=[src], atomic=True,
+                          known=DATASET_ENTRIES, is_legacy=_exported_before_markers)
     folder.check()
 
     (first,) = read_demos(src, require_datagen=False, names=[names[0]])

@@ -15,7 +15,7 @@ import numpy as np
 
 from demoforge.data.demo import Demo
 from demoforge.data.hdf5 import ACTION_DIM
-from demoforge.data.lerobot.values import ACTION_LIMIT, check_values
+from demoforge.data.values import ACTION_LIMIT, check_values
 from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.sim.render import CAMERA_ALIASES
 from demoforge.tasks import TASKS
