@@ -225,7 +225,7 @@ def annotate(
     from demoforge.mimic.annotate import annotate_file
 
     check_output_file(out if out is not None else file, overwrite, replaces_input=out is None, ours=is_dataset_file)
-    path, boundaries = annotate_file(file, task, annotations, out, robot)
+    path, boundaries = annotate_file(file, task, annotations, out, robot, replace=overwrite)
     table = Table(title=f"subtask boundaries in {path}")
     table.add_column("demo")
     table.add_column("subtask ends (step)")
@@ -467,7 +467,7 @@ def render(
     with _progress() as progress:
         bar = progress.add_task(f"rendering {', '.join(names)} at {image_size}px", total=total, info="")
         path = add_observations(
-            file, names, image_size, depth, segmentation, out=out, robot=robot, workers=workers,
+            file, names, image_size, depth, segmentation, out=out, robot=robot, workers=workers, replace=overwrite,
             on_demo=lambda name: progress.advance(bar),
         )
     console.print(f"wrote observations of {total} demos to [bold]{path}[/]")

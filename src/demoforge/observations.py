@@ -96,7 +96,7 @@ def add_observations(
     resolve_cameras(model, cameras)
     check_image_size(model, size, size)
     jobs = [RenderJob(str(path), n, task, tuple(cameras), size, depth, segmentation, robot) for n in names]
-    with atomic_file(out, replace=replace, expect=read_at if out == path else None) as tmp:
+    with atomic_file(out, replace=replace or out == path, expect=read_at if out == path else None) as tmp:
         with h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
             _copy_except_demos(src, dst)
             results = ordered_map(render_demo_obs, jobs, workers, per_worker_bytes=worker_bytes(jobs[0]))

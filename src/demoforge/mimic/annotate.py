@@ -126,7 +126,7 @@ def annotate_file(
     new_bytes = array_bytes(a for d in demos for a in (d.datagen.eef_pose, d.datagen.target_pose, d.datagen.gripper_action,
                                                        *d.datagen.object_poses.values(),
                                                        *d.datagen.subtask_term_signals.values()))
-    with atomic_file(out, replace=replace, expect=read_at if out == path else None) as tmp:
+    with atomic_file(out, replace=replace or out == path, expect=read_at if out == path else None) as tmp:
         ensure_space(out.parent, path.stat().st_size + new_bytes)
         shutil.copyfile(path, tmp)
         with h5py.File(tmp, "r+") as f:

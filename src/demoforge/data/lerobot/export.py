@@ -19,8 +19,8 @@ from demoforge.data.hdf5 import demo_names, open_dataset, read_demos, read_env_a
 from demoforge.data.lerobot.layout import _Layout
 from demoforge.data.lerobot.spec import default_task_description, video_key
 from demoforge.data.lerobot.writer import _DatasetWriter
-from demoforge.errors import DemoforgeError, OutputError
-from demoforge.outputs import NOT_WRITABLE, OutputFolder, is_disk_full
+from demoforge.errors import DemoforgeError
+from demoforge.outputs import OutputFolder, output_error
 
 MISSING_EXTRA = "LeRobot export needs the optional extra: pip install 'demoforge[lerobot]'"
 DATASET_ENTRIES = ("meta", "data", "videos")  # all a LeRobot v3.0 dataset folder holds
@@ -106,11 +106,9 @@ def export_lerobot(
             except BaseException:
                 writer.abort()  # close its files before the folder is removed
                 raise
-    except BaseException as exc:
-        if isinstance(exc, OSError) and is_disk_full(exc):
-            raise OutputError(out, "the disk is full; nothing was written (free some space and export again)",
-                              disk_full=True) from None
-        if isinstance(exc, OSError) and exc.errno in NOT_WRITABLE:
-            raise OutputError(out, f"cannot be written ({exc.strerror}); nothing was written") from None
-        raise
+    except OSError as exc:
+        error = output_error(out, exc)
+        if error is None:
+            raise
+        raise error from None
     return LeRobotExport(out=out, episodes=writer.episodes, frames=writer.frames, cameras=layout.cameras)
