@@ -24,7 +24,7 @@ from demoforge.sim.render import offscreen_renderer, resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
-from demoforge.world import World, env_for_demo
+from demoforge.world import World, env_for_demo, has_body
 
 # Continuous arrays: the same MuJoCo build replays bit for bit (error 0); 1e-6 (m, rad, or the
 # array's own unit) leaves room for another CPU's or build's rounding, far below any edit that matters.
@@ -120,7 +120,7 @@ def resimulate(demo: Demo, task_name: str, robot: str = "panda") -> tuple[Demo, 
 
 def _require_task_objects(model: mujoco.MjModel, task: Task, demo: Demo) -> None:
     """Refuse a demo whose model lacks the task's objects (demos of another task), naming file and bodies."""
-    missing = [name for name in task.objects if not _has_body(model, name)]
+    missing = [name for name in task.objects if not has_body(model, name)]
     if missing:
         where = f"{demo.meta.get('file', '?')} [data/{demo.meta.get('name', '?')}/model_file]"
         raise DemoforgeError(
@@ -209,14 +209,6 @@ def describe_skipped(not_checked: dict[str, str]) -> str:
 
 def _is_image(key: str, value: np.ndarray | None) -> bool:
     return value is None or (np.ndim(value) >= 4 and key.startswith(("obs/", "next_obs/")))
-
-
-def _has_body(model: object, name: str) -> bool:
-    try:
-        model.body(name)  # type: ignore[attr-defined]
-    except KeyError:
-        return False
-    return True
 
 
 def render_frames(

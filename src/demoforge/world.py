@@ -95,6 +95,15 @@ def _park_objects(spec: mujoco.MjSpec, task: Task, table_z: float) -> None:
             body.pos = [0.6, y, table_z + 0.1]  # above the table; resets set the resting height
 
 
+def has_body(model: mujoco.MjModel, name: str) -> bool:
+    """Whether the model has a body of that name (a stored demo may come from another task's world)."""
+    try:
+        model.body(name)
+    except KeyError:
+        return False
+    return True
+
+
 def env_for_demo(demo: Demo, robot: RobotConfig) -> SimEnv:
     """An environment on the exact model a demo stored (its ``model_file`` MJCF)."""
     name = f"{demo.meta.get('file', '?')}: demo {demo.meta.get('name', '?')}"

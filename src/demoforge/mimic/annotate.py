@@ -22,7 +22,7 @@ from demoforge.sim.controller import action_to_target, target_to_action
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
-from demoforge.world import env_for_demo
+from demoforge.world import env_for_demo, has_body
 
 
 # A stored step counts as recorded with these states when its eef_pose is within POSE_TOL (m, and rotation
@@ -42,7 +42,7 @@ def compute_datagen(demo: Demo, task: Task, robot: str = "panda") -> DatagenInfo
     """
     env = env_for_demo(demo, load_robot(robot))
     for name in task.objects:
-        if not _has_body(env.model, name):
+        if not has_body(env.model, name):
             raise DemoforgeError(f"demo {demo.meta.get('name', '?')}: its model has no body {name!r} for task {task.name!r}")
     T = len(demo)
     actions = np.clip(demo.actions, -1.0, 1.0)
@@ -84,14 +84,6 @@ def _is_pose(m: np.ndarray) -> bool:
         np.all(np.isfinite(m)) and np.array_equal(m[3], [0.0, 0.0, 0.0, 1.0])
         and np.allclose(rot @ rot.T, np.eye(3), atol=1e-6)
     )
-
-
-def _has_body(model: object, name: str) -> bool:
-    try:
-        model.body(name)  # type: ignore[attr-defined]
-    except KeyError:
-        return False
-    return True
 
 
 def annotate_file(
