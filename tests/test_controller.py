@@ -9,7 +9,7 @@ from scipy.spatial.transform import Rotation
 from demoforge import geometry as geo
 from demoforge.sim.controller import POS_SCALE, ROT_SCALE, action_to_target, target_to_action
 from demoforge.tasks import get_task
-from demoforge.world import make_world
+from demoforge.rollout.world import make_world
 
 
 @pytest.fixture(scope="module")

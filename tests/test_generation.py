@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import demoforge as df
-from demoforge.replay import check_demo
+from demoforge.rollout.replay import check_demo
 
 
 def test_run_folder_and_stats(stack_run: tuple[Path, dict]) -> None:

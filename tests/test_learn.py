@@ -19,7 +19,7 @@ from demoforge.learn.evaluate import evaluate, wilson_interval
 from demoforge.learn.features import features, rotation_6d
 from demoforge.learn.policy import Policy
 from demoforge.learn.train import CHECKPOINT, TrainConfig, random_shift, train
-from demoforge.observations import add_observations
+from demoforge.render.observations import add_observations
 from test_cli import assert_user_error, run
 
 

@@ -20,7 +20,7 @@ import demoforge as df
 from demoforge.data import lerobot as lr
 from demoforge.data.lerobot import export_lerobot
 from demoforge.errors import DemoforgeError, InputFileError
-from demoforge.observations import add_observations
+from demoforge.render.observations import add_observations
 
 FPS = 20
 CAMERAS = ("agentview", "robot0_eye_in_hand")

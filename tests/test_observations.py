@@ -13,8 +13,8 @@ import pytest
 import demoforge as df
 from demoforge.data.hdf5 import read_env_args
 from demoforge.data.video import caption
-from demoforge.observations import add_observations
-from demoforge.replay import check_demo
+from demoforge.render.observations import add_observations
+from demoforge.rollout.replay import check_demo
 from test_cli import assert_user_error, run
 
 CAMERAS = ["agentview", "wrist"]
@@ -115,7 +115,7 @@ def test_video_shows_the_most_telling_failures_first(mixed_run: tuple[Path, dict
     import json
     import shutil
 
-    from demoforge.grid_video import pick_failures
+    from demoforge.render.grid_video import pick_failures
 
     failed = tmp_path / "failed.hdf5"
     shutil.copy(mixed_run[0] / "demos.hdf5", failed)  # three demos whatever the MuJoCo version; reasons set below

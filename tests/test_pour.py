@@ -10,8 +10,8 @@ import pytest
 
 import demoforge as df
 from demoforge.data.hdf5 import read_demos
-from demoforge.episode import Recorder, record_expert
-from demoforge.replay import check_demo
+from demoforge.rollout.episode import Recorder, record_expert
+from demoforge.rollout.replay import check_demo
 from demoforge.sim.robot import PANDA
 from demoforge.tasks import get_task
 from demoforge.scenes.sample import sample_scene
@@ -27,7 +27,7 @@ from demoforge.tasks.pour import (
     container_floor,
     container_size,
 )
-from demoforge.world import World, env_for_demo, make_world
+from demoforge.rollout.world import World, env_for_demo, make_world
 
 
 def balls_in_bowl(world: World) -> int:

@@ -11,7 +11,7 @@ import pytest
 import demoforge as df
 from demoforge.errors import InputFileError
 from demoforge.sim.robot import ASSETS, load_robot
-from demoforge.replay import check_demo
+from demoforge.rollout.replay import check_demo
 
 
 def renamed_panda(tmp_path: Path) -> Path:

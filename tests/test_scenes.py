@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import demoforge as df
-from demoforge.replay import check_demo
+from demoforge.rollout.replay import check_demo
 from demoforge.scenes.sample import FAMILIES, LEVEL_SCALE, sample_scene, scene_seed
 from demoforge.scenes.spec import SceneSpec
 from demoforge.tasks import TASKS, get_task
-from demoforge.world import make_world
+from demoforge.rollout.world import make_world
 
 from test_cli import assert_user_error, run
 
@@ -204,6 +204,6 @@ def test_tables_vary_in_height_and_shape_and_tasks_follow() -> None:
     low = next(task_scene("lift", "tabletop", "D2", s) for s in range(60) if task_scene("lift", "tabletop", "D2", s).table_top_z < 0.78)
     world = make_world(task, scene=low)
     rng = np.random.default_rng(0)
-    demo = __import__("demoforge.episode", fromlist=["record_expert"]).record_expert(world, rng, "D2")
+    demo = __import__("demoforge.rollout.episode", fromlist=["record_expert"]).record_expert(world, rng, "D2")
     assert world.env.table_z == pytest.approx(low.table_top_z)
     assert demo.success  # the expert, the reset and the success check all use the scene's table height

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from demoforge.episode import Recorder, record_expert
+from demoforge.rollout.episode import Recorder, record_expert
 from demoforge.tasks import TASKS, get_task
-from demoforge.world import make_world
+from demoforge.rollout.world import make_world
 
 RESETS = 20
 

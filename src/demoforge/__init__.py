@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-__version__ = "0.1.0"
+from demoforge.version import __version__  # noqa: F401  (re-exported)
 
 # Headless by default: without a display, render offscreen through EGL (must be set before mujoco loads).
 if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
@@ -24,7 +24,7 @@ from demoforge.runner.local import generate  # noqa: E402
 from demoforge.scenes.sample import sample_scene  # noqa: E402
 from demoforge.scenes.spec import SceneSpec  # noqa: E402
 from demoforge.tasks import TASKS, get_task  # noqa: E402
-from demoforge.world import make_world  # noqa: E402
+from demoforge.rollout.world import make_world  # noqa: E402
 
 __all__ = [
     "TASKS",

@@ -378,7 +378,7 @@ def replay(
     """Render a demo to video and/or check that demos reproduce from their first state and actions."""
     from demoforge.data.hdf5 import read_demos, read_env_args
     from demoforge.data.video import write_video
-    from demoforge.replay import check_demo, describe, describe_skipped, render_frames, stored_arrays
+    from demoforge.rollout.replay import check_demo, describe, describe_skipped, render_frames, stored_arrays
     from demoforge.runner.local import check_source_task
     from demoforge.tasks import get_task
 
@@ -454,7 +454,7 @@ def render(
 ) -> None:
     """Add camera observations to a dataset from its stored states (atomic; other content unchanged)."""
     from demoforge.data.hdf5 import demo_names, open_dataset
-    from demoforge.observations import add_observations
+    from demoforge.render.observations import add_observations
     from demoforge.runner.pool import render_worker_bytes
     from demoforge.sim.render import frame_bytes
 
@@ -488,7 +488,7 @@ def video(
 ) -> None:
     """A grid video of generated demos, each labelled with its source demos and outcome."""
     from demoforge.data.video import VIDEO_SUFFIXES
-    from demoforge.grid_video import clip_worker_bytes, grid_video, pick, run_files
+    from demoforge.render.grid_video import clip_worker_bytes, grid_video, pick, run_files
 
     width, height = _parse_size(size)
     kept, failed_file = run_files(run)
@@ -536,7 +536,7 @@ def demo(
 ) -> None:
     """The end-to-end job: record sources, generate, summarise, and render a video of generated demos."""
     from demoforge.capture.scripted import record_sources
-    from demoforge.grid_video import grid_video
+    from demoforge.render.grid_video import grid_video
     from demoforge.mimic.generate import GenerateConfig
     from demoforge.report import build_report
     from demoforge.runner.pool import plan_workers
@@ -780,7 +780,7 @@ def scenes_preview(
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ) -> None:
     """Render a contact sheet of sampled scenes (the ones `generate --scenes` would use)."""
-    from demoforge.scenes.preview import contact_sheet, render_scenes
+    from demoforge.render.preview import contact_sheet, render_scenes
 
     check_output_file(out, overwrite, suffixes=(".png", ".jpg", ".jpeg"))
     width, height = _parse_size(size)

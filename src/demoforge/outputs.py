@@ -349,7 +349,7 @@ def user_entries(folder: Path) -> list[str]:
 
 
 def write_marker(folder: Path, kind: str, command: str) -> None:
-    from demoforge import __version__
+    from demoforge.version import __version__
 
     write_json(folder / MARKER, {"kind": kind, "command": command, "demoforge_version": __version__})
 

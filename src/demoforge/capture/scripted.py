@@ -9,10 +9,10 @@ import numpy as np
 
 from demoforge.data.demo import Demo
 from demoforge.data.hdf5 import DatasetWriter
-from demoforge.episode import record_expert
+from demoforge.rollout.episode import record_expert
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
-from demoforge.world import env_args_for, make_world
+from demoforge.rollout.world import env_args_for, make_world
 
 
 def record_sources(

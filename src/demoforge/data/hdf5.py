@@ -21,12 +21,12 @@ import h5py
 import numpy as np
 
 from demoforge.data.demo import DatagenInfo, Demo
+from demoforge.data.keys import ACTION_DIM
 from demoforge.errors import InputFileError
 from demoforge.outputs import (
     array_bytes, ensure_space, partial_path, publish, remove_quietly, remove_stale_partials,
 )
 
-ACTION_DIM = 7
 READ_ONLY_META = ("name", "file")  # where a demo was read from: added by the reader, never written
 VALID_FRACTION = 0.1
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from demoforge.episode import observe
+from demoforge.rollout.episode import observe
 from demoforge.errors import DemoforgeError
 from demoforge.learn.features import features
 from demoforge.runner.pool import EVAL_WORKER_BYTES, ordered_map
@@ -25,7 +25,7 @@ from demoforge.sim.render import CameraRig, offscreen_renderer, resolve_cameras
 from demoforge.sim.robot import PANDA
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
-from demoforge.world import World, make_world
+from demoforge.rollout.world import World, make_world
 
 EXPERT = "expert"  # the --policy value that evaluates the task's scripted expert
 

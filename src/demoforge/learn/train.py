@@ -25,7 +25,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from demoforge.errors import DemoforgeError, InputFileError, OutputError
-from demoforge.sim.render import CAMERA_ALIASES
+from demoforge.data.keys import resolve_alias
 from demoforge.learn.data import (
     LOW_DIM_KEYS,
     Samples,
@@ -206,7 +206,7 @@ def train(
     train_names = _split_or_empty(cfg.data, "train") or split_names(cfg.data, "all")
     valid_names = _split_or_empty(cfg.data, "valid")
     _check_failed(cfg, train_names + valid_names)
-    cameras = tuple(CAMERA_ALIASES.get(c, c) for c in cfg.cameras)  # "wrist" is stored as robot0_eye_in_hand
+    cameras = tuple(resolve_alias(c) for c in cfg.cameras)  # "wrist" is stored as robot0_eye_in_hand
     train_set = load_samples(cfg.data, train_names, keys, cfg.chunk, cameras)
     valid_set = load_samples(cfg.data, valid_names, keys, cfg.chunk, cameras) if valid_names else None
     pcfg = _policy_config(cfg, train_set, task, cameras)

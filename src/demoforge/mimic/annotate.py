@@ -22,7 +22,7 @@ from demoforge.sim.controller import action_to_target, target_to_action
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
-from demoforge.world import env_for_demo, has_body
+from demoforge.rollout.world import env_for_demo, has_body
 
 
 # A stored step counts as recorded with these states when its eef_pose is within POSE_TOL (m, and rotation

@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError
-from demoforge.episode import Recorder
+from demoforge.rollout.episode import Recorder
 from demoforge.mimic.segments import SourceSet
 from demoforge.scenes.spec import SceneAxes
 from demoforge.mimic.transform import anchor_pose, approach_start, bridge, grasp_correction, retarget, select_source
 from demoforge.sim.env import vertical_extent
-from demoforge.world import World
+from demoforge.rollout.world import World
 
 
 class GenerateConfig(BaseModel):

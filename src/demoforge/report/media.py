@@ -16,7 +16,7 @@ from demoforge.data.demo import DatagenInfo, Demo
 from demoforge.data.hdf5 import open_dataset
 from demoforge.data.video import write_video
 from demoforge.errors import InputFileError
-from demoforge.replay import render_frames
+from demoforge.rollout.replay import render_frames
 
 FPS = 20.0  # control rate: videos play in real time
 THUMB_WIDTH = 240

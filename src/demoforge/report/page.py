@@ -10,7 +10,7 @@ import datetime
 from collections import Counter
 from html import escape
 
-from demoforge import __version__
+from demoforge.version import __version__
 
 SECTIONS = (
     ("summary", "Run summary"),

@@ -19,7 +19,7 @@ from demoforge.runner.shards import write_shard
 from demoforge.scenes.sample import sample_scene, scene_seed
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
-from demoforge.world import make_world
+from demoforge.rollout.world import make_world
 
 MAX_SCENE_RETRIES = 50
 

@@ -30,7 +30,7 @@ def versions() -> dict[str, str]:
     import mujoco
     import numpy
 
-    from demoforge import __version__
+    from demoforge.version import __version__
 
     return {"demoforge": __version__, "mujoco": mujoco.__version__, "numpy": numpy.__version__}
 

@@ -37,7 +37,7 @@ from demoforge.scenes.sample import check_family
 from demoforge.sim.render import check_image_size, resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
-from demoforge.world import env_args_for, make_world
+from demoforge.rollout.world import env_args_for, make_world
 
 ProgressCallback = Callable[[AttemptSummary, dict], None]
 RUN_FILES = ("demos.hdf5", "failed.hdf5", "config.json", "stats.json")

@@ -7,9 +7,9 @@ import os
 import mujoco
 import numpy as np
 
+from demoforge.data.keys import CAMERA_ALIASES, DEPTH, IMAGE, SEGMENTATION, camera_key
 from demoforge.errors import DemoforgeError
 
-CAMERA_ALIASES = {"wrist": "robot0_eye_in_hand", "eye_in_hand": "robot0_eye_in_hand"}
 
 
 def camera_names(model: mujoco.MjModel) -> list[str]:
@@ -98,11 +98,11 @@ class CameraRig:
         s = self.size
         shapes: dict[str, tuple[tuple[int, ...], type]] = {}
         for name in self.names:
-            shapes[f"{name}_image"] = ((s, s, 3), np.uint8)
+            shapes[camera_key(name, IMAGE)] = ((s, s, 3), np.uint8)
             if self.depth:
-                shapes[f"{name}_depth"] = ((s, s, 1), np.float32)
+                shapes[camera_key(name, DEPTH)] = ((s, s, 1), np.float32)
             if self.geom_labels is not None:
-                shapes[f"{name}_segmentation_instance"] = ((s, s, 1), np.int16)
+                shapes[camera_key(name, SEGMENTATION)] = ((s, s, 1), np.int16)
         return shapes
 
     def capture(self, data: mujoco.MjData, out: dict[str, np.ndarray]) -> None:
@@ -113,19 +113,19 @@ class CameraRig:
         mujoco.mj_camlight(self.model, data)
         for name in self.names:
             r.update_scene(data, camera=name)
-            r.render(out=out[f"{name}_image"])
+            r.render(out=out[camera_key(name, IMAGE)])
             if self.depth:
                 r.enable_depth_rendering()
                 r.render(out=self._depth)
                 r.disable_depth_rendering()
-                out[f"{name}_depth"][..., 0] = self._depth
+                out[camera_key(name, DEPTH)][..., 0] = self._depth
             if self.geom_labels is not None:
                 r.enable_segmentation_rendering()
                 segment = r.render()  # (H, W, 2): object id and type (MuJoCo 3.3 takes no out= here)
                 r.disable_segmentation_rendering()
                 ids, types = segment[..., 0], segment[..., 1]
                 is_geom = (types == int(mujoco.mjtObj.mjOBJ_GEOM)) & (ids >= 0)
-                out[f"{name}_segmentation_instance"][..., 0] = np.where(is_geom, self.geom_labels[np.maximum(ids, 0)], 0)
+                out[camera_key(name, SEGMENTATION)][..., 0] = np.where(is_geom, self.geom_labels[np.maximum(ids, 0)], 0)
 
     def close(self) -> None:
         self.renderer.close()

@@ -14,11 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from demoforge.data.demo import Demo
-from demoforge.data.hdf5 import ACTION_DIM
+from demoforge.data.keys import ACTION_DIM, resolve_alias
 from demoforge.data.values import ACTION_LIMIT, check_values
 from demoforge.errors import DemoforgeError, InputFileError
-from demoforge.sim.render import CAMERA_ALIASES
-from demoforge.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -33,13 +31,13 @@ class _Layout:
     object_names: tuple[str, ...]
 
     @staticmethod
-    def of(src: Path, demo: Demo, task: str, cameras: Sequence[str] | None) -> _Layout:
+    def of(src: Path, demo: Demo, env_args: dict, cameras: Sequence[str] | None) -> _Layout:
         name = demo.meta.get("name", "demo_0")
         available = [k[: -len("_image")] for k in sorted(demo.obs) if k.endswith("_image")]
         if cameras is None:
             chosen = tuple(available)
         else:
-            chosen = tuple(dict.fromkeys(CAMERA_ALIASES.get(c, c) for c in cameras))
+            chosen = tuple(dict.fromkeys(resolve_alias(c) for c in cameras))
             missing = [c for c in chosen if c not in available]
             if missing:
                 have = ", ".join(available) if available else "none (export without images, or add them first)"
@@ -59,7 +57,7 @@ class _Layout:
                 raise InputFileError(src, "is missing; observation.state is built from it", field=f"/data/{name}/obs/{key}")
         width = {k: _width(demo.obs[k]) for k in ("robot0_gripper_qpos", "robot0_joint_pos", "object") if k in demo.obs}
         object_dim = width.get("object", 0)
-        objects = _task_objects(task)
+        objects = object_names(env_args)
         if not objects or 7 * len(objects) != object_dim:
             objects = tuple(f"object{i}" for i in range(object_dim // 7))
         return _Layout(
@@ -114,7 +112,9 @@ def _width(value: np.ndarray) -> int:
     return int(np.prod(value.shape[1:])) if value.ndim >= 2 else 1
 
 
-def _task_objects(task: str) -> tuple[str, ...]:
-    """Object names of a built-in task (for feature names); other files get ``object0``, ``object1``, ..."""
-    cls = TASKS.get(task)
-    return tuple(cls.objects) if cls is not None else ()
+def object_names(env_args: dict) -> tuple[str, ...]:
+    """The task's objects in ``obs/object`` order, as the file's ``env_args`` names them (``env_kwargs.objects``,
+    or the segmentation labels of files before it); none when the file does not say."""
+    kwargs = env_args.get("env_kwargs") or {}
+    names = kwargs.get("objects") or list(kwargs.get("segmentation_labels") or [])[2:]  # labels: scene, robot, objects
+    return tuple(str(n) for n in names)

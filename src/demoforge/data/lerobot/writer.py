@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from demoforge import __version__
+from demoforge.version import __version__
 from demoforge.data.demo import Demo
 from demoforge.data.lerobot.features import _arrow_column, _arrow_type, _features, _frame_columns
 from demoforge.data.lerobot.files import _RollingParquet, _RollingVideo

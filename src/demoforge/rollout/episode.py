@@ -15,7 +15,7 @@ from demoforge.sim.controller import action_to_target, target_to_abs_action, tar
 from demoforge.sim.render import CameraRig
 from demoforge.sim.env import SimEnv
 from demoforge.tasks.base import Task, fold_symmetry
-from demoforge.world import World
+from demoforge.rollout.world import World
 
 
 class Recorder:

@@ -12,11 +12,11 @@ import numpy as np
 from demoforge.data.hdf5 import demo_names, open_dataset, read_demos, read_meta
 from demoforge.data.video import caption, grid_frames, write_video
 from demoforge.errors import DemoforgeError, InputFileError
-from demoforge.replay import render_frames
+from demoforge.rollout.replay import render_frames
 from demoforge.runner.pool import ordered_map, render_worker_bytes
 from demoforge.sim.render import check_image_size
 from demoforge.sim.robot import load_robot
-from demoforge.world import env_for_demo
+from demoforge.rollout.world import env_for_demo
 
 KEPT_COLOUR = (140, 255, 140)
 FAILED_COLOUR = (255, 140, 120)

@@ -18,13 +18,13 @@ import numpy as np
 
 from demoforge.data.demo import Demo
 from demoforge.data.hdf5 import next_obs
-from demoforge.episode import Recorder
+from demoforge.rollout.episode import Recorder
 from demoforge.errors import DemoforgeError
 from demoforge.sim.render import offscreen_renderer, resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
-from demoforge.world import World, env_for_demo, has_body
+from demoforge.rollout.world import World, env_for_demo, has_body
 
 # Continuous arrays: the same MuJoCo build replays bit for bit (error 0); 1e-6 (m, rad, or the
 # array's own unit) leaves room for another CPU's or build's rounding, far below any edit that matters.

@@ -15,7 +15,7 @@ from demoforge.scenes.spec import SceneAxes
 from demoforge.sim.render import offscreen_renderer, resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
-from demoforge.world import make_world
+from demoforge.rollout.world import make_world
 
 
 def render_scenes(

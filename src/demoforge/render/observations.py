@@ -21,7 +21,7 @@ from demoforge.runner.pool import ordered_map, render_worker_bytes
 from demoforge.sim.render import check_image_size, frame_bytes, resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
-from demoforge.world import World, env_for_demo
+from demoforge.rollout.world import World, env_for_demo
 
 
 @dataclass(frozen=True)

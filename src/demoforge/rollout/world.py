@@ -8,6 +8,7 @@ import mujoco
 import numpy as np
 
 from demoforge.data.demo import Demo
+from demoforge.version import __version__
 from demoforge.errors import DemoforgeError
 from demoforge.sim.env import SimEnv, subtree_geoms
 from demoforge.sim.render import CameraRig, segmentation_labels
@@ -72,7 +73,7 @@ def env_args_for(world: World, variation: str) -> dict:
         "env_name": world.task.name,
         "type": 4,  # not a robomimic EnvType (1-3): marks a demoforge MuJoCo environment
         "env_lib": "demoforge",
-        "env_version": _version(),
+        "env_version": __version__,
         "env_kwargs": {
             "robot": world.env.robot.name,
             "variation": variation,
@@ -81,6 +82,7 @@ def env_args_for(world: World, variation: str) -> dict:
             "controller": "delta_pose_diffik",
             "action_scale": {"pos_m": 0.05, "rot_rad": 0.5},
             "mujoco_version": mujoco.__version__,
+            "objects": list(world.task.objects),  # in obs/object order
             "segmentation_labels": segment_names(world.task),
         },
     }
@@ -120,9 +122,3 @@ def env_for_demo(demo: Demo, robot: RobotConfig) -> SimEnv:
             f"state has {env.state_size}"
         )
     return env
-
-
-def _version() -> str:
-    from demoforge import __version__
-
-    return __version__
