@@ -71,7 +71,7 @@ def test_bad_robot_config_is_rejected_with_the_field(tmp_path: Path, change: dic
 
 
 def test_unknown_robot_name() -> None:
-    with pytest.raises(InputFileError, match="built-in robots: panda"):
+    with pytest.raises(InputFileError, match="built-in robots: bimanual_panda, panda"):
         load_robot("ur5e")
 
 
@@ -83,3 +83,53 @@ def test_config_naming_a_missing_joint(tmp_path: Path) -> None:
     with pytest.raises(df.DemoforgeError, match="no joint named 'elbow'"):
         df.record_sources("lift", num=1, out=tmp_path / "x.hdf5", robot=str(cfg_path))
     assert not (tmp_path / "x.hdf5").exists()
+
+
+def test_bimanual_panda_has_two_arms_that_each_track_their_own_target() -> None:
+    import numpy as np
+
+    from demoforge import geometry as geo
+    from demoforge.rollout.world import make_world
+    from demoforge.sim.controller import target_to_action
+    from demoforge.sim.robot import BIMANUAL_PANDA
+    from demoforge.tasks import get_task
+
+    world = make_world(get_task("lift"), BIMANUAL_PANDA)
+    env = world.env
+    assert [a.name for a in env.arms] == ["right", "left"] and BIMANUAL_PANDA.action_dim == 14
+    right, left = env.eef_pose(0), env.eef_pose(1)
+    assert right[1, 3] < -0.2 and left[1, 3] > 0.2  # side by side, 0.6 m apart
+    goals = [right @ geo.make_pose([0.08, -0.05, -0.1]), left @ geo.make_pose([-0.05, 0.04, 0.12])]
+    for _ in range(60):
+        action = np.concatenate([
+            np.clip(target_to_action(env.eef_pose(i), env.arms[i].world_T_base, goals[i], g), -1, 1)
+            for i, g in enumerate((1.0, -1.0))
+        ])
+        env.step(action)
+    for i in range(2):
+        assert np.linalg.norm(env.eef_pose(i)[:3, 3] - goals[i][:3, 3]) < 0.005
+    assert env.data.ctrl[env.arms[0].grip_act_ids].max() < 1e-9  # right closed, left open
+    assert env.data.ctrl[env.arms[1].grip_act_ids].min() > 0.039
+    layout = BIMANUAL_PANDA.action_layout()
+    assert [(a["arm"], a["pose"], a["eef"]) for a in layout] == [("right", [0, 6], [6, 7]), ("left", [7, 13], [13, 14])]
+
+
+def test_a_flat_single_arm_file_is_one_arm_and_robots_need_distinct_arms(tmp_path: Path) -> None:
+    robot = load_robot(renamed_panda(tmp_path))
+    assert [(a.name, a.prefix) for a in robot.arms] == [("arm0", "robot0_")] and robot.action_dim == 7
+    config = json.loads((tmp_path / "my_arm.json").read_text())
+    arm = {k: v for k, v in config.items() if k != "name"}
+    two = tmp_path / "two.json"
+    two.write_text(json.dumps({"name": "twins", "arms": [arm, {**arm, "name": "left"}]}))
+    with pytest.raises(InputFileError, match="distinct prefixes"):
+        load_robot(two)
+
+
+def test_robots_command_lists_both_robots_with_their_arms() -> None:
+    from test_cli import run
+
+    result = run("robots")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for needle in ("bimanual_panda", "right (robot0_)", "left (robot1_)", "14-D", "robot1_eye_in_hand", "panda"):
+        assert needle in text, text

@@ -185,6 +185,28 @@ def tasks() -> None:
 
 @app.command()
 @user_errors
+def robots() -> None:
+    """List the built-in robots: their arms, end-effectors, action layout and the cameras they carry."""
+    from demoforge.sim.robot import BUILTIN_ROBOTS
+
+    table = Table(title="demoforge robots")
+    for col in ("robot", "arms (obs prefix)", "end-effectors", "action", "cameras"):
+        table.add_column(col, no_wrap=col in ("robot", "cameras"))
+    for name, robot in sorted(BUILTIN_ROBOTS.items()):
+        layout = robot.action_layout()
+        table.add_row(
+            name,
+            ", ".join(f"{a.name} ({a.prefix})" for a in robot.arms),
+            ", ".join(f"{a.name}: {a.eef_kind.replace('_', ' ')}" for a in robot.arms),
+            f"{robot.action_dim}-D: " + ", ".join(f"{s['arm']} pose {s['pose'][0]}-{s['pose'][1] - 1}, "
+                                                  f"eef {s['eef'][0]}" for s in layout),
+            ", ".join(f"{a.prefix}{c}" for a in robot.arms for c in a.cameras),
+        )
+    out_console.print(table)
+
+
+@app.command()
+@user_errors
 def source(
     task: Annotated[str, typer.Option(help="task name (see `demoforge tasks`)")] = "stack",
     num: Annotated[int, typer.Option(min=1, help="successful demos to record")] = 10,

@@ -76,6 +76,8 @@ def env_args_for(world: World, variation: str) -> dict:
         "env_version": __version__,
         "env_kwargs": {
             "robot": world.env.robot.name,
+            "arms": [arm.name for arm in world.env.robot.arms],
+            "action_layout": world.env.robot.action_layout(),  # which action columns are whose (docs/formats.md)
             "variation": variation,
             "control_freq": world.env.physics.control_hz,
             "timestep": float(world.env.model.opt.timestep),

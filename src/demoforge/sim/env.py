@@ -11,14 +11,44 @@ import numpy as np
 from demoforge import geometry as geo
 from demoforge.errors import DemoforgeError
 from demoforge.sim.controller import DiffIK, action_to_target
-from demoforge.sim.robot import ROBOT_PREFIX, RobotConfig
+from demoforge.sim.robot import ArmConfig, RobotConfig
 from demoforge.sim.scene import PhysicsSettings
 
 STATE_SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS
 
 
+class Arm:
+    """One arm's handles in a compiled model (joints, actuators, gripper, end-effector site) and its IK servo."""
+
+    def __init__(self, model: mujoco.MjModel, config: ArmConfig) -> None:
+        self.config = config
+        self.name = config.name
+        joint = lambda n: _lookup(model, "joint", n, config)  # noqa: E731
+        actuator = lambda n: _lookup(model, "actuator", n, config)  # noqa: E731
+        joint_ids = np.array([joint(j) for j in config.arm_joints])
+        self.qpos_adr = model.jnt_qposadr[joint_ids].copy()
+        self.dof_adr = model.jnt_dofadr[joint_ids].copy()
+        self.act_ids = np.array([actuator(a) for a in config.arm_actuators])
+        self.grip_act_ids = np.array([actuator(a) for a in config.gripper_actuators], dtype=int)
+        grip_joint_ids = np.array([joint(j) for j in config.gripper_joints], dtype=int)
+        self.grip_qpos_adr = model.jnt_qposadr[grip_joint_ids].copy()
+        self.grip_dof_adr = model.jnt_dofadr[grip_joint_ids].copy()
+        self.grip_open = np.asarray(config.gripper_open, dtype=float)
+        self.grip_closed = np.asarray(config.gripper_closed, dtype=float)
+        self.finger_geom_ids = np.array([_lookup(model, "geom", g, config) for g in config.finger_geoms])
+        self.eef_site_id = _lookup(model, "site", config.eef_site, config)
+        self.q_home = np.asarray(config.home_qpos, dtype=float)
+        self.base_body_id = int(model.body_parentid[model.jnt_bodyid[joint_ids[0]]])
+        self.ik = DiffIK(model, self.eef_site_id, self.qpos_adr, self.dof_adr, self.q_home, config.ik_joint_cost)
+        self.world_T_base = np.eye(4)  # set at every reset
+
+
 class SimEnv:
-    """One MuJoCo model + data, the robot's handles in it, and a 20 Hz delta-pose controller."""
+    """One MuJoCo model + data, the robot's arms in it, and a 20 Hz delta-pose controller per arm.
+
+    The first arm's handles are also plain attributes (``eef_site_id``, ``arm_qpos_adr``, ...), so
+    single-arm code reads them without an index; ``arms`` holds every arm in action order.
+    """
 
     def __init__(self, model: mujoco.MjModel, robot: RobotConfig, physics: PhysicsSettings = PhysicsSettings()) -> None:
         self.model = model
@@ -26,42 +56,37 @@ class SimEnv:
         self.robot = robot
         self.physics = physics
         self.substeps = max(1, int(round(1.0 / (physics.control_hz * model.opt.timestep))))
-        joint = lambda n: _lookup(model, "joint", n, robot)  # noqa: E731
-        actuator = lambda n: _lookup(model, "actuator", n, robot)  # noqa: E731
-        joint_ids = np.array([joint(j) for j in robot.arm_joints])
-        self.arm_qpos_adr = model.jnt_qposadr[joint_ids].copy()
-        self.arm_dof_adr = model.jnt_dofadr[joint_ids].copy()
-        self.arm_act_ids = np.array([actuator(a) for a in robot.arm_actuators])
-        self.grip_act_ids = np.array([actuator(a) for a in robot.gripper_actuators], dtype=int)
-        grip_joint_ids = np.array([joint(j) for j in robot.gripper_joints], dtype=int)
-        self.grip_qpos_adr = model.jnt_qposadr[grip_joint_ids].copy()
-        self.grip_dof_adr = model.jnt_dofadr[grip_joint_ids].copy()
-        self.grip_open = np.asarray(robot.gripper_open, dtype=float)
-        self.grip_closed = np.asarray(robot.gripper_closed, dtype=float)
-        self.finger_geom_ids = np.array([_lookup(model, "geom", g, robot) for g in robot.finger_geoms])
-        self.eef_site_id = _lookup(model, "site", robot.eef_site, robot)
-        self.q_home = np.asarray(robot.home_qpos, dtype=float)
-        base_body = model.jnt_bodyid[joint_ids[0]]
-        self.base_body_id = int(model.body_parentid[base_body])
-        self.ik = DiffIK(model, self.eef_site_id, self.arm_qpos_adr, self.arm_dof_adr, self.q_home, robot.ik_joint_cost)
+        self.arms = [Arm(model, arm) for arm in robot.arms]
+        first = self.arms[0]
+        self.arm_qpos_adr, self.arm_dof_adr, self.arm_act_ids = first.qpos_adr, first.dof_adr, first.act_ids
+        self.grip_act_ids, self.grip_qpos_adr, self.grip_dof_adr = first.grip_act_ids, first.grip_qpos_adr, first.grip_dof_adr
+        self.grip_open, self.grip_closed = first.grip_open, first.grip_closed
+        self.eef_site_id, self.q_home, self.ik = first.eef_site_id, first.q_home, first.ik
+        self.base_body_id = first.base_body_id
+        # Fingers of every arm: "not held" means no arm touches it.
+        self.finger_geom_ids = np.concatenate([arm.finger_geom_ids for arm in self.arms])
         self.state_size = mujoco.mj_stateSize(model, STATE_SPEC)
         self._body_geoms: dict[str, np.ndarray] = {}
         self._body_ids: dict[tuple[str, ...], np.ndarray] = {}
         self._masks: dict[bytes, np.ndarray] = {}
         self.robot_geom_mask = np.zeros(model.ngeom, dtype=bool)
-        self.robot_geom_mask[self.body_geoms(model.body(self.base_body_id).name)] = True
+        for arm in self.arms:
+            self.robot_geom_mask[self.body_geoms(model.body(arm.base_body_id).name)] = True
         self.reset()
 
     # ---- state -------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Robot at home with the gripper open; objects wherever the model puts them."""
+        """Robot at home with the grippers open; objects wherever the model puts them."""
         mujoco.mj_resetData(self.model, self.data)
-        self.data.qpos[self.arm_qpos_adr] = self.q_home
-        self.data.qpos[self.grip_qpos_adr] = self.grip_open[: len(self.grip_qpos_adr)]
-        self.data.ctrl[self.arm_act_ids] = self.q_home
-        self.data.ctrl[self.grip_act_ids] = self.grip_open
+        for arm in self.arms:
+            self.data.qpos[arm.qpos_adr] = arm.q_home
+            self.data.qpos[arm.grip_qpos_adr] = arm.grip_open[: len(arm.grip_qpos_adr)]
+            self.data.ctrl[arm.act_ids] = arm.q_home
+            self.data.ctrl[arm.grip_act_ids] = arm.grip_open
         mujoco.mj_forward(self.model, self.data)
-        self.world_T_base = self.body_pose_by_id(self.base_body_id)
+        for arm in self.arms:
+            arm.world_T_base = self.body_pose_by_id(arm.base_body_id)
+        self.world_T_base = self.arms[0].world_T_base
         self.table_z = float(self.world_T_base[2, 3])  # the robot is mounted on the work surface
 
     def get_state(self) -> np.ndarray:
@@ -76,9 +101,10 @@ class SimEnv:
         mujoco.mj_forward(self.model, self.data)
 
     # ---- reading -----------------------------------------------------------------------------
-    def eef_pose(self) -> np.ndarray:
-        """``world_T_eef``: pose of the end-effector site."""
-        return geo.make_pose(self.data.site_xpos[self.eef_site_id], self.data.site_xmat[self.eef_site_id].reshape(3, 3))
+    def eef_pose(self, arm: int = 0) -> np.ndarray:
+        """``world_T_eef``: pose of an arm's end-effector site."""
+        site = self.arms[arm].eef_site_id
+        return geo.make_pose(self.data.site_xpos[site], self.data.site_xmat[site].reshape(3, 3))
 
     def body_pose_by_id(self, body_id: int) -> np.ndarray:
         return geo.make_pose(self.data.xpos[body_id], self.data.xmat[body_id].reshape(3, 3))
@@ -150,15 +176,15 @@ class SimEnv:
         g0, g1 = pairs[:, 0], pairs[:, 1]
         return bool(np.any((in_a[g0] & in_b[g1]) | (in_a[g1] & in_b[g0])))
 
-    def is_grasping(self, body: str) -> bool:
-        """Both fingers touch the body (a two-sided grasp)."""
+    def is_grasping(self, body: str, arm: int = 0) -> bool:
+        """Both fingers of an arm touch the body (a two-sided grasp)."""
         ncon = self.data.ncon
         if ncon == 0:
             return False
         pairs = self.data.contact.geom[:ncon]
         in_body = self._mask(self.body_geoms(body))
         touching = np.concatenate((pairs[in_body[pairs[:, 0]], 1], pairs[in_body[pairs[:, 1]], 0]))
-        return all(bool((touching == finger).any()) for finger in self.finger_geom_ids)
+        return all(bool((touching == finger).any()) for finger in self.arms[arm].finger_geom_ids)
 
     def unstable(self) -> bool:
         """Physics blew up: MuJoCo flagged a bad acceleration/state or the state is not finite."""
@@ -167,19 +193,34 @@ class SimEnv:
         return any(warn[int(w)].number > 0 for w in bad) or not np.all(np.isfinite(self.data.qpos))
 
     # ---- acting ------------------------------------------------------------------------------
-    def apply_target(self, world_T_target: np.ndarray, gripper: float) -> None:
-        """Set actuator controls so the arm servos toward ``world_T_target`` (no physics step)."""
-        self.data.ctrl[self.arm_act_ids] = self.ik.solve(self.data.qpos[self.arm_qpos_adr], world_T_target)
+    def apply_target(self, world_T_target: np.ndarray, gripper: float, arm: int = 0) -> None:
+        """Set an arm's actuator controls so it servos toward ``world_T_target`` (no physics step)."""
+        a = self.arms[arm]
+        self.data.ctrl[a.act_ids] = a.ik.solve(self.data.qpos[a.qpos_adr], world_T_target)
         g = (min(max(gripper, -1.0), 1.0) + 1.0) * 0.5
-        self.data.ctrl[self.grip_act_ids] = self.grip_open + g * (self.grip_closed - self.grip_open)
+        self.data.ctrl[a.grip_act_ids] = a.grip_open + g * (a.grip_closed - a.grip_open)
 
     def step(self, action: np.ndarray) -> np.ndarray:
-        """Execute one normalised 7-D action for one control period; returns the world target pose used."""
+        """Execute one normalised action (7 per arm, in arm order) for one control period.
+
+        Returns the world target pose used: (4, 4) for one arm, (arms, 4, 4) for more.
+        """
         action = np.clip(action, -1.0, 1.0)
-        target = action_to_target(self.eef_pose(), self.world_T_base, action)
-        self.apply_target(target, float(action[6]))
+        if len(self.arms) == 1:
+            target = action_to_target(self.eef_pose(), self.world_T_base, action)
+            self.apply_target(target, float(action[6]))
+            self.step_physics()
+            return target
+        targets = np.empty((len(self.arms), 4, 4))
+        for i, part in enumerate(self.split_action(action)):
+            targets[i] = action_to_target(self.eef_pose(i), self.arms[i].world_T_base, part)
+            self.apply_target(targets[i], float(part[6]), i)
         self.step_physics()
-        return target
+        return targets
+
+    def split_action(self, action: np.ndarray) -> list[np.ndarray]:
+        """An action vector as one 7-D action per arm."""
+        return [action[7 * i : 7 * i + 7] for i in range(len(self.arms))]
 
     def step_physics(self) -> None:
         """One control period of physics; body and site poses are then current (contacts are one substep old)."""
@@ -216,12 +257,12 @@ def vertical_extent(model: mujoco.MjModel, body: str) -> tuple[float, float]:
     return float(min(bottoms)), float(max(tops))
 
 
-def _lookup(model: mujoco.MjModel, kind: str, name: str, robot: RobotConfig) -> int:
-    """Id of a robot element in the composed scene, or an error naming the robot file and element."""
+def _lookup(model: mujoco.MjModel, kind: str, name: str, arm: ArmConfig) -> int:
+    """Id of an arm's element in the composed scene, or an error naming the arm's file and the element."""
     try:
-        return int(getattr(model, kind)(ROBOT_PREFIX + name).id)
+        return int(getattr(model, kind)(arm.prefix + name).id)
     except KeyError:
-        raise DemoforgeError(f"{robot.mjcf}: robot {robot.name!r} has no {kind} named {name!r}") from None
+        raise DemoforgeError(f"{arm.mjcf}: arm {arm.name!r} has no {kind} named {name!r}") from None
 
 
 def _is_descendant(model: mujoco.MjModel, body: int, root: int) -> bool:

@@ -1,32 +1,43 @@
-"""Robot description: which joints, actuators and site of an MJCF model make the arm and gripper.
+"""Robots as data: which MJCF pieces make the robot, and per arm its joints, actuators, end-effector and cameras.
 
-The built-in robot is a Franka Panda (``assets/panda.xml``). Bring your own MJCF (for example a
-MuJoCo Menagerie model on disk) with a small JSON or TOML file holding the fields of ``RobotConfig``.
+A robot is one or more arms, in a fixed order (the order of the action vector and of ``robotN_``
+observation keys). Each arm names its elements as they are in its own MJCF; in the composed scene
+they carry the arm's ``prefix`` (``robot0_``, ``robot1_``: robosuite's names for its robots).
+
+Built in: ``panda`` (one Franka Panda) and ``bimanual_panda`` (two Pandas side by side facing the
+table, as in DexMimicGen's two-arm setups). Bring your own robot with a JSON or TOML file holding
+the fields of ``RobotConfig`` (a single arm may also be written flat, with the fields of
+``ArmConfig`` at the top level, as before robots had arms).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from demoforge.errors import InputFileError
 
 ASSETS = Path(__file__).parent / "assets"
-ROBOT_PREFIX = "robot0_"  # names inside the composed scene, as robosuite names its first robot
+ROBOT_PREFIX = "robot0_"  # the first arm's namespace in the composed scene, as robosuite names its first robot
 
 
-class RobotConfig(BaseModel):
-    """Names inside one robot MJCF that the controller needs; all names are un-prefixed."""
+class ArmConfig(BaseModel):
+    """One arm and its end-effector; element names are un-prefixed, as in ``mjcf``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
-    mjcf: Path = Field(description="robot MJCF file; relative paths are resolved against the config file")
+    name: str = Field("arm0", description="arm name (right, left; a single arm is arm0)")
+    prefix: str = Field(ROBOT_PREFIX, description="namespace of this arm's elements in the scene and in obs keys")
+    mjcf: Path = Field(description="arm MJCF file; relative paths are resolved against the config file")
+    mount_pos: tuple[float, float, float] = Field((0.0, 0.0, 0.0), description="arm base relative to the robot base, m")
+    mount_yaw: float = Field(0.0, description="arm base rotation about z relative to the robot base, rad")
     arm_joints: list[str] = Field(min_length=1, description="hinge joints of the arm, base to tip")
     arm_actuators: list[str] = Field(min_length=1, description="position actuators driving arm_joints, same order")
     eef_site: str = Field(description="site at the tool centre point; its frame is the end-effector frame")
+    eef_kind: Literal["parallel_gripper"] = Field("parallel_gripper", description="what the arm ends in")
     gripper_actuators: list[str] = Field(description="position actuators of the gripper")
     gripper_open: list[float] = Field(description="gripper actuator controls for action -1 (open)")
     gripper_closed: list[float] = Field(description="gripper actuator controls for action +1 (closed)")
@@ -37,9 +48,10 @@ class RobotConfig(BaseModel):
         None, description="relative cost of moving each arm joint in IK (default all 1); raise it for a joint "
         "whose axis can line up with another's"
     )
+    cameras: list[str] = Field(default_factory=list, description="cameras the arm carries (un-prefixed)")
 
     @model_validator(mode="after")
-    def _lengths_agree(self) -> RobotConfig:
+    def _lengths_agree(self) -> ArmConfig:
         n = len(self.arm_joints)
         if len(self.arm_actuators) != n or len(self.home_qpos) != n:
             raise ValueError(f"arm_joints, arm_actuators and home_qpos must have the same length ({n})")
@@ -50,23 +62,86 @@ class RobotConfig(BaseModel):
             raise ValueError(f"gripper_open and gripper_closed need one value per gripper actuator ({m})")
         return self
 
+    @property
+    def eef_dim(self) -> int:
+        """Width of this arm's end-effector command in the action vector (a parallel gripper: 1)."""
+        return 1
 
-PANDA = RobotConfig(
-    name="panda",
-    mjcf=ASSETS / "panda.xml",
-    arm_joints=[f"joint{i}" for i in range(1, 8)],
-    arm_actuators=[f"actuator{i}" for i in range(1, 8)],
-    eef_site="grip_site",
-    gripper_actuators=["finger_actuator1", "finger_actuator2"],
-    gripper_open=[0.04, 0.04],
-    gripper_closed=[0.0, 0.0],
-    gripper_joints=["finger_joint1", "finger_joint2"],
-    finger_geoms=["left_pad", "right_pad"],
-    home_qpos=[0.0, -0.3, 0.0, -2.2, 0.0, 1.9, 0.785],
-    ik_joint_cost=[1.0, 1.0, 5.0, 1.0, 1.0, 1.0, 1.0],
+
+class RobotConfig(BaseModel):
+    """A robot: its arms, in the order of the action vector."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    arms: tuple[ArmConfig, ...] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_flat_arm(cls, value: Any) -> Any:
+        """A config with the arm's fields at the top level (before robots had arms) is one arm, ``arm0``."""
+        if isinstance(value, dict) and "arms" not in value and "arm_joints" in value:
+            arm = {k: v for k, v in value.items() if k != "name"}
+            return {"name": value.get("name"), "arms": [arm]}
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_arms(self) -> RobotConfig:
+        for what, plural in (("name", "names"), ("prefix", "prefixes")):
+            values = [getattr(a, what) for a in self.arms]
+            if len(set(values)) != len(values):
+                raise ValueError(f"arms need distinct {plural}, got {values}")
+        return self
+
+    @property
+    def action_dim(self) -> int:
+        return sum(6 + arm.eef_dim for arm in self.arms)
+
+    def action_layout(self) -> list[dict]:
+        """Which columns of an action are whose: per arm ``pose`` (6) and ``eef`` slices, as stored in ``env_args``."""
+        layout, start = [], 0
+        for arm in self.arms:
+            layout.append({"arm": arm.name, "prefix": arm.prefix, "pose": [start, start + 6],
+                           "eef": [start + 6, start + 6 + arm.eef_dim], "eef_kind": arm.eef_kind})
+            start += 6 + arm.eef_dim
+        return layout
+
+    @property
+    def mjcf(self) -> Path:
+        """The first arm's MJCF (a single-arm robot's model file)."""
+        return self.arms[0].mjcf
+
+
+def _panda_arm(name: str, prefix: str, mount_pos: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> ArmConfig:
+    return ArmConfig(
+        name=name,
+        prefix=prefix,
+        mjcf=ASSETS / "panda.xml",
+        mount_pos=mount_pos,
+        arm_joints=[f"joint{i}" for i in range(1, 8)],
+        arm_actuators=[f"actuator{i}" for i in range(1, 8)],
+        eef_site="grip_site",
+        gripper_actuators=["finger_actuator1", "finger_actuator2"],
+        gripper_open=[0.04, 0.04],
+        gripper_closed=[0.0, 0.0],
+        gripper_joints=["finger_joint1", "finger_joint2"],
+        finger_geoms=["left_pad", "right_pad"],
+        home_qpos=[0.0, -0.3, 0.0, -2.2, 0.0, 1.9, 0.785],
+        ik_joint_cost=[1.0, 1.0, 5.0, 1.0, 1.0, 1.0, 1.0],
+        cameras=["eye_in_hand"],
+    )
+
+
+BIMANUAL_SPACING = 0.6  # metres between the two Panda bases (each reaches 0.3-0.72 m)
+PANDA = RobotConfig(name="panda", arms=(_panda_arm("arm0", ROBOT_PREFIX),))
+BIMANUAL_PANDA = RobotConfig(
+    name="bimanual_panda",
+    arms=(  # right first: robosuite's two-arm order (robot0 right, robot1 left), looking along +x
+        _panda_arm("right", "robot0_", (0.0, -BIMANUAL_SPACING / 2, 0.0)),
+        _panda_arm("left", "robot1_", (0.0, BIMANUAL_SPACING / 2, 0.0)),
+    ),
 )
-
-BUILTIN_ROBOTS: dict[str, RobotConfig] = {"panda": PANDA}
+BUILTIN_ROBOTS: dict[str, RobotConfig] = {"panda": PANDA, "bimanual_panda": BIMANUAL_PANDA}
 
 
 def load_robot(name_or_path: str | Path) -> RobotConfig:
@@ -90,9 +165,15 @@ def load_robot(name_or_path: str | Path) -> RobotConfig:
         config = RobotConfig.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise InputFileError(path, f"invalid robot config: {first['msg']}", field=field) from None
-    mjcf = config.mjcf if config.mjcf.is_absolute() else (path.parent / config.mjcf)
-    if not mjcf.is_file():
-        raise InputFileError(path, f"robot MJCF {mjcf} does not exist", field="mjcf")
-    return config.model_copy(update={"mjcf": mjcf.resolve()})
+        loc = [str(p) for p in first["loc"]]
+        if loc[:1] == ["arms"] and "arms" not in (raw if isinstance(raw, dict) else {}):
+            loc = loc[2:]  # a flat single-arm file: name the field as the user wrote it
+        raise InputFileError(path, f"invalid robot config: {first['msg']}", field=".".join(loc) or None) from None
+    arms = []
+    for i, arm in enumerate(config.arms):
+        mjcf = arm.mjcf if arm.mjcf.is_absolute() else (path.parent / arm.mjcf)
+        if not mjcf.is_file():
+            field = "mjcf" if len(config.arms) == 1 and "arms" not in raw else f"arms.{i}.mjcf"
+            raise InputFileError(path, f"robot MJCF {mjcf} does not exist", field=field)
+        arms.append(arm.model_copy(update={"mjcf": mjcf.resolve()}))
+    return config.model_copy(update={"arms": tuple(arms)})

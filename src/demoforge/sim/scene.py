@@ -13,7 +13,7 @@ import mujoco
 import numpy as np
 
 from demoforge.scenes.spec import Distractor, Fixture, Material, SceneSpec, Table
-from demoforge.sim.robot import ROBOT_PREFIX, RobotConfig
+from demoforge.sim.robot import RobotConfig
 from demoforge.sim.vessels import add_bowl, add_mug
 
 TABLE_TOP_Z = 0.8  # world height of the table surface (and of the robot base), metres
@@ -65,10 +65,12 @@ def base_scene(
     )
     add_table(spec, scene.table, top)
     base = scene.robot_base
-    world.add_geom(
-        name="pedestal", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.09, top / 2, 0],
-        pos=[base[0] - 0.05, base[1], top / 2], rgba=[0.3, 0.3, 0.32, 1], contype=0, conaffinity=0,
-    )
+    for i, arm in enumerate(robot.arms):
+        world.add_geom(
+            name="pedestal" if i == 0 else f"pedestal_{i}", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.09, top / 2, 0],
+            pos=[base[0] + arm.mount_pos[0] - 0.05, base[1] + arm.mount_pos[1], top / 2], rgba=[0.3, 0.3, 0.32, 1],
+            contype=0, conaffinity=0,
+        )
     for i, fixture in enumerate(scene.fixtures):
         add_fixture(spec, f"{fixture.kind}_{i}", fixture)
     for i, light in enumerate(scene.lights):
@@ -78,9 +80,11 @@ def base_scene(
     for i, distractor in enumerate(scene.distractors):
         add_distractor(spec, f"distractor_{i}", distractor, top)
 
-    robot_spec = mujoco.MjSpec.from_file(str(robot.mjcf))
-    mount = world.add_frame(pos=list(base))
-    spec.attach(robot_spec, frame=mount, prefix=ROBOT_PREFIX)
+    for arm in robot.arms:  # each arm's MJCF, namespaced by its prefix, on its mount
+        mount = world.add_frame(pos=[base[k] + arm.mount_pos[k] for k in range(3)])
+        if arm.mount_yaw:
+            mount.quat = [np.cos(arm.mount_yaw / 2), 0.0, 0.0, np.sin(arm.mount_yaw / 2)]
+        spec.attach(mujoco.MjSpec.from_file(str(arm.mjcf)), frame=mount, prefix=arm.prefix)
     return spec
 
 
