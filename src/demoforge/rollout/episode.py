@@ -19,7 +19,11 @@ from demoforge.rollout.world import World
 
 
 class Recorder:
-    """Preallocated per-step buffers for one episode in ``world``; ``finish`` turns them into a ``Demo``."""
+    """Preallocated per-step buffers for one episode in ``world``; ``finish`` turns them into a ``Demo``.
+
+    Per-arm buffers carry an arm axis; a one-arm robot's demo keeps robomimic's shapes ((T, 4, 4)
+    poses, (T, 1) gripper), more arms add the axis ((T, arms, 4, 4), (T, arms, 1)).
+    """
 
     def __init__(self, world: World, max_steps: int | None = None, cameras: CameraRig | None = None) -> None:
         self.world = world
@@ -28,13 +32,14 @@ class Recorder:
         self.task = world.task
         self.capacity = max_steps or self.task.max_steps
         n, env = self.capacity, self.env
+        arms = self.num_arms = len(env.arms)
         self.states = np.zeros((n, env.state_size))
-        self.actions = np.zeros((n, 7))
+        self.actions = np.zeros((n, 7 * arms))
         self.rewards = np.zeros(n)
-        self.eef_pose = np.zeros((n, 4, 4))
-        self.target_pose = np.zeros((n, 4, 4))
-        self.gripper_action = np.zeros((n, 1))
-        self.executed_pose = np.zeros((n, 4, 4))
+        self.eef_pose = np.zeros((n, arms, 4, 4))
+        self.target_pose = np.zeros((n, arms, 4, 4))
+        self.gripper_action = np.zeros((n, arms, 1))
+        self.executed_pose = np.zeros((n, arms, 4, 4))
         self.object_poses = {name: np.zeros((n, 4, 4)) for name in self.task.objects}  # raw body poses
         self.object_ids = {name: env.model.body(name).id for name in self.task.objects}
         self.symmetry = {name: self.task.symmetry_order(env, name) for name in self.task.objects}
@@ -56,36 +61,43 @@ class Recorder:
     def full(self) -> bool:
         return self.t >= self.capacity
 
-    def step(self, world_T_target: np.ndarray, gripper: float, noise: np.ndarray | None = None) -> bool:
+    def step(self, world_T_target: np.ndarray, gripper: float | np.ndarray, noise: np.ndarray | None = None) -> bool:
         """Record the current state, act toward ``world_T_target`` (plus normalised ``noise``), step physics.
 
+        One arm: a (4, 4) target and a gripper value; more: (arms, 4, 4) and one gripper per arm.
         Returns False once the physics became unstable (the episode must then stop).
         """
-        eef = self.env.eef_pose()
-        action = target_to_action(eef, self.env.world_T_base, world_T_target, gripper)
+        env = self.env
+        targets = world_T_target.reshape(-1, 4, 4)
+        grippers = np.broadcast_to(np.asarray(gripper, dtype=float), (self.num_arms,))
+        eefs = [env.eef_pose(i) for i in range(self.num_arms)]
+        action = np.concatenate([
+            target_to_action(eefs[i], arm.world_T_base, targets[i], float(grippers[i])) for i, arm in enumerate(env.arms)
+        ])
         if noise is not None:
             action += noise
         np.clip(action, -1.0, 1.0, out=action)
-        return self.act(action, world_T_target, gripper, eef)
+        return self.act(action, targets, grippers, eefs)
 
     def act(
-        self, action: np.ndarray, world_T_target: np.ndarray, gripper: float, world_T_eef: np.ndarray | None = None
+        self, action: np.ndarray, world_T_target: np.ndarray, gripper: float | np.ndarray,
+        world_T_eef: list[np.ndarray] | np.ndarray | None = None,
     ) -> bool:
         """Record the current state and execute ``action`` (normalised, in [-1, 1]); False once unstable.
 
-        ``world_T_target`` and ``gripper`` are only stored (the intent behind the action). A replay feeds
-        stored actions here, so it records through exactly the code that recorded the demo.
+        ``world_T_target`` and ``gripper`` (per arm) are only stored (the intent behind the action). A
+        replay feeds stored actions here, so it records through exactly the code that recorded the demo.
         """
         env, t = self.env, self.t
-        eef = env.eef_pose() if world_T_eef is None else world_T_eef
+        eefs = [env.eef_pose(i) for i in range(self.num_arms)] if world_T_eef is None else world_T_eef
         self.states[t] = env.get_state()
         if self.cameras is not None:  # images of the state the action is taken in, as robomimic expects
             for name, buffer in self.images.items():
                 self._frame[name] = buffer[t]
             self.cameras.capture(env.data, self._frame)
-        self.eef_pose[t] = eef
-        self.target_pose[t] = world_T_target
-        self.gripper_action[t, 0] = gripper
+        self.eef_pose[t] = np.reshape(eefs, (self.num_arms, 4, 4))
+        self.target_pose[t] = np.reshape(world_T_target, (self.num_arms, 4, 4))
+        self.gripper_action[t, :, 0] = gripper
         xpos, xmat = env.data.xpos, env.data.xmat
         for name, buf in self.object_poses.items():
             body = self.object_ids[name]
@@ -94,10 +106,12 @@ class Recorder:
             buf[t, 3, 3] = 1.0
         for name, value in self.task.signals(env).items():
             self.signals[name][t] = value
-        executed = action_to_target(eef, env.world_T_base, action)
         self.actions[t] = action
-        self.executed_pose[t] = executed
-        env.apply_target(executed, float(action[6]))
+        for i, arm in enumerate(env.arms):
+            part = action[7 * i : 7 * i + 7]
+            executed = action_to_target(self.eef_pose[t, i], arm.world_T_base, part)
+            self.executed_pose[t, i] = executed
+            env.apply_target(executed, float(part[6]), i)
         env.step_physics()
         self.t = t + 1
         if env.unstable():
@@ -118,28 +132,33 @@ class Recorder:
         states = self.states[:T].copy()
         qpos = states[:, 1 : 1 + env.model.nq]
         qvel = states[:, 1 + env.model.nq : 1 + env.model.nq + env.model.nv]
-        eef = self.eef_pose[:T].copy()
+        arm_axis = slice(None) if self.num_arms > 1 else 0  # one arm: robomimic's shapes, no arm axis
+        eef = self.eef_pose[:T, arm_axis].copy()
         objects = {k: fold_symmetry(v[:T].copy(), self.symmetry[k]) for k, v in self.object_poses.items()}
         actions = self.actions[:T].copy()
         obs = {
-            **low_dim_obs(env, eef, qpos, qvel, objects),
+            **low_dim_obs(env, self.eef_pose[:T], qpos, qvel, objects),
             **{key: frames[:T].copy() for key, frames in self.images.items()},
         }
         dones = np.zeros(T, dtype=np.int64)
         if T:
             dones[-1] = 1
         meta = {"success": self.succeeded(), **meta}
+        actions_abs = np.concatenate([
+            target_to_abs_action(arm.world_T_base, self.executed_pose[:T, i], actions[:, 7 * i + 6])
+            for i, arm in enumerate(env.arms)
+        ], axis=-1)
         return Demo(
             actions=actions,
-            actions_abs=target_to_abs_action(env.world_T_base, self.executed_pose[:T], actions[:, 6]),
+            actions_abs=actions_abs,
             states=states,
             rewards=self.rewards[:T].copy(),
             dones=dones,
             obs=obs,
             datagen=DatagenInfo(
                 eef_pose=eef,
-                target_pose=self.target_pose[:T].copy(),
-                gripper_action=self.gripper_action[:T].copy(),
+                target_pose=self.target_pose[:T, arm_axis].copy(),
+                gripper_action=self.gripper_action[:T, arm_axis].copy(),
                 object_poses=objects,
                 subtask_term_signals={k: v[:T].copy() for k, v in self.signals.items()},
             ),
@@ -152,20 +171,22 @@ class Recorder:
 def low_dim_obs(
     env: SimEnv, world_T_eef: np.ndarray, qpos: np.ndarray, qvel: np.ndarray, world_T_objects: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """The low-dimensional ``obs`` keys for T steps (docs/formats.md); objects already symmetry-folded."""
-    return {
-        "robot0_eef_pos": geo.pose_pos(world_T_eef).copy(),
-        "robot0_eef_quat": geo.wxyz_to_xyzw(geo.pose_to_quat(world_T_eef)),  # robosuite order (x, y, z, w)
-        "robot0_joint_pos": qpos[:, env.arm_qpos_adr],
-        "robot0_joint_vel": qvel[:, env.arm_dof_adr],
-        "robot0_gripper_qpos": qpos[:, env.grip_qpos_adr],
-        "robot0_gripper_qvel": qvel[:, env.grip_dof_adr],
-        "object": np.concatenate(
-            [np.concatenate([geo.pose_pos(p), geo.wxyz_to_xyzw(geo.pose_to_quat(p))], axis=1)
-             for p in world_T_objects.values()],
-            axis=1,
-        ),
-    }
+    """The low-dimensional ``obs`` keys for T steps (docs/formats.md): per arm ``<prefix>eef_pos`` ... from
+    ``world_T_eef`` (T, arms, 4, 4), then ``object`` from the (symmetry-folded) object poses."""
+    obs: dict[str, np.ndarray] = {}
+    for i, arm in enumerate(env.arms):
+        eef, p = world_T_eef[:, i], arm.config.prefix
+        obs[f"{p}eef_pos"] = geo.pose_pos(eef).copy()
+        obs[f"{p}eef_quat"] = geo.wxyz_to_xyzw(geo.pose_to_quat(eef))  # robosuite order (x, y, z, w)
+        obs[f"{p}joint_pos"] = qpos[:, arm.qpos_adr]
+        obs[f"{p}joint_vel"] = qvel[:, arm.dof_adr]
+        obs[f"{p}gripper_qpos"] = qpos[:, arm.grip_qpos_adr]
+        obs[f"{p}gripper_qvel"] = qvel[:, arm.grip_dof_adr]
+    obs["object"] = np.concatenate(
+        [np.concatenate([geo.pose_pos(p), geo.wxyz_to_xyzw(geo.pose_to_quat(p))], axis=1) for p in world_T_objects.values()],
+        axis=1,
+    )
+    return obs
 
 
 def observe(env: SimEnv, task: Task) -> dict[str, np.ndarray]:
@@ -173,7 +194,8 @@ def observe(env: SimEnv, task: Task) -> dict[str, np.ndarray]:
     objects = {
         name: fold_symmetry(env.body_pose(name)[None], task.symmetry_order(env, name)) for name in task.objects
     }
-    return low_dim_obs(env, env.eef_pose()[None], env.data.qpos[None], env.data.qvel[None], objects)
+    eef = np.stack([env.eef_pose(i) for i in range(len(env.arms))])[None]
+    return low_dim_obs(env, eef, env.data.qpos[None], env.data.qvel[None], objects)
 
 
 def record_expert(world: World, rng: np.random.Generator, variation: str = "D0") -> Demo:

@@ -113,7 +113,7 @@ def resimulate(demo: Demo, task_name: str, robot: str = "panda") -> tuple[Demo, 
     rec.start()
     actions = np.clip(demo.actions, -1.0, 1.0)
     for t in range(len(demo)):
-        if not rec.act(actions[t], demo.datagen.target_pose[t], float(actions[t, 6])):
+        if not rec.act(actions[t], demo.datagen.target_pose[t], actions[t, 6::7]):
             break
     return rec.finish(), rec.succeeded()
 
