@@ -23,8 +23,10 @@ def test_expert_succeeds_on_d0(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(TASKS))
 def test_task_declares_a_consistent_protocol(name: str) -> None:
     task = get_task(name)
-    assert task.subtasks[-1].signal is None
-    assert all(s.signal for s in task.subtasks[:-1])
+    for arm in range(task.num_arms):  # each arm's last subtask ends with the episode, the others by a signal
+        subtasks = task.arm_subtasks(arm)
+        assert subtasks and subtasks[-1].signal is None
+        assert all(s.signal for s in subtasks[:-1])
     assert all(s.object in task.objects for s in task.subtasks)
     assert {"D0", "D1", "D2"} <= set(task.variations)
     world = make_world(task)
@@ -75,10 +77,11 @@ def test_resets_keep_objects_reachable_and_apart(variation: str) -> None:
     for name in sorted(TASKS):
         task = get_task(name)
         world = make_world(task)
-        base_xy = world.env.world_T_base[:2, 3]
         for seed in range(10):
             task.reset(world.env, np.random.default_rng(seed), variation)
-            xy = np.array([world.env.body_pose(o)[:2, 3] for o in task.variations[variation]])
+            objects = list(task.variations[variation])
+            base_xy = np.array([world.env.arms[task.object_arm.get(o, 0)].world_T_base[:2, 3] for o in objects])
+            xy = np.array([world.env.body_pose(o)[:2, 3] for o in objects])
             radius = np.linalg.norm(xy - base_xy, axis=1)
             assert np.all((radius >= task.reach[0]) & (radius <= task.reach[1])), (name, radius)
             if len(xy) > 1:

@@ -213,7 +213,8 @@ def source(
     seed: Annotated[int, typer.Option(min=0, help="random seed")] = 0,
     variation: Annotated[str, typer.Option(help="reset distribution the demos start from")] = "D0",
     out: Annotated[Path, typer.Option(help="output HDF5 file")] = Path("src.hdf5"),
-    robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+    robot: Annotated[str | None, typer.Option(
+        help="built-in robot name or robot config file (default: the task's robot)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ) -> None:
     """Record source demos with the task's scripted, human-like expert."""

@@ -21,7 +21,7 @@ def record_sources(
     out: str | Path,
     seed: int = 0,
     variation: str = "D0",
-    robot: str = "panda",
+    robot: str | None = None,
     on_demo: Callable[[Demo, int], None] | None = None,
     overwrite: bool = True,
 ) -> tuple[Path, int]:
@@ -32,7 +32,7 @@ def record_sources(
     """
     task = get_task(task_name)
     task.variation(variation)
-    world = make_world(task, load_robot(robot))
+    world = make_world(task, load_robot(robot or task.robot))
     tries = 0
     with DatasetWriter(out, env_args_for(world, variation), replace=overwrite) as writer:
         while writer.count < num:

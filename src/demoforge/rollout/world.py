@@ -12,7 +12,7 @@ from demoforge.version import __version__
 from demoforge.errors import DemoforgeError
 from demoforge.sim.env import SimEnv, subtree_geoms
 from demoforge.sim.render import CameraRig, segmentation_labels
-from demoforge.sim.robot import PANDA, RobotConfig
+from demoforge.sim.robot import RobotConfig, load_robot
 from demoforge.scenes.spec import SceneSpec
 from demoforge.sim.scene import (
     PhysicsSettings,
@@ -54,9 +54,13 @@ def segment_names(task: Task) -> list[str]:
 
 
 def make_world(
-    task: Task, robot: RobotConfig = PANDA, physics: PhysicsSettings = PhysicsSettings(), scene: SceneSpec | None = None
+    task: Task, robot: RobotConfig | None = None, physics: PhysicsSettings = PhysicsSettings(),
+    scene: SceneSpec | None = None,
 ) -> World:
-    """Compile ``scene`` (default: the plain tabletop) with the task's objects into a ready environment."""
+    """Compile ``scene`` (default: the plain tabletop) with the task's objects and ``robot`` (default: the
+    task's own) into a ready environment."""
+    robot = robot or load_robot(task.robot)
+    task.check_robot(robot)
     scene = scene or SceneSpec()
     spec = base_scene(robot, physics, scene)
     task.build(spec)

@@ -9,8 +9,9 @@ from demoforge.tasks.pour import Pour
 from demoforge.tasks.square import Square
 from demoforge.tasks.stack import Stack
 from demoforge.tasks.stack_three import StackThree
+from demoforge.tasks.two_arm_stack import TwoArmStack
 
-TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour)}
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour, TwoArmStack)}
 
 
 def get_task(name: str) -> Task:

@@ -38,6 +38,10 @@ class Subtask:
     signal: str | None
     held: str | None = None
     anchor: str = "center"  # "center" or "top" of the reference object
+    arm: int = 0  # which arm does it (index in the robot's arm order)
+    kind: str = "parallel"  # with two arms: "parallel", "coordination" (with ``partner``), "sequential" (after ``after``)
+    partner: str | None = None  # coordination: the other arm's subtask done in lockstep on the same object
+    after: str | None = None  # sequential: a subtask (of the other arm) that must end before this one starts
 
 @dataclass(frozen=True)
 class Placement:
@@ -59,7 +63,10 @@ class Task:
     """Base of every task; subclasses set the class attributes and override the marked methods."""
 
     name: str = ""
+    robot: str = "panda"  # the robot it is built for (``--robot`` may name another with as many arms)
+    num_arms: int = 1
     objects: tuple[str, ...] = ()
+    object_arm: dict[str, int] = {}  # which arm's reach an object's placement is checked against (default 0)
     subtasks: tuple[Subtask, ...] = ()
     variations: dict[str, dict[str, Placement]] = {}
     symmetry: dict[str, int] = {}  # object -> n-fold symmetry about its z axis
@@ -99,6 +106,20 @@ class Task:
     def signal_names(self) -> list[str]:
         return [s.signal for s in self.subtasks if s.signal is not None]
 
+    def arm_subtasks(self, arm: int) -> tuple[Subtask, ...]:
+        """The subtasks one arm does, in order."""
+        return tuple(s for s in self.subtasks if s.arm == arm)
+
+    def check_robot(self, robot: object) -> None:
+        """Refuse a robot with fewer arms than the task needs, naming both."""
+        arms = getattr(robot, "arms", ())
+        if len(arms) < self.num_arms:
+            have = ", ".join(a.name for a in arms)
+            raise DemoforgeError(
+                f"task {self.name!r} needs a robot with {self.num_arms} arms (as {self.robot!r}); robot "
+                f"{getattr(robot, 'name', '?')!r} has {len(arms)} ({have})"
+            )
+
     def reset(self, env: SimEnv, rng: np.random.Generator, variation: str = "D0") -> None:
         """Robot home, objects placed by a fresh sample of ``variation``.
 
@@ -107,7 +128,7 @@ class Task:
         """
         env.reset()
         placements = self.variation(variation)
-        base_xy = env.world_T_base[:2, 3]
+        base_xy = np.array([env.arms[self.object_arm.get(name, 0)].world_T_base[:2, 3] for name in placements])
         for _ in range(1000):
             poses = {name: p.sample(rng) for name, p in placements.items()}
             xy = np.array([(x, y) for x, y, _ in poses.values()])

@@ -59,11 +59,12 @@ def grasp_pose(world_T_object: np.ndarray, offset: np.ndarray = np.zeros(3), yaw
 class Motion:
     """Stateful target stream: remembers the last commanded pose and gripper of the expert."""
 
-    def __init__(self, env: SimEnv, rng: np.random.Generator, style: Style | None = None) -> None:
+    def __init__(self, env: SimEnv, rng: np.random.Generator, style: Style | None = None, arm: int = 0) -> None:
         self.env = env
         self.rng = rng
         self.style = style or Style.sample(rng)
-        self.target = env.eef_pose()
+        self.arm = arm
+        self.target = env.eef_pose(arm)
         self.gripper = -1.0
 
     def _emit(self, pose: np.ndarray) -> tuple[np.ndarray, float]:
@@ -113,7 +114,7 @@ class Motion:
     def settle(self, tolerance: float = 0.004, max_steps: int = 20) -> ExpertStream:
         """Hold the target until the arm has caught up with it (a person waits before a careful move)."""
         for _ in range(max_steps):
-            if np.linalg.norm(self.env.eef_pose()[:3, 3] - self.target[:3, 3]) < tolerance:
+            if np.linalg.norm(self.env.eef_pose(self.arm)[:3, 3] - self.target[:3, 3]) < tolerance:
                 return
             yield self._emit(self.target)
 
@@ -178,3 +179,24 @@ def pick_and_place(
     yield from motion.move(goal, speed=0.35, precise=True)
     yield from motion.grip(-1.0)
     yield from motion.lift(float(rng.uniform(0.06, 0.1)), speed=0.7)
+
+
+def together(motions: list[Motion], streams: list[ExpertStream]) -> ExpertStream:
+    """One stream for several arms: each step, every arm's next target (an arm whose stream ended holds).
+
+    Yields ``(targets (arms, 4, 4), grippers (arms,))``; ends when every stream has.
+    """
+    live = [iter(s) for s in streams]
+    done = [False] * len(live)
+    while True:
+        targets, grippers = [], []
+        for i, (motion, stream) in enumerate(zip(motions, live)):
+            step = None if done[i] else next(stream, None)
+            if step is None:
+                done[i] = True
+                step = (motion.target, motion.gripper)
+            targets.append(step[0])
+            grippers.append(step[1])
+        if all(done):
+            return
+        yield np.stack(targets), np.array(grippers, dtype=float)

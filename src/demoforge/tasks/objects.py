@@ -31,12 +31,12 @@ def add_box_object(
     return body
 
 
-def place_pose(env: SimEnv, world_T_held_now: np.ndarray, world_T_held_goal: np.ndarray) -> np.ndarray:
-    """End-effector pose that moves a held object from its current pose to ``world_T_held_goal``.
+def place_pose(env: SimEnv, world_T_held_now: np.ndarray, world_T_held_goal: np.ndarray, arm: int = 0) -> np.ndarray:
+    """End-effector pose (of ``arm``) that moves a held object from its current pose to ``world_T_held_goal``.
 
     The same object-centric relation the generator uses: the grasp (eef relative to object) is kept.
     """
-    return world_T_held_goal @ geo.invert(world_T_held_now) @ env.eef_pose()
+    return world_T_held_goal @ geo.invert(world_T_held_now) @ env.eef_pose(arm)
 
 
 def upright_cube_rotation(world_T_held: np.ndarray, world_T_ref: np.ndarray) -> np.ndarray:
@@ -59,7 +59,9 @@ def upright_cube_rotation(world_T_held: np.ndarray, world_T_ref: np.ndarray) -> 
     return geo.yaw_mat(delta) @ level
 
 
-def on_top_pose(env: SimEnv, world_T_held: np.ndarray, world_T_base: np.ndarray, height: float) -> np.ndarray:
+def on_top_pose(
+    env: SimEnv, world_T_held: np.ndarray, world_T_base: np.ndarray, height: float, arm: int = 0
+) -> np.ndarray:
     """End-effector pose that sets a held cube ``height`` above ``world_T_base``'s centre, flat and square to it."""
     target = geo.make_pose(world_T_base[:3, 3] + [0.0, 0.0, height], upright_cube_rotation(world_T_held, world_T_base))
-    return place_pose(env, world_T_held, target)
+    return place_pose(env, world_T_held, target, arm)

@@ -44,7 +44,7 @@ def stack_onto(motion: Motion, env: SimEnv, task: Task, held: str, base: str) ->
 
     def goal() -> np.ndarray:
         held_pose, base_pose = task.object_pose(env, held), task.object_pose(env, base)
-        return on_top_pose(env, held_pose, base_pose, cube_half(env, base) + cube_half(env, held))
+        return on_top_pose(env, held_pose, base_pose, cube_half(env, base) + cube_half(env, held), motion.arm)
 
     yield from pick_and_place(motion, env, held, lambda n: task.object_pose(env, n), goal, place_clearance=0.008)
 
