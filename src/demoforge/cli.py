@@ -279,7 +279,8 @@ def generate(
     noise: Annotated[float, typer.Option(help="action noise std (normalised units)")] = 0.05,
     annotations: Annotated[Path | None, typer.Option(help="subtask boundaries overriding the signals")] = None,
     keep_failed: Annotated[bool, typer.Option(help="store failed attempts in failed.hdf5")] = True,
-    robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+    robot: Annotated[str | None, typer.Option(
+        help="built-in robot name or robot config file (default: the task's robot)")] = None,
     scenes: Annotated[str | None, typer.Option(help="sample a new scene of this family per attempt (tabletop, kitchen)")] = None,
     scene_axes: Annotated[Path | None, typer.Option(help="JSON turning scene axes off or widening them (docs/formats.md)")] = None,
     cameras: Annotated[str, typer.Option(help="cameras to render into obs/<camera>_image, e.g. agentview,wrist")] = "",

@@ -35,7 +35,7 @@ class GenerateConfig(BaseModel):
     max_attempts: int | None = Field(None, ge=1, description="stop after this many attempts (default 20 x num_demos)")
     variation: str = "D1"
     seed: int = Field(0, ge=0, description="random seed (numpy seeds are non-negative)")
-    robot: str = "panda"
+    robot: str | None = Field(None, description="built-in robot name or robot config file (default: the task's robot)")
     selection: Literal["random", "nearest"] = "nearest"
     nearest_k: int = Field(3, ge=1)
     transition_steps: int = Field(5, ge=1, description="interpolated steps bridging into each segment (at least)")
@@ -75,6 +75,15 @@ class GenerateConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _robot_of_the_task(self) -> GenerateConfig:
+        if self.robot is None:
+            from demoforge.tasks import TASKS
+
+            if self.task in TASKS:  # an unknown task is refused later, naming the known ones
+                self.robot = TASKS[self.task].robot
+        return self
+
+    @model_validator(mode="after")
     def _channels_need_cameras(self) -> GenerateConfig:
         if (self.depth or self.segmentation) and not self.cameras:
             raise ValueError("depth and segmentation are rendered per camera: pass cameras too")
@@ -101,6 +110,10 @@ def attempt_rng(seed: int, index: int) -> np.random.Generator:
 
 def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: int) -> AttemptResult:
     """Generate, execute and validate attempt number ``index``."""
+    if len(world.env.arms) > 1:
+        from demoforge.mimic.bimanual import run_arms_attempt  # it builds on this module
+
+        return run_arms_attempt(world, sources, cfg, index)
     env, task = world.env, world.task
     rng = attempt_rng(cfg.seed, index)
     try:

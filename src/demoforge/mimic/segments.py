@@ -31,11 +31,11 @@ def rising_edge(signal: np.ndarray, after: int) -> int | None:
     return None
 
 
-def boundaries_from_signals(demo: Demo, task: Task, label: str) -> list[int]:
-    """End step of each subtask except the last, from the demo's termination signals."""
+def boundaries_from_signals(demo: Demo, task: Task, label: str, arm: int = 0) -> list[int]:
+    """End step of each of an arm's subtasks except its last, from the demo's termination signals."""
     bounds: list[int] = []
     prev = 0
-    for sub in task.subtasks[:-1]:
+    for sub in task.arm_subtasks(arm)[:-1]:
         signals = demo.datagen.subtask_term_signals
         if sub.signal not in signals:
             raise DemoforgeError(
@@ -120,13 +120,16 @@ class SourceSet:
     """Source demos with their subtask boundaries: what the generator selects segments from."""
 
     demos: list[Demo]
-    boundaries: list[list[int]]  # per demo: end step of each subtask but the last
+    boundaries: list[list[int]]  # per demo: end step of each subtask but the last (the first arm's, with more)
     extents: list[dict[str, tuple[float, float]]]  # per demo: object -> (bottom, top) z in its frame, from its model
+    arm_boundaries: list[list[list[int]]] | None = None  # per demo, per arm: its subtasks' ends but its last
 
-    def segment_range(self, demo: int, subtask: int, offsets: list[int]) -> tuple[int, int]:
-        """[start, end) of a subtask in a source demo, boundaries shifted by the attempt's ``offsets``."""
+    def segment_range(self, demo: int, subtask: int, offsets: list[int], arm: int = 0) -> tuple[int, int]:
+        """[start, end) of an arm's subtask (index among the arm's) in a source demo, boundaries shifted by the
+        attempt's ``offsets``."""
         length = len(self.demos[demo])
-        shifted = [min(b + o, length - 1) for b, o in zip(self.boundaries[demo], offsets)]
+        ends = self.boundaries[demo] if self.arm_boundaries is None else self.arm_boundaries[demo][arm]
+        shifted = [min(b + o, length - 1) for b, o in zip(ends, offsets)]
         start = 0 if subtask == 0 else shifted[subtask - 1]
         end = length if subtask == len(shifted) else shifted[subtask]
         return start, max(end, start + 1)
@@ -150,10 +153,18 @@ def build_source_set(
         if missing:
             raise DemoforgeError(f"{where}: datagen_info/object_poses lacks {missing} needed by task {task.name!r}")
         if annotations is not None and name in annotations:
+            if task.num_arms > 1:
+                raise InputFileError(given, f"boundaries of {task.num_arms}-arm tasks come from the termination "
+                                            "signals; annotation files are for one-arm tasks", field=name)
             bounds.append(validate_boundaries(annotations[name], len(demo), task, f"{given} [{name}]"))
         else:
             bounds.append(boundaries_from_signals(demo, task, where))
-    return SourceSet(demos, bounds, [object_extents(demo, task, label) for demo in demos])
+    extents = [object_extents(demo, task, label) for demo in demos]
+    if task.num_arms == 1:
+        return SourceSet(demos, bounds, extents)
+    per_arm = [[boundaries_from_signals(demo, task, f"{label} {demo.meta.get('name', f'demo_{i}')}", arm)
+                for arm in range(task.num_arms)] for i, demo in enumerate(demos)]
+    return SourceSet(demos, bounds, extents, per_arm)
 
 
 def object_extents(demo: Demo, task: Task, label: str = "source") -> dict[str, tuple[float, float]]:

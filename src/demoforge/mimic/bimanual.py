@@ -1,0 +1,229 @@
+"""One generation attempt for a robot with several arms: per-arm subtask sequences in lockstep (DexMimicGen's kinds).
+
+Every arm walks through its own object-centric subtasks; each control step every arm takes its next
+target, and the recorder executes them together. What a subtask's ``kind`` changes:
+
+- ``parallel``: the arm picks its own source segment (nearest to where its reference object is now),
+  re-targets it and bridges to it on its own schedule;
+- ``coordination``: the arm waits until its ``partner`` (the other arm's subtask) is due too, then both
+  replay the same source demo over one common time range with one object transform, in lockstep (two
+  grippers lifting one box must move as one);
+- ``sequential``: the arm holds its pose until the subtask named in ``after`` (the other arm's) has ended
+  with its signal (a handover: take the cube only once it is presented).
+
+A non-final subtask that ends without its termination signal fails the attempt, naming the arm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from demoforge.errors import DemoforgeError
+from demoforge.mimic.generate import AttemptResult, GenerateConfig, attempt_rng
+from demoforge.mimic.segments import SourceSet
+from demoforge.mimic.transform import anchor_pose, approach_start, bridge, grasp_correction, retarget, select_source
+from demoforge.rollout.episode import Recorder
+from demoforge.rollout.world import World
+from demoforge.sim.env import vertical_extent
+from demoforge.tasks.base import Subtask
+
+SIGNAL_WINDOW = 3  # a subtask's signal must hold within its last steps
+
+
+@dataclass
+class ArmPlan:
+    """One arm's progress through its subtasks during an attempt."""
+
+    arm: int
+    name: str
+    subtasks: tuple[Subtask, ...]
+    target: np.ndarray
+    gripper: float = -1.0
+    current: int = -1  # index of the subtask being executed (-1: none started)
+    queue: list[tuple[np.ndarray, float]] = field(default_factory=list)  # (pose, gripper) still to execute
+    chosen: list[int] = field(default_factory=list)
+    segments: list[list[int]] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.current >= len(self.subtasks) and not self.queue
+
+    def next_subtask(self) -> Subtask | None:
+        return self.subtasks[self.current + 1] if self.current + 1 < len(self.subtasks) else None
+
+    def take(self) -> tuple[np.ndarray, float]:
+        if self.queue:
+            self.target, self.gripper = self.queue.pop(0)
+        return self.target, self.gripper
+
+    def push(self, poses: np.ndarray, grippers: np.ndarray | float) -> None:
+        grippers = np.broadcast_to(np.asarray(grippers, dtype=float), (len(poses),))
+        self.queue.extend((pose, float(g)) for pose, g in zip(poses, grippers))
+
+
+def run_arms_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: int) -> AttemptResult:
+    """Generate, execute and validate attempt ``index`` of a task with several arms."""
+    env, task = world.env, world.task
+    rng = attempt_rng(cfg.seed, index)
+    try:
+        task.reset(env, rng, cfg.variation)
+    except DemoforgeError as exc:
+        if cfg.scenes is None:
+            raise
+        return AttemptResult(None, False, f"rejected scene: {exc}", 0, 0, rejected=True)
+    if cfg.scenes is not None and not task.start_is_valid(env):
+        return AttemptResult(None, False, "rejected scene: objects interpenetrate at the start", 0, 0, rejected=True)
+    rig = world.camera_rig(cfg.cameras, cfg.image_size, cfg.depth, cfg.segmentation) if cfg.cameras else None
+    rec = Recorder(world, cameras=rig)
+    rec.start()
+    plans = [ArmPlan(a, env.arms[a].name, task.arm_subtasks(a), env.eef_pose(a)) for a in range(len(env.arms))]
+    offsets = {  # per arm, a random shift of each of its boundaries
+        p.arm: [int(rng.integers(cfg.boundary_offset[0], cfg.boundary_offset[1] + 1)) for _ in p.subtasks[:-1]]
+        for p in plans
+    }
+    extents_now = {name: vertical_extent(env.model, name) for name in task.objects}
+    ended: set[str] = set()  # subtasks whose segment ran out with their signal on
+    planner = _Planner(world, sources, cfg, rng, offsets, extents_now)
+    reason = ""
+    while not reason:
+        for plan in plans:  # first every arm whose segment just ran out: did its subtask end with its signal?
+            if plan.queue or not 0 <= plan.current < len(plan.subtasks):
+                continue
+            sub = plan.subtasks[plan.current]
+            if sub.name in ended:
+                continue
+            if sub.signal is not None and not rec.signals[sub.signal][max(0, rec.t - SIGNAL_WINDOW) : rec.t].any():
+                reason = f"{plan.name} arm: subtask {sub.name} failed"
+                break
+            ended.add(sub.name)
+        for plan in plans:  # then whoever is free takes its next subtask, if its kind lets it start now
+            if reason or plan.queue or plan.done:
+                continue
+            nxt = plan.next_subtask()
+            if nxt is None:
+                plan.current = len(plan.subtasks)
+                continue
+            if nxt.after is not None and nxt.after not in ended:
+                continue  # sequential: hold until the other arm's subtask has ended
+            if nxt.kind == "coordination":
+                partner = _partner_plan(plans, nxt)
+                due = partner.next_subtask()
+                if partner.queue or due is None or due.name != nxt.partner:
+                    continue  # wait for the partner to be due as well
+                planner.coordinated(plan, partner)
+            else:
+                planner.own(plan)
+        if reason:
+            break
+        if all(p.done for p in plans):
+            break
+        if rec.full:
+            reason = "episode too long"
+            break
+        steps = [p.take() for p in plans]
+        noise = None
+        if cfg.action_noise > 0:
+            noise = rng.normal(0.0, cfg.action_noise, 7 * len(plans))
+            noise[6::7] = 0.0
+        targets = np.stack([t for t, _ in steps])
+        if not rec.step(targets, np.array([g for _, g in steps]), noise):
+            reason = "physics unstable" if rec.unstable else "episode too long"
+    if not reason:
+        for _ in range(task.success_hold_steps):
+            if rec.full or not rec.step(np.stack([p.target for p in plans]), np.array([p.gripper for p in plans])):
+                reason = "physics unstable" if rec.unstable else "episode too long"
+                break
+        if not reason and not rec.succeeded():
+            reason = "failed at the end: " + ", ".join(f"{p.name} arm: {p.subtasks[-1].name}" for p in plans)
+    if reason and not reason.startswith(("physics", "episode")):
+        reason = task.failure_reason(env) or reason
+    demo = rec.finish(attempt=index, seed=cfg.seed, variation=cfg.variation, reason=reason,
+                      segments={p.name: p.segments for p in plans}, sources={p.name: p.chosen for p in plans})
+    demo.source = [d for p in plans for d in p.chosen]
+    return AttemptResult(demo, not reason, reason, rec.t, rec.t * env.substeps)
+
+
+def _partner_plan(plans: list[ArmPlan], sub: Subtask) -> ArmPlan:
+    for plan in plans:
+        if any(s.name == sub.partner for s in plan.subtasks):
+            return plan
+    raise DemoforgeError(f"subtask {sub.name!r}: its partner {sub.partner!r} is no other arm's subtask")
+
+
+class _Planner:
+    """Turns an arm's next subtask into queued targets: a bridge, then the re-targeted source segment."""
+
+    def __init__(self, world: World, sources: SourceSet, cfg: GenerateConfig, rng: np.random.Generator,
+                 offsets: dict[int, list[int]], extents_now: dict[str, tuple[float, float]]) -> None:
+        self.world, self.sources, self.cfg, self.rng = world, sources, cfg, rng
+        self.offsets, self.extents_now = offsets, extents_now
+
+    def _object_now(self, sub: Subtask) -> np.ndarray:
+        task, env = self.world.task, self.world.env
+        return anchor_pose(task.object_pose(env, sub.object), self.extents_now.get(sub.object), sub.anchor)
+
+    def _src_objects(self, sub: Subtask, arm: int, index: int) -> np.ndarray:
+        """The reference object's (anchored) pose in every source demo at the start of this subtask."""
+        s = self.sources
+        starts = [s.segment_range(d, index, self.offsets[arm], arm)[0] for d in range(len(s.demos))]
+        return np.stack([
+            anchor_pose(demo.datagen.object_poses[sub.object][t], ext.get(sub.object), sub.anchor)
+            for demo, t, ext in zip(s.demos, starts, s.extents)
+        ])
+
+    def own(self, plan: ArmPlan) -> None:
+        """A parallel or sequential subtask: this arm's own source segment and bridge."""
+        cfg, env, task = self.cfg, self.world.env, self.world.task
+        plan.current += 1
+        sub, arm = plan.subtasks[plan.current], plan.arm
+        world_T_object = self._object_now(sub)
+        src_objects = self._src_objects(sub, arm, plan.current)
+        d = select_source(src_objects, world_T_object, cfg.selection, cfg.nearest_k, self.rng)
+        start, end = self.sources.segment_range(d, plan.current, self.offsets[arm], arm)
+        track, src = self.sources.demos[d].datagen.arm(arm), self.sources.demos[d]
+        mover = track.target_pose if sub.held is None else src.datagen.object_poses[sub.held]
+        start += approach_start(mover[start:end], src_objects[d], track.gripper_action[start:end], cfg.approach_radius)
+        poses = retarget(track.target_pose[start:end], src_objects[d], world_T_object)
+        if cfg.grasp_correction and sub.held is not None and env.is_grasping(sub.held, arm):
+            face = "bottom" if sub.anchor == "top" else "center"
+            poses = poses @ grasp_correction(
+                track.eef_pose[start],
+                anchor_pose(src.datagen.object_poses[sub.held][start], self.sources.extents[d].get(sub.held), face),
+                env.eef_pose(arm),
+                anchor_pose(task.object_pose(env, sub.held), self.extents_now.get(sub.held), face),
+                task.symmetry_order(env, sub.held),
+            )
+        lead_in = bridge(plan.target, poses[0], cfg.transition_steps, cfg.transition_max_step, cfg.transition_lift)
+        plan.push(lead_in, plan.gripper)
+        plan.push(poses, track.gripper_action[start:end])
+        plan.chosen.append(d)
+        plan.segments.append([start, end])
+
+    def coordinated(self, plan: ArmPlan, partner: ArmPlan) -> None:
+        """A coordination pair: one source demo, one object transform, one time range, bridges padded to meet."""
+        cfg = self.cfg
+        pair = [plan, partner]
+        for p in pair:
+            p.current += 1
+        sub = plan.subtasks[plan.current]
+        world_T_object = self._object_now(sub)
+        src_objects = self._src_objects(sub, plan.arm, plan.current)
+        d = select_source(src_objects, world_T_object, cfg.selection, cfg.nearest_k, self.rng)
+        ranges = [self.sources.segment_range(d, p.current, self.offsets[p.arm], p.arm) for p in pair]
+        start, end = max(r[0] for r in ranges), max(r[1] for r in ranges)
+        start = min(start, end - 1)
+        moves = []
+        for p in pair:
+            track = self.sources.demos[d].datagen.arm(p.arm)
+            poses = retarget(track.target_pose[start:end], src_objects[d], world_T_object)
+            lead_in = bridge(p.target, poses[0], cfg.transition_steps, cfg.transition_max_step, cfg.transition_lift)
+            moves.append((lead_in, poses, track.gripper_action[start:end]))
+        longest = max(len(m[0]) for m in moves)
+        for p, (lead_in, poses, grippers) in zip(pair, moves):
+            p.push(np.repeat(p.target[None], longest - len(lead_in), axis=0), p.gripper)  # wait for the slower bridge
+            p.push(lead_in, p.gripper)
+            p.push(poses, grippers)
+            p.chosen.append(d)
+            p.segments.append([start, end])
