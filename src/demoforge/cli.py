@@ -241,7 +241,7 @@ def annotate(
     task: Annotated[str, typer.Option(help="task the demos perform")] = "stack",
     annotations: Annotated[Path | None, typer.Option(help='JSON {"demo_0": [end of subtask 1, ...]} overriding signals')] = None,
     out: Annotated[Path | None, typer.Option(help="write here instead of updating FILE in place")] = None,
-    robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+    robot: Annotated[str | None, typer.Option(help="robot config file (default: the robot the file names)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ) -> None:
     """Write per-step datagen_info (poses, gripper, subtask signals) into a source file."""
@@ -396,7 +396,7 @@ def replay(
     check: Annotated[bool, typer.Option(
         help="re-simulate and compare every stored array the states and actions determine (exit 1 if any differ)")] = False,
     task: Annotated[str | None, typer.Option(help="task (default: from the file's env_args)")] = None,
-    robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+    robot: Annotated[str | None, typer.Option(help="robot config file (default: the robot the file names)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace --video if it exists")] = False,
 ) -> None:
     """Render a demo to video and/or check that demos reproduce from their first state and actions."""
@@ -473,7 +473,7 @@ def render(
     segmentation: Annotated[bool, typer.Option(help="also render obs/<camera>_segmentation_instance")] = False,
     out: Annotated[Path | None, typer.Option(help="write here instead of updating FILE in place")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
-    robot: Annotated[str, typer.Option(help="built-in robot name or robot config file")] = "panda",
+    robot: Annotated[str | None, typer.Option(help="robot config file (default: the robot the file names)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ) -> None:
     """Add camera observations to a dataset from its stored states (atomic; other content unchanged)."""
@@ -628,7 +628,7 @@ def train(
     cfg = learn.train.TrainConfig(
         data=str(data), steps=steps, batch_size=batch_size, lr=lr, chunk=chunk, execute=execute, seed=seed,
         cameras=_split(cameras), obs_noise=obs_noise, include_failed=include_failed,
-        obs_keys=_split(obs_keys) or list(learn.data.PROPRIO_KEYS if cameras else learn.data.LOW_DIM_KEYS),
+        obs_keys=_split(obs_keys) or learn.data.default_obs_keys(_env_args(data), with_objects=not cameras),
     )
     with _progress() as progress:
         bar = progress.add_task("training", total=steps, info="")
@@ -748,6 +748,12 @@ def study(
         shutil.copyfile(out / "study.png", figure)
         update_doc(doc, task, study_markdown(results, command, plot=figure.name))
         console.print(f"updated the {task} section of {doc} (plot: {figure})")
+
+
+def _env_args(path: Path) -> dict:
+    from demoforge.data.hdf5 import read_env_args
+
+    return read_env_args(path)
 
 
 def _learn_modules() -> Any:

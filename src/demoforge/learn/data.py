@@ -30,6 +30,13 @@ PROPRIO_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "rob
 LOW_DIM_KEYS = (*PROPRIO_KEYS, "object")  # the state policy's input; image policies see PROPRIO_KEYS + images
 
 
+def default_obs_keys(env_args: dict, with_objects: bool = True) -> list[str]:
+    """The state inputs for a dataset's robot: ``PROPRIO_KEYS`` for every arm (``robot1_eef_pos`` ...), then objects."""
+    layout = (env_args.get("env_kwargs") or {}).get("action_layout") or [{"prefix": "robot0_"}]
+    keys = [key.replace("robot0_", arm.get("prefix", "robot0_"), 1) for arm in layout for key in PROPRIO_KEYS]
+    return keys + (["object"] if with_objects else [])
+
+
 @dataclass
 class Samples:
     obs: np.ndarray  # (N, D) float32
@@ -56,9 +63,9 @@ def failed_attempts(path: str, names: list[str]) -> list[str]:
 
 
 def action_chunks(actions: np.ndarray, chunk: int) -> np.ndarray:
-    """(T, chunk, 7): the next ``chunk`` actions from every step, held still past the end."""
+    """(T, chunk, 7 per arm): the next ``chunk`` actions from every step, held still past the end."""
     hold = np.zeros((chunk, actions.shape[1]), dtype=actions.dtype)
-    hold[:, 6] = actions[-1, 6]
+    hold[:, 6::7] = actions[-1, 6::7]  # every arm keeps its last gripper command
     padded = np.concatenate([actions, hold])
     index = np.arange(len(actions))[:, None] + np.arange(chunk)[None]
     return padded[index].astype(np.float32)

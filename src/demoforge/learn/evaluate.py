@@ -22,7 +22,6 @@ from demoforge.runner.pool import EVAL_WORKER_BYTES, ordered_map
 from demoforge.sim.controller import target_to_action
 from demoforge.sim.env import SimEnv
 from demoforge.sim.render import CameraRig, offscreen_renderer, resolve_cameras
-from demoforge.sim.robot import PANDA
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
 from demoforge.rollout.world import World, make_world
@@ -34,7 +33,7 @@ class Agent(Protocol):
     def reset(self, env: SimEnv, task: Task, rng: np.random.Generator) -> None: ...
 
     def act(self, env: SimEnv, task: Task) -> np.ndarray:
-        """The next normalised 7-D delta action."""
+        """The next normalised delta action (7 per arm)."""
         ...
 
 
@@ -74,12 +73,17 @@ class ExpertAgent:
 
     def reset(self, env: SimEnv, task: Task, rng: np.random.Generator) -> None:
         self.stream = task.expert(env, rng)
-        self.last: tuple[np.ndarray, float] = (env.eef_pose(), -1.0)
+        arms = len(env.arms)
+        here = env.eef_pose() if arms == 1 else np.stack([env.eef_pose(i) for i in range(arms)])
+        self.last: tuple[np.ndarray, float | np.ndarray] = (here, -1.0 if arms == 1 else np.full(arms, -1.0))
 
     def act(self, env: SimEnv, task: Task) -> np.ndarray:
         self.last = next(self.stream, self.last)
         target, gripper = self.last
-        return target_to_action(env.eef_pose(), env.world_T_base, target, gripper)
+        if len(env.arms) == 1:
+            return target_to_action(env.eef_pose(), env.world_T_base, target, gripper)
+        return np.concatenate([target_to_action(env.eef_pose(i), arm.world_T_base, target[i], float(gripper[i]))
+                               for i, arm in enumerate(env.arms)])
 
 
 def check_policy_task(trained_on: str, task: str, policy: str | Path) -> None:
@@ -123,7 +127,7 @@ def run_episode(job: EpisodeJob) -> Episode:
     if key not in _CACHE:
         _CACHE.clear()
         _limit_threads()
-        _CACHE[key] = (make_world(get_task(job.task), PANDA), make_agent(job.policy))
+        _CACHE[key] = (make_world(get_task(job.task)), make_agent(job.policy))
     world, agent = _CACHE[key]
     return rollout(world, agent, job)
 

@@ -35,6 +35,7 @@ class PolicyConfig:
     cameras: list[str] = field(default_factory=list)  # image inputs obs/<camera>_image
     image_size: int = 0  # square camera images, pixels
     keypoints: int = 32  # spatial soft-argmax keypoints per camera
+    action_dim: int = 7  # 7 per arm
     chunk: int = 16  # actions predicted per query
     execute: int = 4  # actions executed before the next query (receding horizon)
     hidden: int = 512
@@ -84,14 +85,14 @@ class ChunkPolicyNet(nn.Module):
         for _ in range(cfg.layers):
             blocks += [nn.Linear(width, cfg.hidden), nn.LayerNorm(cfg.hidden), nn.GELU()]
             width = cfg.hidden
-        blocks.append(nn.Linear(width, cfg.chunk * 7))
+        blocks.append(nn.Linear(width, cfg.chunk * cfg.action_dim))
         self.head = nn.Sequential(*blocks)
-        self.chunk = cfg.chunk
+        self.chunk, self.action_dim = cfg.chunk, cfg.action_dim
 
     def forward(self, obs: torch.Tensor, images: torch.Tensor | None = None) -> torch.Tensor:
         """obs (B, D) normalised; images (B, cameras, H, W, 3) uint8 when the policy has cameras."""
         parts = [obs] + [encoder(images[:, i]) for i, encoder in enumerate(self.encoders)]
-        return self.head(torch.cat(parts, dim=1)).view(-1, self.chunk, 7)
+        return self.head(torch.cat(parts, dim=1)).view(-1, self.chunk, self.action_dim)
 
 
 def normaliser(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +116,7 @@ class Policy:
 
     @torch.no_grad()
     def predict(self, obs: np.ndarray, images: np.ndarray | None = None) -> np.ndarray:
-        """(D,) features [, (cameras, H, W, 3) uint8 images] -> (chunk, 7) actions."""
+        """(D,) features [, (cameras, H, W, 3) uint8 images] -> (chunk, action_dim) actions."""
         if obs.shape != (self.cfg.obs_dim,):
             raise DemoforgeError(
                 f"the policy takes {self.cfg.obs_dim} input features from {', '.join(self.cfg.obs_keys)} but got "

@@ -84,7 +84,8 @@ def _policy_config(cfg: TrainConfig, train: Samples, task: str, cameras: tuple[s
     act_mean, act_std = normaliser(train.actions)
     return PolicyConfig(
         obs_keys=list(cfg.obs_keys), obs_dim=train.obs.shape[1], cameras=list(cameras),
-        image_size=0 if train.images is None else train.images.shape[2], chunk=cfg.chunk,
+        image_size=0 if train.images is None else train.images.shape[2], action_dim=train.actions.shape[-1],
+        chunk=cfg.chunk,
         execute=min(cfg.execute, cfg.chunk),
         hidden=cfg.hidden, layers=cfg.layers, obs_mean=obs_mean.tolist(), obs_std=obs_std.tolist(),
         act_mean=act_mean.tolist(), act_std=act_std.tolist(), task=task,

@@ -19,7 +19,6 @@ from demoforge.errors import DemoforgeError
 from demoforge.outputs import Fingerprint, array_bytes, atomic_file, ensure_space
 from demoforge.mimic.segments import build_source_set, load_annotations, signals_from_boundaries, validate_boundaries
 from demoforge.sim.controller import action_to_target, target_to_action
-from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
 from demoforge.rollout.world import env_for_demo, has_body
@@ -32,7 +31,7 @@ POSE_TOL = 1e-9
 ACTION_TOL = 1e-9
 
 
-def compute_datagen(demo: Demo, task: Task, robot: str = "panda") -> DatagenInfo:
+def compute_datagen(demo: Demo, task: Task, robot: str | None = None) -> DatagenInfo:
     """Per-step poses and signals of ``demo``, recomputed from its states in its own model.
 
     The target pose is the intent behind an action, and clipping (5 cm, 0.5 rad a step) and action noise
@@ -40,35 +39,39 @@ def compute_datagen(demo: Demo, task: Task, robot: str = "panda") -> DatagenInfo
     states (its step's eef_pose matches) or yields the stored action, which makes annotation idempotent;
     any other step gets the target its clipped action executes.
     """
-    env = env_for_demo(demo, load_robot(robot))
+    env = env_for_demo(demo, robot)
     for name in task.objects:
         if not has_body(env.model, name):
             raise DemoforgeError(f"demo {demo.meta.get('name', '?')}: its model has no body {name!r} for task {task.name!r}")
-    T = len(demo)
+    T, A = len(demo), len(env.arms)
     actions = np.clip(demo.actions, -1.0, 1.0)
-    eef = np.zeros((T, 4, 4))
-    target = np.zeros((T, 4, 4))
-    gripper = actions[:, 6:7].copy()
+    eef = np.zeros((T, A, 4, 4))
+    target = np.zeros((T, A, 4, 4))
+    gripper = actions[:, 6::7, None].copy()  # (T, arms, 1)
     objects = {name: np.zeros((T, 4, 4)) for name in task.objects}
     signals = {name: np.zeros(T, dtype=np.int8) for name in task.signal_names}
-    stored = demo.datagen
+    stored = [demo.datagen.arm(a) for a in range(A)]
     for t in range(T):
         env.set_state(demo.states[t])
-        eef[t] = env.eef_pose()
-        recorded = np.allclose(stored.eef_pose[t], eef[t], rtol=0.0, atol=POSE_TOL)
-        if _is_pose(stored.target_pose[t]) and (
-            recorded or _yields_action(eef[t], env.world_T_base, stored.target_pose[t], actions[t])
-        ):
-            target[t] = stored.target_pose[t]
-        else:
-            target[t] = action_to_target(eef[t], env.world_T_base, actions[t])
+        for a, arm in enumerate(env.arms):
+            eef[t, a] = env.eef_pose(a)
+            action = actions[t, 7 * a : 7 * a + 7]
+            recorded = np.allclose(stored[a].eef_pose[t], eef[t, a], rtol=0.0, atol=POSE_TOL)
+            if _is_pose(stored[a].target_pose[t]) and (
+                recorded or _yields_action(eef[t, a], arm.world_T_base, stored[a].target_pose[t], action)
+            ):
+                target[t, a] = stored[a].target_pose[t]
+            else:
+                target[t, a] = action_to_target(eef[t, a], arm.world_T_base, action)
         for name in task.objects:
             objects[name][t] = task.object_pose(env, name)
         for name, value in task.signals(env).items():
             signals[name][t] = value
-    keep = np.clip(stored.gripper_action[:, 0], -1.0, 1.0) == actions[:, 6]
-    gripper[keep, 0] = stored.gripper_action[keep, 0]
-    return DatagenInfo(eef, target, gripper, objects, signals)
+    for a in range(A):
+        keep = np.clip(stored[a].gripper_action, -1.0, 1.0) == actions[:, 7 * a + 6]
+        gripper[keep, a, 0] = stored[a].gripper_action[keep]
+    one = 0 if A == 1 else slice(None)  # one arm: robomimic's shapes, no arm axis
+    return DatagenInfo(eef[:, one], target[:, one], gripper[:, one], objects, signals)
 
 
 def _yields_action(world_T_eef: np.ndarray, world_T_base: np.ndarray, world_T_target: np.ndarray, action: np.ndarray) -> bool:
@@ -91,7 +94,7 @@ def annotate_file(
     task_name: str,
     annotations: str | Path | None = None,
     out: str | Path | None = None,
-    robot: str = "panda",
+    robot: str | None = None,
     replace: bool = True,
 ) -> tuple[Path, list[list[int]]]:
     """Write fresh ``datagen_info`` into ``out`` (default: in place, atomically); returns boundaries per demo.

@@ -15,7 +15,6 @@ from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.rollout.replay import render_frames
 from demoforge.runner.pool import ordered_map, render_worker_bytes
 from demoforge.sim.render import check_image_size
-from demoforge.sim.robot import load_robot
 from demoforge.rollout.world import env_for_demo
 
 KEPT_COLOUR = (140, 255, 140)
@@ -31,7 +30,7 @@ class Clip:
     camera: str
     width: int
     height: int
-    robot: str = "panda"
+    robot: str | None = None
 
 
 def render_clip(clip: Clip) -> np.ndarray:
@@ -101,7 +100,7 @@ def grid_video(
     if not clips:
         raise DemoforgeError(f"{run}: no demos to show")
     (first,) = read_demos(clips[0].path, require_datagen=False, names=[clips[0].name])
-    check_image_size(env_for_demo(first, load_robot(clips[0].robot)).model, height, width)  # before any worker
+    check_image_size(env_for_demo(first, clips[0].robot).model, height, width)  # before any worker
     rendered = []
     for frames in ordered_map(render_clip, clips, workers, per_worker_bytes=clip_worker_bytes(width, height)):
         rendered.append(frames)

@@ -19,7 +19,6 @@ from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.outputs import Fingerprint, array_bytes, atomic_file, ensure_space
 from demoforge.runner.pool import ordered_map, render_worker_bytes
 from demoforge.sim.render import check_image_size, frame_bytes, resolve_cameras
-from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.rollout.world import World, env_for_demo
 
@@ -35,7 +34,7 @@ class RenderJob:
     size: int
     depth: bool = False
     segmentation: bool = False
-    robot: str = "panda"
+    robot: str | None = None
 
 
 def worker_bytes(job: RenderJob) -> int:
@@ -46,7 +45,7 @@ def worker_bytes(job: RenderJob) -> int:
 def render_demo_obs(job: RenderJob) -> dict[str, np.ndarray]:
     """Observation arrays (obs key -> (T, ...)) for one stored demo."""
     (demo,) = read_demos(job.path, require_datagen=False, names=[job.name])
-    world = World(env_for_demo(demo, load_robot(job.robot)), get_task(job.task), demo.model_file)
+    world = World(env_for_demo(demo, job.robot), get_task(job.task), demo.model_file)
     rig = world.camera_rig(list(job.cameras), job.size, job.depth, job.segmentation)
     try:
         T = len(demo)
@@ -67,7 +66,7 @@ def add_observations(
     segmentation: bool = False,
     out: str | Path | None = None,
     workers: int = 1,
-    robot: str = "panda",
+    robot: str | None = None,
     on_demo: Callable[[str], None] | None = None,
     replace: bool = True,
 ) -> Path:
@@ -92,7 +91,7 @@ def add_observations(
     # Unknown cameras or a bad first demo fail here, before any output exists.
     get_task(task)
     (first,) = read_demos(path, require_datagen=False, names=[names[0]])
-    model = env_for_demo(first, load_robot(robot)).model
+    model = env_for_demo(first, robot).model
     resolve_cameras(model, cameras)
     check_image_size(model, size, size)
     jobs = [RenderJob(str(path), n, task, tuple(cameras), size, depth, segmentation, robot) for n in names]

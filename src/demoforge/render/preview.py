@@ -20,7 +20,7 @@ from demoforge.rollout.world import make_world
 
 def render_scenes(
     family: str, num: int, seed: int, task_name: str = "stack", level: str = "D1", camera: str = "agentview",
-    width: int = 240, height: int = 180, robot: str = "panda", on_scene: Callable[[], None] | None = None,
+    width: int = 240, height: int = 180, robot: str | None = None, on_scene: Callable[[], None] | None = None,
     axes: SceneAxes = SceneAxes(),
 ) -> list[np.ndarray]:
     """One frame per sampled scene, objects placed by a reset of ``task_name``."""
@@ -29,7 +29,7 @@ def render_scenes(
     frames = []
     for i in range(num):
         scene = sample_scene(family, level, scene_seed(seed, i), task.objects, task.placement_boxes(level), task.scalable, axes)
-        world = make_world(task, load_robot(robot), scene=scene)
+        world = make_world(task, load_robot(robot) if robot else None, scene=scene)
         task.reset(world.env, np.random.default_rng([seed, i]), level)
         (name,) = resolve_cameras(world.env.model, [camera])
         renderer = offscreen_renderer(world.env.model, height, width)

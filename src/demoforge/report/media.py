@@ -46,14 +46,14 @@ def load_states(path: Path, name: str, first_only: bool = False) -> Demo:
     )
 
 
-def thumbnail(path: Path, name: str, camera: str, robot: str = "panda", width: int = THUMB_WIDTH) -> str:
+def thumbnail(path: Path, name: str, camera: str, robot: str | None = None, width: int = THUMB_WIDTH) -> str:
     """The first frame of a demo as a JPEG ``data:`` URI."""
     w, h = frame_size(width)
     frame = next(iter(render_frames(load_states(path, name, first_only=True), robot, camera, w, h)))
     return "data:image/jpeg;base64," + base64.b64encode(iio.imwrite("<bytes>", frame, extension=".jpg", quality=88)).decode()
 
 
-def video(path: Path, name: str, camera: str, robot: str = "panda", width: int = 256) -> tuple[str, int]:
+def video(path: Path, name: str, camera: str, robot: str | None = None, width: int = 256) -> tuple[str, int]:
     """A demo rendered from its stored states as an H.264 MP4 ``data:`` URI, and its number of frames."""
     w, h = frame_size(width)
     demo = load_states(path, name)

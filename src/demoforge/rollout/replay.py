@@ -21,7 +21,6 @@ from demoforge.data.hdf5 import next_obs
 from demoforge.rollout.episode import Recorder
 from demoforge.errors import DemoforgeError
 from demoforge.sim.render import offscreen_renderer, resolve_cameras
-from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
 from demoforge.rollout.world import World, env_for_demo, has_body
@@ -77,7 +76,7 @@ class ReplayCheck:
 
 
 def check_demo(
-    demo: Demo, task_name: str, robot: str = "panda", stored: dict[str, np.ndarray | None] | None = None
+    demo: Demo, task_name: str, robot: str | None = None, stored: dict[str, np.ndarray | None] | None = None
 ) -> ReplayCheck:
     """Re-simulate ``demo`` from ``states[0]`` with its actions; compare every stored array those determine.
 
@@ -100,13 +99,13 @@ def check_demo(
     return ReplayCheck(demo.meta.get("name", "?"), len(demo), arrays, stored_success, replayed_success, skipped)
 
 
-def resimulate(demo: Demo, task_name: str, robot: str = "panda") -> tuple[Demo, bool]:
+def resimulate(demo: Demo, task_name: str, robot: str | None = None) -> tuple[Demo, bool]:
     """The demo as the recorder records it when fed the stored actions, and whether success held at its end.
 
     Shorter than ``demo`` when the physics became unstable before its last step.
     """
     task = get_task(task_name)
-    env = env_for_demo(demo, load_robot(robot))
+    env = env_for_demo(demo, robot)
     _require_task_objects(env.model, task, demo)
     env.set_state(demo.states[0])
     rec = Recorder(World(env, task, demo.model_file), max_steps=len(demo))
@@ -148,12 +147,13 @@ def demo_arrays(demo: Demo, with_next_obs: bool = False) -> dict[str, np.ndarray
 
 
 def stored_arrays(path: str | Path, name: str) -> dict[str, np.ndarray | None]:
-    """Every dataset of demo ``name`` in ``path`` by key; images (4-D and up) are listed as None, not read."""
+    """Every dataset of demo ``name`` in ``path`` by key; images (4-D observations) are listed as None, not read."""
     arrays: dict[str, np.ndarray | None] = {}
 
     def visit(key: str, node: object) -> None:
         if isinstance(node, h5py.Dataset):
-            arrays[key] = None if node.ndim >= 4 else node[()]
+            image = node.ndim >= 4 and key.startswith(("obs/", "next_obs/"))  # not per-arm poses (T, arms, 4, 4)
+            arrays[key] = None if image else node[()]
 
     with h5py.File(path, "r") as f:
         f["data"][name].visititems(visit)
@@ -212,10 +212,10 @@ def _is_image(key: str, value: np.ndarray | None) -> bool:
 
 
 def render_frames(
-    demo: Demo, robot: str = "panda", camera: str = "agentview", width: int = 320, height: int = 240
+    demo: Demo, robot: str | None = None, camera: str = "agentview", width: int = 320, height: int = 240
 ) -> Iterator[np.ndarray]:
     """RGB frames (H, W, 3, uint8) of a demo, one per control step, from its stored states."""
-    env = env_for_demo(demo, load_robot(robot))
+    env = env_for_demo(demo, robot)
     (camera,) = resolve_cameras(env.model, [camera])
     renderer = offscreen_renderer(env.model, height, width)
     try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import mujoco
 import numpy as np
@@ -12,7 +14,7 @@ from demoforge.version import __version__
 from demoforge.errors import DemoforgeError
 from demoforge.sim.env import SimEnv, subtree_geoms
 from demoforge.sim.render import CameraRig, segmentation_labels
-from demoforge.sim.robot import RobotConfig, load_robot
+from demoforge.sim.robot import BUILTIN_ROBOTS, RobotConfig, load_robot
 from demoforge.scenes.spec import SceneSpec
 from demoforge.sim.scene import (
     PhysicsSettings,
@@ -112,8 +114,37 @@ def has_body(model: mujoco.MjModel, name: str) -> bool:
     return True
 
 
-def env_for_demo(demo: Demo, robot: RobotConfig) -> SimEnv:
-    """An environment on the exact model a demo stored (its ``model_file`` MJCF)."""
+def robot_for_demo(demo: Demo, requested: str | RobotConfig | None = None) -> RobotConfig:
+    """The robot to rebuild a stored demo with: ``requested``, else the one its file's ``env_args`` names.
+
+    Files of a robot from a config file name only the robot, so they need ``requested`` (``--robot FILE``);
+    files from before robots were recorded are the Panda's.
+    """
+    if isinstance(requested, RobotConfig):
+        return requested
+    if requested:
+        return load_robot(requested)
+    name = _robot_name(demo.meta.get("file"))
+    if name is None:
+        return load_robot("panda")
+    if name not in BUILTIN_ROBOTS:
+        raise DemoforgeError(f"{demo.meta.get('file')}: made with robot {name!r} from a config file; pass --robot FILE")
+    return BUILTIN_ROBOTS[name]
+
+
+@functools.lru_cache(maxsize=64)
+def _robot_name(path: str | None) -> str | None:
+    if not path or not Path(path).is_file():
+        return None
+    from demoforge.data.hdf5 import read_env_args
+
+    return (read_env_args(path).get("env_kwargs") or {}).get("robot")
+
+
+def env_for_demo(demo: Demo, robot: str | RobotConfig | None = None) -> SimEnv:
+    """An environment on the exact model a demo stored (its ``model_file`` MJCF), with its robot (see
+    ``robot_for_demo``)."""
+    robot = robot_for_demo(demo, robot)
     name = f"{demo.meta.get('file', '?')}: demo {demo.meta.get('name', '?')}"
     if not demo.model_file:
         raise DemoforgeError(f"{name}: no model_file attribute, cannot rebuild its scene")

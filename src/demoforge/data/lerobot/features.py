@@ -16,18 +16,24 @@ from demoforge.data.lerobot.spec import video_key
 
 def _features(layout: _Layout, fps: int) -> dict[str, dict[str, Any]]:
     """info.json ``features``: dtype, shape, names of every column (and of every video)."""
-    state_names = [f"eef_pos_{a}" for a in "xyz"] + [f"eef_quat_{a}" for a in "xyzw"]
-    state_names += [f"gripper_qpos_{i}" for i in range(layout.gripper_dim)]
+    state_names, joint_names, action_names, absolute_names = [], [], [], []
+    for arm, _ in layout.arms:  # per arm in action order; names carry the arm beyond one arm (right_eef_pos_x)
+        p = layout.arm_label(arm)
+        state_names += [f"{p}eef_pos_{a}" for a in "xyz"] + [f"{p}eef_quat_{a}" for a in "xyzw"]
+        state_names += [f"{p}gripper_qpos_{i}" for i in range(layout.gripper_dim)]
+        joint_names += [f"{p}joint_pos_{i}" for i in range(layout.joint_dim)]
+        action_names += [f"{p}{n}" for n in ("dx", "dy", "dz", "rx", "ry", "rz", "gripper")]
+        absolute_names += [f"{p}{n}" for n in ("x", "y", "z", "rx", "ry", "rz", "gripper")]
     features: dict[str, dict[str, Any]] = {
         "observation.state": _vec(state_names),
     }
     if layout.joint_dim:
-        features["observation.joint_pos"] = _vec([f"joint_pos_{i}" for i in range(layout.joint_dim)])
+        features["observation.joint_pos"] = _vec(joint_names)
     if layout.object_dim:
         pose = [f"pos_{a}" for a in "xyz"] + [f"quat_{a}" for a in "xyzw"]
         features["observation.environment_state"] = _vec([f"{o}_{p}" for o in layout.object_names for p in pose])
-    features["action"] = _vec(["dx", "dy", "dz", "rx", "ry", "rz", "gripper"])
-    features["absolute_action"] = _vec(["x", "y", "z", "rx", "ry", "rz", "gripper"])
+    features["action"] = _vec(action_names)
+    features["absolute_action"] = _vec(absolute_names)
     features["next.reward"] = {"dtype": "float32", "shape": [1], "names": None}
     features["next.done"] = {"dtype": "bool", "shape": [1], "names": None}
     for cam in layout.cameras:
@@ -62,10 +68,12 @@ def _frame_columns(demo: Demo, layout: _Layout, episode: int, start: int, fps: i
     T = len(demo)
     obs = demo.obs
     steps = np.arange(T, dtype=np.int64)
-    state = np.concatenate([obs["robot0_eef_pos"], obs["robot0_eef_quat"], obs["robot0_gripper_qpos"]], axis=1)
+    prefixes = [prefix for _, prefix in layout.arms]
+    state = np.concatenate([obs[f"{p}{k}"] for p in prefixes for k in ("eef_pos", "eef_quat", "gripper_qpos")], axis=1)
     columns = {"observation.state": state.astype(np.float32)}
     if layout.joint_dim:
-        columns["observation.joint_pos"] = obs["robot0_joint_pos"].reshape(T, -1).astype(np.float32)
+        joints = np.concatenate([obs[f"{p}joint_pos"].reshape(T, -1) for p in prefixes], axis=1)
+        columns["observation.joint_pos"] = joints.astype(np.float32)
     if layout.object_dim:
         columns["observation.environment_state"] = obs["object"].reshape(T, -1).astype(np.float32)
     columns["action"] = demo.actions.astype(np.float32)

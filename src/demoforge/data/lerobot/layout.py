@@ -29,6 +29,11 @@ class _Layout:
     joint_dim: int  # 0: no obs/robot0_joint_pos
     object_dim: int  # 0: no obs/object
     object_names: tuple[str, ...]
+    arms: tuple[tuple[str, str], ...] = (("arm0", "robot0_"),)  # (name, obs prefix) in action order
+
+    def arm_label(self, arm: str) -> str:
+        """Feature-name prefix of an arm: none for one arm (names as before arms), else ``right_``."""
+        return "" if len(self.arms) == 1 else f"{arm}_"
 
     @staticmethod
     def of(src: Path, demo: Demo, env_args: dict, cameras: Sequence[str] | None) -> _Layout:
@@ -52,9 +57,11 @@ class _Layout:
             if h % 2 or w % 2:
                 raise InputFileError(src, f"images are {h}x{w}; H.264 video (yuv420p) needs an even height and width", field=field)
             image_hw[cam] = (int(h), int(w))
-        for key in ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos"):
-            if key not in demo.obs:
-                raise InputFileError(src, "is missing; observation.state is built from it", field=f"/data/{name}/obs/{key}")
+        arms = arm_prefixes(env_args)
+        for _, prefix in arms:
+            for key in (f"{prefix}eef_pos", f"{prefix}eef_quat", f"{prefix}gripper_qpos"):
+                if key not in demo.obs:
+                    raise InputFileError(src, "is missing; observation.state is built from it", field=f"/data/{name}/obs/{key}")
         width = {k: _width(demo.obs[k]) for k in ("robot0_gripper_qpos", "robot0_joint_pos", "object") if k in demo.obs}
         object_dim = width.get("object", 0)
         objects = object_names(env_args)
@@ -67,6 +74,7 @@ class _Layout:
             joint_dim=width.get("robot0_joint_pos", 0),
             object_dim=object_dim,
             object_names=objects,
+            arms=arms,
         )
 
     def check(self, src: Path, demo: Demo) -> None:
@@ -75,16 +83,13 @@ class _Layout:
         T = len(demo)
         if T == 0:
             raise InputFileError(src, "has no steps; a LeRobot episode needs at least one frame", field=f"/data/{name}/actions")
-        expect = {
-            "actions_abs": (T, ACTION_DIM),
-            "rewards": (T,),
-            "dones": (T,),
-            "obs/robot0_eef_pos": (T, 3),
-            "obs/robot0_eef_quat": (T, 4),
-            "obs/robot0_gripper_qpos": (T, self.gripper_dim),
-        }
-        if self.joint_dim:
-            expect["obs/robot0_joint_pos"] = (T, self.joint_dim)
+        expect = {"actions_abs": (T, ACTION_DIM * len(self.arms)), "rewards": (T,), "dones": (T,)}
+        for _, prefix in self.arms:
+            expect[f"obs/{prefix}eef_pos"] = (T, 3)
+            expect[f"obs/{prefix}eef_quat"] = (T, 4)
+            expect[f"obs/{prefix}gripper_qpos"] = (T, self.gripper_dim)
+            if self.joint_dim:
+                expect[f"obs/{prefix}joint_pos"] = (T, self.joint_dim)
         if self.object_dim:
             expect["obs/object"] = (T, self.object_dim)
         for cam in self.cameras:
@@ -110,6 +115,13 @@ class _Layout:
 
 def _width(value: np.ndarray) -> int:
     return int(np.prod(value.shape[1:])) if value.ndim >= 2 else 1
+
+
+def arm_prefixes(env_args: dict) -> tuple[tuple[str, str], ...]:
+    """(arm name, obs prefix) of every arm, from ``env_kwargs.action_layout`` (files before it: one arm)."""
+    layout = (env_args.get("env_kwargs") or {}).get("action_layout") or []
+    arms = tuple((str(a.get("arm", f"arm{i}")), str(a.get("prefix", f"robot{i}_"))) for i, a in enumerate(layout))
+    return arms or (("arm0", "robot0_"),)
 
 
 def object_names(env_args: dict) -> tuple[str, ...]:
