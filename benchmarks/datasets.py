@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 
 import demoforge as df
-from demoforge.observations import add_observations
+from demoforge.render.observations import add_observations
 from export import bench_export  # benchmarks/export.py
 
 CAMERAS = ["agentview", "wrist"]

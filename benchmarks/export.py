@@ -66,7 +66,7 @@ def bench_export(hdf5_path: str | Path) -> dict:
 def sample_file(folder: Path, size: int = 84) -> Path:
     """10 scripted stack demos with agentview and wrist images (a few seconds to make)."""
     import demoforge as df
-    from demoforge.observations import add_observations
+    from demoforge.render.observations import add_observations
 
     src = folder / "stack_src.hdf5"
     df.record_sources("stack", num=10, out=src, seed=0)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 import demoforge as df
-from demoforge.episode import record_expert
+from demoforge.rollout.episode import record_expert
 from demoforge.sim.scene import PhysicsSettings
 from demoforge.tasks import get_task
-from demoforge.world import make_world
+from demoforge.rollout.world import make_world
 
 TIMESTEPS = (0.002, 0.0025, 0.00333, 0.005)  # 25, 20, 15 and 10 physics steps per 20 Hz control step
 

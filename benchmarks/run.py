@@ -30,7 +30,7 @@ import numpy as np
 import demoforge as df
 from demoforge import geometry as geo
 from demoforge import machine
-from demoforge.episode import Recorder
+from demoforge.rollout.episode import Recorder
 
 sys.path.insert(0, str(Path(__file__).parent))
 import datasets  # noqa: E402  (benchmarks/datasets.py)
@@ -40,7 +40,7 @@ import scale  # noqa: E402  (benchmarks/scale.py)
 import scenes  # noqa: E402  (benchmarks/scenes.py)
 from demoforge.sim.controller import action_to_target, target_to_action
 from demoforge.sim.robot import PANDA
-from demoforge.world import World, env_for_demo
+from demoforge.rollout.world import World, env_for_demo
 
 # Default attempts per (task, variation): enough for a DGR within a few percent, full run in minutes.
 DEFAULT_ATTEMPTS = {"stack": 210, "lift": 150, "square": 210, "stack_three": 210, "pour": 45}

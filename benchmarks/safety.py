@@ -20,10 +20,10 @@ import mujoco  # noqa: E402
 import demoforge as df  # noqa: E402
 from demoforge.data.hdf5 import demo_bytes  # noqa: E402
 from demoforge.outputs import OutputFolder, check_output_file, ensure_space  # noqa: E402
-from demoforge.replay import check_demo  # noqa: E402
+from demoforge.rollout.replay import check_demo  # noqa: E402
 from demoforge.runner.identity import run_identity  # noqa: E402
 from demoforge.sim.robot import PANDA  # noqa: E402
-from demoforge.world import env_for_demo  # noqa: E402
+from demoforge.rollout.world import env_for_demo  # noqa: E402
 
 
 def per_call_us(fn: Callable[[], object], repeat: int) -> float:

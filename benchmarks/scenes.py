@@ -10,7 +10,7 @@ import numpy as np
 
 import demoforge as df
 from demoforge.scenes.sample import FAMILIES, sample_scene, scene_seed
-from demoforge.world import make_world
+from demoforge.rollout.world import make_world
 
 LEVELS = ("D0", "D1", "D2")
 

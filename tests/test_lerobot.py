@@ -351,11 +351,17 @@ def test_files_roll_over_at_the_size_limits(lift_sources, tmp_path: Path, monkey
             assert np.abs(frames.astype(float) - demo.obs[f"{cam}_image"]).mean() < 6.0
 
 
-def test_default_task_descriptions() -> None:
-    assert lr.default_task_description("stack") == "stack the red cube on the green cube"
-    assert lr.default_task_description("lift") == "lift the red cube"
-    assert set(lr.TASK_DESCRIPTIONS) == set(df.TASKS)
-    assert lr.default_task_description("pour_water") == "pour water"
+def test_every_task_records_its_instruction_and_export_uses_it() -> None:
+    from demoforge.rollout.world import env_args_for, make_world
+    from demoforge.tasks import get_task
+
+    for name in df.TASKS:
+        task = get_task(name)
+        assert len(task.description.split()) >= 3, name  # a sentence, not a name
+        args = env_args_for(make_world(task), "D0")
+        assert lr.default_task_description(args) == task.description
+    assert lr.default_task_description({"env_name": "stack"}) == "stack"  # a file from before descriptions
+    assert lr.default_task_description({"env_name": "pour_water", "env_kwargs": {}}) == "pour water"
 
 
 # ---- errors: clear message, nothing left behind ---------------------------------------------------------

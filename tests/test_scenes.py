@@ -59,8 +59,8 @@ def test_every_sampled_scene_compiles_starts_clean_and_reachable(family: str, le
             world = make_world(task, scene=task_scene(name, family, level, seed))
             task.reset(world.env, np.random.default_rng(seed), level)  # raises if any object is out of reach
             assert task.start_is_valid(world.env), (name, family, level, seed)
-            base = world.env.world_T_base[:2, 3]
             for obj in task.variations[level]:
+                base = world.env.arms[task.object_arm.get(obj, 0)].world_T_base[:2, 3]  # the arm that picks it
                 assert task.reach[0] <= np.linalg.norm(world.env.body_pose(obj)[:2, 3] - base) <= task.reach[1]
 
 

@@ -90,6 +90,7 @@ def env_args_for(world: World, variation: str) -> dict:
             "controller": "delta_pose_diffik",
             "action_scale": {"pos_m": 0.05, "rot_rad": 0.5},
             "mujoco_version": mujoco.__version__,
+            "description": world.task.description,  # language instruction (LeRobot export, VLA policies)
             "objects": list(world.task.objects),  # in obs/object order
             "segmentation_labels": segment_names(world.task),
         },

@@ -63,6 +63,7 @@ class Task:
     """Base of every task; subclasses set the class attributes and override the marked methods."""
 
     name: str = ""
+    description: str = ""  # the language instruction stored with its datasets (LeRobot's task string)
     robot: str = "panda"  # the robot it is built for (``--robot`` may name another with as many arms)
     num_arms: int = 1
     objects: tuple[str, ...] = ()

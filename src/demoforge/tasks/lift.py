@@ -17,6 +17,7 @@ LIFT_HEIGHT = 0.04  # metres between the cube's bottom and the table for success
 
 class Lift(Task):
     name = "lift"
+    description = "lift the red cube"
     objects = ("cube",)
     subtasks = (
         Subtask("grasp_cube", object="cube", signal="grasp_cube"),

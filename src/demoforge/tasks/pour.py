@@ -139,6 +139,7 @@ def particle_grid(count: int, radius: float, floor: float) -> np.ndarray:
 
 class Pour(Task):
     name = "pour"
+    description = "pour the balls from the cup into the bowl, then put the cup on the coaster"
     objects = ("cup", "target", "coaster")
     subtasks = (
         Subtask("grasp_cup", object="cup", signal="grasp_cup"),

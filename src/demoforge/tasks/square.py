@@ -97,6 +97,7 @@ def handle_grasp(world_T_nut: np.ndarray) -> np.ndarray:
 
 class Square(Task):
     name = "square"
+    description = "put the square nut onto the square peg"
     objects = ("nut", "peg")
     subtasks = (
         Subtask("grasp_nut", object="nut", signal="grasp_nut"),

@@ -51,6 +51,7 @@ def stack_onto(motion: Motion, env: SimEnv, task: Task, held: str, base: str) ->
 
 class Stack(Task):
     name = "stack"
+    description = "stack the red cube on the green cube"
     objects = ("cube_a", "cube_b")
     subtasks = (
         Subtask("grasp_cube_a", object="cube_a", signal="grasp_cube_a"),

@@ -35,6 +35,7 @@ def stack_carefully(motion: Motion, env: SimEnv, task: Task, held: str, base: st
 
 class StackThree(Task):
     name = "stack_three"
+    description = "stack the red cube on the green cube, then the blue cube on the red cube"
     objects = ("cube_a", "cube_b", "cube_c")
     subtasks = (
         Subtask("grasp_cube_a", object="cube_a", signal="grasp_cube_a"),

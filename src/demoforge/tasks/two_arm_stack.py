@@ -33,6 +33,7 @@ def _placements(half_x: float, half_y: float) -> dict:
 
 class TwoArmStack(Task):
     name = "two_arm_stack"
+    description = "with the right arm stack the red cube on the green cube, with the left arm the blue cube on the yellow cube"
     robot = "bimanual_panda"
     num_arms = 2
     objects = ("red_cube", "green_cube", "blue_cube", "yellow_cube")

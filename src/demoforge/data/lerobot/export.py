@@ -77,8 +77,7 @@ def export_lerobot(
     read_demos(src, require_datagen=False, names=[])
     with open_dataset(src) as f:
         names = demo_names(f)
-    task = str(read_env_args(src).get("env_name") or "")
-    description = default_task_description(task) if task_description is None else task_description.strip()
+    description = default_task_description(read_env_args(src)) if task_description is None else task_description.strip()
     if not description:
         raise DemoforgeError("the task description is empty; give a sentence such as 'lift the red cube'")
     folder = OutputFolder(out, "lerobot", "export lerobot", overwrite=overwrite, inputs=[src], atomic=True,

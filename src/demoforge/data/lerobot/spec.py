@@ -22,14 +22,6 @@ VIDEO_ENCODER = "libx264"
 # Preset: with keyframes this close, slower presets barely shrink the files (measured) but cost time.
 VIDEO_OPTIONS = {"crf": "23", "g": "2", "bf": "0", "preset": "veryfast"}
 
-# Default language instruction per task (LeRobot stores one string per task; VLA policies read it).
-TASK_DESCRIPTIONS = {
-    "lift": "lift the red cube",
-    "stack": "stack the red cube on the green cube",
-    "stack_three": "stack the red cube on the green cube, then the blue cube on the red cube",
-    "square": "put the square nut onto the square peg",
-    "pour": "pour the balls from the cup into the bowl, then put the cup on the coaster",
-}
 
 
 def video_key(camera: str) -> str:
@@ -37,6 +29,11 @@ def video_key(camera: str) -> str:
     return f"observation.images.{camera}"
 
 
-def default_task_description(task: str) -> str:
-    """The language instruction stored for ``task`` when the caller gives none."""
-    return TASK_DESCRIPTIONS.get(task, task.replace("_", " ") if task else "demonstration")
+def default_task_description(env_args: dict) -> str:
+    """The language instruction stored when the caller gives none: the task's own, as the file records it.
+
+    Files from before tasks carried a description fall back to the task's name in words.
+    """
+    kwargs = env_args.get("env_kwargs") or {}
+    task = str(env_args.get("env_name") or "")
+    return str(kwargs.get("description") or task.replace("_", " ") or "demonstration")
