@@ -39,7 +39,6 @@ import safety  # noqa: E402  (benchmarks/safety.py)
 import scale  # noqa: E402  (benchmarks/scale.py)
 import scenes  # noqa: E402  (benchmarks/scenes.py)
 from demoforge.sim.controller import action_to_target, target_to_action
-from demoforge.sim.robot import PANDA
 from demoforge.rollout.world import World, env_for_demo
 
 # Default attempts per (task, variation): enough for a DGR within a few percent, full run in minutes.
@@ -197,7 +196,7 @@ def raw_step_seconds(run_dir: Path, max_demos: int, rng: np.random.Generator) ->
         raise RuntimeError(f"{run_dir}: no stored states to time")
     if len(demos) > max_demos:
         demos = [demos[i] for i in sorted(rng.choice(len(demos), size=max_demos, replace=False))]
-    env = env_for_demo(demos[0], PANDA)  # every demo of a run stores the same model
+    env = env_for_demo(demos[0])  # every demo of a run stores the same model; the robot from its env_args
     model, data = env.model, env.data
     wall = cpu = 0.0
     steps = 0
@@ -205,7 +204,8 @@ def raw_step_seconds(run_dir: Path, max_demos: int, rng: np.random.Generator) ->
         env.set_state(demo.states[0])
         for action in demo.actions:
             action = np.clip(action, -1.0, 1.0)
-            env.apply_target(action_to_target(env.eef_pose(), env.world_T_base, action), float(action[6]))
+            for i, part in enumerate(env.split_action(action)):
+                env.apply_target(action_to_target(env.eef_pose(i), env.arms[i].world_T_base, part), float(part[6]), i)
             start, start_cpu = time.perf_counter(), time.process_time()
             mujoco.mj_step(model, data, nstep=env.substeps)
             wall += time.perf_counter() - start
@@ -215,7 +215,9 @@ def raw_step_seconds(run_dir: Path, max_demos: int, rng: np.random.Generator) ->
     return wall / steps, cpu / steps
 
 
-def bench_generation(tasks: list[str], attempts: dict[str, int], raw_samples: int, work: Path) -> list[GenRow]:
+def bench_generation(
+    tasks: list[str], attempts: dict[str, int], raw_samples: int, work: Path, variations: tuple[str, ...] = VARIATIONS
+) -> list[GenRow]:
     """Per task, record one source set per seed in ``SOURCE_SEEDS``; per variation, spread ``attempts[task]``
     attempts evenly over the source sets and pool the results."""
     rows = []
@@ -223,7 +225,7 @@ def bench_generation(tasks: list[str], attempts: dict[str, int], raw_samples: in
         sources = [record(task, work, seed) for seed in SOURCE_SEEDS]
         tries, source_s = sum(t for _, t, _ in sources), sum(s for _, _, s in sources)
         log(f"{task}: {len(sources)} x {NUM_SOURCES} sources in {tries} expert tries, {source_s:.1f} s")
-        for variation in VARIATIONS:
+        for variation in variations:
             if variation not in df.get_task(task).variations:
                 continue
             n = max(1, attempts[task] // len(sources))
@@ -510,6 +512,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_ATTEMPTS} attempts per run, fewer samples")
     parser.add_argument("--attempts", type=int, default=None, help="attempts per task and variation (overrides defaults)")
     parser.add_argument("--tasks", nargs="+", default=None, help=f"tasks to generate (default: all of {', '.join(df.TASKS)})")
+    parser.add_argument("--variations", nargs="+", default=list(VARIATIONS), help="variations to generate in")
+    parser.add_argument(
+        "--generation-only", action="store_true",
+        help="only section 1 (generation rate and overhead against raw mj_step): minutes instead of an hour",
+    )
     return parser.parse_args()
 
 
@@ -528,9 +535,22 @@ def main() -> None:
 
     load_start, src_start = load_average(), source_hash()
     start = time.perf_counter()
+    if args.generation_only:
+        with tempfile.TemporaryDirectory(prefix="demoforge_bench_") as tmp:
+            rows = bench_generation(tasks, attempts, raw_samples, Path(tmp), tuple(args.variations))
+        report = "\n".join([
+            header(command, load_start, load_average(), src_start, source_hash()), generation_section(rows),
+            f"Benchmark run time: {time.perf_counter() - start:.0f} s.", "",
+        ])
+        print(report)
+        if args.out is not None:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(report)
+            log(f"wrote {args.out}")
+        return
     scene_tasks = [t for t in ("stack", "square") if t in tasks]
     with tempfile.TemporaryDirectory(prefix="demoforge_bench_") as tmp:
-        rows = bench_generation(tasks, attempts, raw_samples, Path(tmp))
+        rows = bench_generation(tasks, attempts, raw_samples, Path(tmp), tuple(args.variations))
         log("scene variation ...")
         scene_rows = scenes.dgr_by_family(scene_tasks, 6 if args.quick else 60, Path(tmp))
         log("camera observations ...")
