@@ -26,6 +26,7 @@ LAYERS: list[set[str]] = [
     {"capture"},  # where source demos come from
     {"runner"},  # attempts on workers, shards, resume
     {"render"},  # pictures from stored states
+    {"envs"},  # tasks as reset/step environments (eval's code path, Gymnasium)
     {"learn"},
     {"report"},
     {"cli"},

@@ -25,6 +25,9 @@ from demoforge.scenes.sample import sample_scene  # noqa: E402
 from demoforge.scenes.spec import SceneSpec  # noqa: E402
 from demoforge.tasks import TASKS, get_task  # noqa: E402
 from demoforge.rollout.world import make_world  # noqa: E402
+from demoforge.envs import TaskEnv, env_id, register_envs  # noqa: E402
+
+register_envs()  # gymnasium.make("demoforge/Stack-v0", ...) where gymnasium is installed (extra: gym)
 
 __all__ = [
     "TASKS",
@@ -33,7 +36,9 @@ __all__ = [
     "DemoforgeError",
     "GenerateConfig",
     "SceneSpec",
+    "TaskEnv",
     "__version__",
+    "env_id",
     "generate",
     "get_task",
     "make_world",

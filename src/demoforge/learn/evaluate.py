@@ -2,7 +2,8 @@
 
 Episode i of an evaluation resets the task from ``(seed, i)``, so two policies evaluated with the
 same seed face exactly the same starts. An episode succeeds once the task's success predicate has
-held for ``success_hold_steps`` consecutive steps (the same rule generation uses).
+held for ``success_hold_steps`` consecutive steps (the same rule generation uses). Episodes run
+through ``envs.TaskEnv``, the code the Gymnasium env steps too.
 """
 
 from __future__ import annotations
@@ -15,24 +16,25 @@ from typing import Protocol
 
 import numpy as np
 
-from demoforge.rollout.episode import observe
+from demoforge.envs.task_env import TaskEnv, episode_rng
 from demoforge.errors import DemoforgeError
 from demoforge.learn.features import features
 from demoforge.runner.pool import EVAL_WORKER_BYTES, ordered_map
 from demoforge.sim.controller import target_to_action
-from demoforge.sim.env import SimEnv
-from demoforge.sim.render import CameraRig, offscreen_renderer, resolve_cameras
 from demoforge.tasks import get_task
-from demoforge.tasks.base import Task
-from demoforge.rollout.world import World, make_world
 
 EXPERT = "expert"  # the --policy value that evaluates the task's scripted expert
 
 
 class Agent(Protocol):
-    def reset(self, env: SimEnv, task: Task, rng: np.random.Generator) -> None: ...
+    cameras: tuple[str, ...]  # camera observations it needs (``<camera>_image``), of ``image_size`` pixels
+    image_size: int
 
-    def act(self, env: SimEnv, task: Task) -> np.ndarray:
+    def reset(self, episode: TaskEnv) -> None:
+        """A new episode has started (``episode.rng`` is its random stream, after the reset's draws)."""
+        ...
+
+    def act(self, episode: TaskEnv) -> np.ndarray:
         """The next normalised delta action (7 per arm)."""
         ...
 
@@ -47,37 +49,37 @@ class PolicyAgent:
         from demoforge.learn.policy import Policy
 
         self.policy = Policy.load(folder)
+        self.cameras, self.image_size = tuple(self.policy.cfg.cameras), self.policy.cfg.image_size
         self.queue: list[np.ndarray] = []
-        self.rig: CameraRig | None = None
 
-    def reset(self, env: SimEnv, task: Task, rng: np.random.Generator) -> None:
+    def reset(self, episode: TaskEnv) -> None:
         self.queue = []
-        cfg = self.policy.cfg
-        if cfg.cameras and (self.rig is None or self.rig.model is not env.model):
-            self.rig = CameraRig(env.model, cfg.cameras, cfg.image_size)
-            self.frame = {k: np.zeros(s, d) for k, (s, d) in self.rig.obs_shapes().items()}
 
-    def act(self, env: SimEnv, task: Task) -> np.ndarray:
+    def act(self, episode: TaskEnv) -> np.ndarray:
         if not self.queue:
-            obs = features(observe(env, task), tuple(self.policy.cfg.obs_keys))[0]
-            images = None
-            if self.rig is not None:
-                self.rig.capture(env.data, self.frame)
-                images = np.stack([self.frame[k] for k in self.policy.image_keys])
-            self.queue = list(self.policy.predict(obs, images)[: self.policy.cfg.execute])
+            cfg = self.policy.cfg
+            seen = episode.observe(images=bool(cfg.cameras))
+            obs = features({key: seen[key][None] for key in cfg.obs_keys}, tuple(cfg.obs_keys))[0]
+            images = np.stack([seen[key] for key in self.policy.image_keys]) if cfg.cameras else None
+            self.queue = list(self.policy.predict(obs, images)[: cfg.execute])
         return self.queue.pop(0)
 
 
 class ExpertAgent:
     """The task's scripted expert as a policy (a known reference for the evaluation itself)."""
 
-    def reset(self, env: SimEnv, task: Task, rng: np.random.Generator) -> None:
-        self.stream = task.expert(env, rng)
+    cameras: tuple[str, ...] = ()
+    image_size = 0
+
+    def reset(self, episode: TaskEnv) -> None:
+        env = episode.env
+        self.stream = episode.task.expert(env, episode.rng)
         arms = len(env.arms)
         here = env.eef_pose() if arms == 1 else np.stack([env.eef_pose(i) for i in range(arms)])
         self.last: tuple[np.ndarray, float | np.ndarray] = (here, -1.0 if arms == 1 else np.full(arms, -1.0))
 
-    def act(self, env: SimEnv, task: Task) -> np.ndarray:
+    def act(self, episode: TaskEnv) -> np.ndarray:
+        env = episode.env
         self.last = next(self.stream, self.last)
         target, gripper = self.last
         if len(env.arms) == 1:
@@ -118,7 +120,7 @@ class Episode:
     frames: np.ndarray | None = None
 
 
-_CACHE: dict = {}  # per process: the world and agent of the current evaluation
+_CACHE: dict = {}  # per process: the environment and agent of the current evaluation
 
 
 def run_episode(job: EpisodeJob) -> Episode:
@@ -127,38 +129,24 @@ def run_episode(job: EpisodeJob) -> Episode:
     if key not in _CACHE:
         _CACHE.clear()
         _limit_threads()
-        _CACHE[key] = (make_world(get_task(job.task)), make_agent(job.policy))
-    world, agent = _CACHE[key]
-    return rollout(world, agent, job)
+        agent = make_agent(job.policy)
+        _CACHE[key] = (TaskEnv(job.task, variation=job.variation, cameras=agent.cameras, image_size=agent.image_size),
+                       agent)
+    episode, agent = _CACHE[key]
+    return rollout(episode, agent, job)
 
 
-def rollout(world: World, agent: Agent, job: EpisodeJob) -> Episode:
-    env, task = world.env, world.task
-    rng = np.random.default_rng([job.seed, job.index])
-    task.reset(env, rng, job.variation)
-    agent.reset(env, task, rng)
-    renderer = None
+def rollout(episode: TaskEnv, agent: Agent, job: EpisodeJob) -> Episode:
+    """Episode ``job.index``: reset from ``(seed, index)``, act until success held, unstable physics or
+    ``max_steps``."""
+    episode.reset(episode_rng(job.seed, job.index), job.variation)
+    agent.reset(episode)
     frames = []
-    if job.video_size:
-        (camera,) = resolve_cameras(env.model, [job.camera])
-        renderer = offscreen_renderer(env.model, job.video_size * 3 // 4, job.video_size)
-    held, step = 0, 0
-    try:
-        for step in range(1, task.max_steps + 1):
-            if renderer is not None:
-                renderer.update_scene(env.data, camera=camera)
-                frames.append(renderer.render().copy())
-            env.step(agent.act(env, task))
-            if env.unstable():
-                break
-            held = held + 1 if task.success(env) else 0
-            if held >= task.success_hold_steps:
-                break
-    finally:
-        if renderer is not None:
-            renderer.close()
-    success = held >= task.success_hold_steps
-    return Episode(job.index, success, step, np.stack(frames) if frames else None)
+    while not (episode.terminated or episode.truncated):
+        if job.video_size:
+            frames.append(episode.frame(job.camera, job.video_size * 3 // 4, job.video_size))
+        episode.step(agent.act(episode))
+    return Episode(job.index, episode.success, episode.steps, np.stack(frames) if frames else None)
 
 
 def _limit_threads() -> None:
