@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_cli import assert_user_error, run
 
 import demoforge as df
 from demoforge.data.hdf5 import read_env_args
+from demoforge.rollout.episode import Recorder
 from demoforge.rollout.replay import check_demo
 from demoforge.rollout.world import make_world
 from demoforge.sim.robot import PANDA
 
-BIMANUAL_TASKS = ["two_arm_stack"]
+BIMANUAL_TASKS = ["two_arm_stack", "two_arm_lift", "handover"]
 
 
 @pytest.mark.parametrize("task", BIMANUAL_TASKS)
@@ -33,6 +35,57 @@ def test_bimanual_sources_have_per_arm_arrays_and_replay_exactly(task: str, tmp_
     for d in demos:
         result = check_demo(d, task, "bimanual_panda")
         assert result.ok, result
+
+
+def test_one_gripper_alone_tips_the_long_box_and_the_failure_names_the_idle_arm() -> None:
+    """two_arm_lift needs both arms: lifted by one end, the box slopes past the limit."""
+    from demoforge.tasks.motion import Motion, together
+    from demoforge.tasks.two_arm_lift import MAX_TILT
+
+    task = df.get_task("two_arm_lift")
+    world = make_world(task)
+    env = world.env
+    rng = np.random.default_rng(0)
+    task.reset(env, rng, "D0")
+    right, left = Motion(env, rng, arm=0), Motion(env, rng, arm=1)
+    rec = Recorder(world)
+    rec.start()
+    for stream in ([task._grasp_end(right), left.pause(1)], [right.lift(0.15, speed=0.5), left.pause(1)],
+                   [right.pause(10), left.pause(1)]):
+        for targets, grippers in together([right, left], stream):
+            assert rec.step(targets, grippers)
+    assert task.lifted(env) and env.is_grasping("box", 0)
+    assert task.tilt(env) > 2 * MAX_TILT
+    assert not task.success(env) and task.failure_reason(env) == "left arm not holding the box"
+
+
+def _signal_rise(demo, name: str) -> int:
+    signal = demo.datagen.subtask_term_signals[name]
+    assert signal.any(), name
+    return int(np.argmax(signal))
+
+
+@pytest.mark.parametrize("task", ["two_arm_lift", "handover"])
+def test_coordinated_and_sequential_subtasks_generate(task: str, tmp_path: Path) -> None:
+    """Most attempts succeed; a coordination pair replays one source over one time range; a sequential
+    subtask starts only after the one it waits for (the bar is presented before the right hand takes it,
+    and the left lets go only once the right holds it)."""
+    src, _ = df.record_sources(task, num=6, out=tmp_path / "src.hdf5", seed=0)
+    cfg = df.GenerateConfig(task=task, source=str(src), num_demos=8, max_attempts=8, variation="D1", seed=0)
+    stats = df.generate(cfg, tmp_path / "run", workers=2)
+    assert stats["successes"] >= 5, stats["failures"]
+    demos = df.read_demos(tmp_path / "run" / "demos.hdf5")
+    for demo in demos:
+        sources, segments = demo.meta["sources"], demo.meta["segments"]
+        if task == "two_arm_lift":  # [grasp, lift] per arm; the lifts are one coordination pair
+            assert sources["right"][1] == sources["left"][1] and segments["right"][1] == segments["left"][1]
+        else:
+            left_grasp, presented = _signal_rise(demo, "left_grasp"), _signal_rise(demo, "presented")
+            right_grasp, released = _signal_rise(demo, "right_grasp"), _signal_rise(demo, "left_released")
+            assert left_grasp < presented < right_grasp < released
+    for failed in df.read_demos(tmp_path / "run" / "failed.hdf5", require_datagen=False) if stats["attempts"] > len(
+            demos) else []:
+        assert failed.meta["reason"].split()[0] in ("right", "left", "box", "bar", "physics", "episode"), failed.meta
 
 
 def test_a_bimanual_task_refuses_a_one_arm_robot(tmp_path: Path) -> None:

@@ -27,7 +27,17 @@ def test_task_declares_a_consistent_protocol(name: str) -> None:
         subtasks = task.arm_subtasks(arm)
         assert subtasks and subtasks[-1].signal is None
         assert all(s.signal for s in subtasks[:-1])
-    assert all(s.object in task.objects for s in task.subtasks)
+    assert all(s.object is None or s.object in task.objects for s in task.subtasks)  # None: the world frame
+    names = {s.name: s for s in task.subtasks}
+    for s in task.subtasks:  # partners and waits name another arm's subtask
+        assert s.kind in ("parallel", "coordination", "sequential"), s
+        other = names[s.partner] if s.kind == "coordination" else names[s.after] if s.kind == "sequential" else None
+        if other is not None:
+            assert other.arm != s.arm
+        if s.kind == "coordination":  # one object, one transform: the pair is declared on both sides
+            assert other.kind == "coordination" and other.partner == s.name and other.object == s.object
+        if s.kind == "sequential":
+            assert other.signal is not None or other is task.arm_subtasks(other.arm)[-1]
     assert {"D0", "D1", "D2"} <= set(task.variations)
     world = make_world(task)
     for obj in task.objects:

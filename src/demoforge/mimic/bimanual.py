@@ -137,7 +137,7 @@ def run_arms_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, inde
                 break
         if not reason and not rec.succeeded():
             reason = "failed at the end: " + ", ".join(f"{p.name} arm: {p.subtasks[-1].name}" for p in plans)
-    if reason and not reason.startswith(("physics", "episode")):
+    if reason.startswith("failed at the end"):  # the task may say more about its end state (which arm let go)
         reason = task.failure_reason(env) or reason
     demo = rec.finish(attempt=index, seed=cfg.seed, variation=cfg.variation, reason=reason,
                       segments={p.name: p.segments for p in plans}, sources={p.name: p.chosen for p in plans})
@@ -159,15 +159,34 @@ class _Planner:
                  offsets: dict[int, list[int]], extents_now: dict[str, tuple[float, float]]) -> None:
         self.world, self.sources, self.cfg, self.rng = world, sources, cfg, rng
         self.offsets, self.extents_now = offsets, extents_now
+        task = world.task
+        self.subtask_index = {  # subtask name -> (arm, index among that arm's subtasks)
+            sub.name: (arm, i) for arm in range(task.num_arms) for i, sub in enumerate(task.arm_subtasks(arm))
+        }
 
     def _object_now(self, sub: Subtask) -> np.ndarray:
         task, env = self.world.task, self.world.env
+        if sub.object is None:  # a subtask in the world frame: replayed where the source did it
+            return np.eye(4)
         return anchor_pose(task.object_pose(env, sub.object), self.extents_now.get(sub.object), sub.anchor)
+
+    def segment(self, sub: Subtask, arm: int, index: int, demo: int) -> tuple[int, int]:
+        """[start, end) of an arm's subtask in a source demo; a sequential subtask starts no earlier than its
+        ``after`` subtask ended there: what the arm did before is waiting, which the generator does itself,
+        and the reference object is taken where it was when the arm could begin (the bar once presented)."""
+        start, end = self.sources.segment_range(demo, index, self.offsets[arm], arm)
+        if sub.after is not None:
+            other, other_index = self.subtask_index[sub.after]
+            ready = self.sources.segment_range(demo, other_index, self.offsets[other], other)[1]
+            start = min(max(start, ready), end - 1)
+        return start, end
 
     def _src_objects(self, sub: Subtask, arm: int, index: int) -> np.ndarray:
         """The reference object's (anchored) pose in every source demo at the start of this subtask."""
         s = self.sources
-        starts = [s.segment_range(d, index, self.offsets[arm], arm)[0] for d in range(len(s.demos))]
+        if sub.object is None:
+            return np.broadcast_to(np.eye(4), (len(s.demos), 4, 4))
+        starts = [self.segment(sub, arm, index, d)[0] for d in range(len(s.demos))]
         return np.stack([
             anchor_pose(demo.datagen.object_poses[sub.object][t], ext.get(sub.object), sub.anchor)
             for demo, t, ext in zip(s.demos, starts, s.extents)
@@ -181,7 +200,7 @@ class _Planner:
         world_T_object = self._object_now(sub)
         src_objects = self._src_objects(sub, arm, plan.current)
         d = select_source(src_objects, world_T_object, cfg.selection, cfg.nearest_k, self.rng)
-        start, end = self.sources.segment_range(d, plan.current, self.offsets[arm], arm)
+        start, end = self.segment(sub, arm, plan.current, d)
         track, src = self.sources.demos[d].datagen.arm(arm), self.sources.demos[d]
         mover = track.target_pose if sub.held is None else src.datagen.object_poses[sub.held]
         start += approach_start(mover[start:end], src_objects[d], track.gripper_action[start:end], cfg.approach_radius)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from demoforge.errors import DemoforgeError
 from demoforge.tasks.base import Placement, Subtask, Task
+from demoforge.tasks.handover import Handover
 from demoforge.tasks.lift import Lift
 from demoforge.tasks.pour import Pour
 from demoforge.tasks.square import Square
 from demoforge.tasks.stack import Stack
 from demoforge.tasks.stack_three import StackThree
+from demoforge.tasks.two_arm_lift import TwoArmLift
 from demoforge.tasks.two_arm_stack import TwoArmStack
 
-TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour, TwoArmStack)}
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour, TwoArmStack, TwoArmLift, Handover)}
 
 
 def get_task(name: str) -> Task:

@@ -34,7 +34,7 @@ class Subtask:
     """
 
     name: str
-    object: str
+    object: str | None  # None: no reference object, the segment is replayed in the world frame
     signal: str | None
     held: str | None = None
     anchor: str = "center"  # "center" or "top" of the reference object

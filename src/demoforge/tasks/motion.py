@@ -67,7 +67,8 @@ class Motion:
         self.target = env.eef_pose(arm)
         self.gripper = -1.0
 
-    def _emit(self, pose: np.ndarray) -> tuple[np.ndarray, float]:
+    def emit(self, pose: np.ndarray) -> tuple[np.ndarray, float]:
+        """One step toward ``pose`` with this demonstrator's tremor, and the current gripper command."""
         out = pose.copy()
         if self.style.tremor > 0:
             out[:3, 3] += self.rng.normal(0.0, self.style.tremor, 3)
@@ -99,7 +100,7 @@ class Motion:
         rots = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([start[:3, :3], goal[:3, :3]])))(frac).as_matrix()
         for pos, rot in zip(positions, rots):
             self.target = geo.make_pose(pos, rot)
-            yield self._emit(self.target)
+            yield self.emit(self.target)
         self.target = goal
 
     def grip(self, value: float, steps: int | None = None) -> ExpertStream:
@@ -109,14 +110,14 @@ class Motion:
 
     def pause(self, steps: int) -> ExpertStream:
         for _ in range(steps):
-            yield self._emit(self.target)
+            yield self.emit(self.target)
 
     def settle(self, tolerance: float = 0.004, max_steps: int = 20) -> ExpertStream:
         """Hold the target until the arm has caught up with it (a person waits before a careful move)."""
         for _ in range(max_steps):
             if np.linalg.norm(self.env.eef_pose(self.arm)[:3, 3] - self.target[:3, 3]) < tolerance:
                 return
-            yield self._emit(self.target)
+            yield self.emit(self.target)
 
     def lift(self, height: float, speed: float = 1.0) -> ExpertStream:
         """Straight up by ``height`` metres from the current target."""
@@ -200,3 +201,22 @@ def together(motions: list[Motion], streams: list[ExpertStream]) -> ExpertStream
         if all(done):
             return
         yield np.stack(targets), np.array(grippers, dtype=float)
+
+
+def move_together(motions: list[Motion], offset: np.ndarray, speed: float = 1.0) -> ExpertStream:
+    """Every arm's target shifted by the same world ``offset`` on one shared minimum-jerk clock.
+
+    What two hands holding one object do: the object stays rigid only if the hands move as one.
+    """
+    style = motions[0].style
+    dist = float(np.linalg.norm(offset))
+    seconds = max(dist / (style.speed * speed), 0.25) * float(motions[0].rng.uniform(0.9, 1.15))
+    frac = min_jerk(max(2, int(np.ceil(seconds / CONTROL_DT))))
+    starts = [m.target.copy() for m in motions]
+    for f in frac:
+        steps = []
+        for motion, start in zip(motions, starts):
+            motion.target = start.copy()
+            motion.target[:3, 3] += f * np.asarray(offset, dtype=float)
+            steps.append(motion.emit(motion.target))
+        yield np.stack([t for t, _ in steps]), np.array([g for _, g in steps], dtype=float)

@@ -19,6 +19,18 @@ def add_free_body(spec: mujoco.MjSpec, name: str) -> mujoco.MjsBody:
     return body
 
 
+def add_box_geom(
+    body: mujoco.MjsBody, name: str, half: tuple[float, ...], pos: tuple[float, ...],
+    rgba: tuple[float, ...], friction: tuple[float, ...], **inertia: float,
+) -> None:
+    """A world-colliding box geom with torsional friction (condim 4), as the gripper pads have: one piece of
+    a composite object (a nut, a peg, a bin)."""
+    body.add_geom(
+        name=name, type=mujoco.mjtGeom.mjGEOM_BOX, size=list(half), pos=list(pos), rgba=list(rgba),
+        friction=list(friction), contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY, condim=4, **inertia,
+    )
+
+
 def add_box_object(
     spec: mujoco.MjSpec, name: str, half_size: tuple[float, float, float], rgba: tuple[float, ...], density: float = 600.0
 ) -> mujoco.MjsBody:

@@ -11,10 +11,10 @@ import numpy as np
 
 from demoforge import geometry as geo
 from demoforge.sim.env import SimEnv
-from demoforge.sim.scene import TABLE_TOP_Z, WORLD_CONAFFINITY, WORLD_CONTYPE
+from demoforge.sim.scene import TABLE_TOP_Z
 from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
 from demoforge.tasks.motion import Motion, grasp_pose
-from demoforge.tasks.objects import add_free_body, place_pose
+from demoforge.tasks.objects import add_box_geom, add_free_body, place_pose
 
 # Nut: a square ring (origin at its centre, z up) with a handle along +x.
 HOLE_HALF = 0.015  # 3 mm clearance per side around the peg
@@ -38,26 +38,15 @@ PEG_FRICTION = (0.5, 0.005, 0.0001)
 MAX_WRIST_YAW = np.deg2rad(105)  # keep the last joint well inside its range
 
 
-def _box(
-    body: mujoco.MjsBody, name: str, half: tuple[float, ...], pos: tuple[float, ...],
-    rgba: tuple[float, ...], friction: tuple[float, ...], **inertia: float,
-) -> None:
-    """A world-colliding box geom with torsional friction (condim 4), as the gripper pads have."""
-    body.add_geom(
-        name=name, type=mujoco.mjtGeom.mjGEOM_BOX, size=list(half), pos=list(pos), rgba=list(rgba),
-        friction=list(friction), contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY, condim=4, **inertia,
-    )
-
-
 def add_nut(spec: mujoco.MjSpec) -> None:
     body = add_free_body(spec, "nut")
     body.pos = [0.5, 0.1, TABLE_TOP_Z + NUT_HALF_H]
     mid = HOLE_HALF + WALL / 2
     look = (NUT_RGBA, NUT_FRICTION)
     for i, sign in enumerate((1, -1)):
-        _box(body, f"nut_side_y{i}", (RING_HALF, WALL / 2, NUT_HALF_H), (0, sign * mid, 0), *look, density=600.0)
-        _box(body, f"nut_side_x{i}", (WALL / 2, HOLE_HALF, NUT_HALF_H), (sign * mid, 0, 0), *look, density=600.0)
-    _box(body, "nut_handle", (HANDLE_LEN / 2, HANDLE_HALF_W, NUT_HALF_H), (GRASP_X, 0, 0), *look, density=600.0)
+        add_box_geom(body, f"nut_side_y{i}", (RING_HALF, WALL / 2, NUT_HALF_H), (0, sign * mid, 0), *look, density=600.0)
+        add_box_geom(body, f"nut_side_x{i}", (WALL / 2, HOLE_HALF, NUT_HALF_H), (sign * mid, 0, 0), *look, density=600.0)
+    add_box_geom(body, "nut_handle", (HANDLE_LEN / 2, HANDLE_HALF_W, NUT_HALF_H), (GRASP_X, 0, 0), *look, density=600.0)
 
 
 def add_peg(spec: mujoco.MjSpec) -> None:
@@ -65,8 +54,8 @@ def add_peg(spec: mujoco.MjSpec) -> None:
     body = add_free_body(spec, "peg")
     body.pos = [0.55, -0.1, TABLE_TOP_Z]
     look = (PEG_RGBA, PEG_FRICTION)
-    _box(body, "peg_plate", (PLATE_HALF, PLATE_HALF, PLATE_HALF_H), (0, 0, PLATE_HALF_H), *look, mass=4.5)
-    _box(body, "peg_post", (PEG_HALF, PEG_HALF, POST_HALF_H), (0, 0, 2 * PLATE_HALF_H + POST_HALF_H), *look, mass=0.5)
+    add_box_geom(body, "peg_plate", (PLATE_HALF, PLATE_HALF, PLATE_HALF_H), (0, 0, PLATE_HALF_H), *look, mass=4.5)
+    add_box_geom(body, "peg_post", (PEG_HALF, PEG_HALF, POST_HALF_H), (0, 0, 2 * PLATE_HALF_H + POST_HALF_H), *look, mass=0.5)
 
 
 def _yaw(pose: np.ndarray) -> float:
