@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import enum
 import functools
+import inspect
 import json
 import shutil
 import signal
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
+import annotated_types
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -23,6 +28,7 @@ from rich.table import Table
 from demoforge.errors import (
     EXIT_DISK_FULL, EXIT_INTERRUPTED, EXIT_SHORT, EXIT_TERMINATED, EXIT_USER, DemoforgeError, Terminated,
 )
+from demoforge.mimic.generate import GenerateConfig
 from demoforge.outputs import NOT_WRITABLE, OutputFolder, check_output_file, is_disk_full, write_text
 
 app = typer.Typer(
@@ -113,25 +119,21 @@ def _progress() -> Progress:
     )
 
 
-def _parse_range(text: str, option: str) -> tuple[int, int]:
-    try:
-        lo, hi = (int(v) for v in text.split(","))
-    except ValueError:
-        raise DemoforgeError(f"{option} expects two integers 'LOW,HIGH', got {text!r}") from None
-    return lo, hi
-
-
 def _load_axes(path: Path | None) -> Any:
     """``SceneAxes`` from a JSON file such as {"lights": 0, "distractors": 2}; errors name the file and field."""
-    from demoforge.errors import InputFileError
     from demoforge.scenes.spec import SceneAxes
 
-    if path is None:
-        return SceneAxes()
+    return SceneAxes() if path is None else _load_model(SceneAxes, path, "scene axes")
+
+
+def _load_model(model: type[BaseModel], path: Path, what: str) -> Any:
+    """A pydantic ``model`` from a JSON file; errors name the file and the field."""
+    from demoforge.errors import InputFileError
+
     try:
-        return SceneAxes.model_validate_json(path.read_text())
+        return model.model_validate_json(path.read_text())
     except OSError as exc:
-        raise InputFileError(path, f"cannot read scene axes ({exc.strerror})") from None
+        raise InputFileError(path, f"cannot read {what} ({exc.strerror})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InputFileError(path, first["msg"], field=".".join(str(p) for p in first["loc"]) or None) from None
@@ -165,6 +167,117 @@ def _workers(requested: int | None, jobs: int, per_worker_bytes: int, noun: str)
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class ConfigOptions:
+    """Command-line options made from a pydantic config's fields, so a command cannot drift from the Python API.
+
+    Each field is ``--field-name`` with the field's type, default, bounds and description (as the help):
+    a bool is ``--x/--no-x``, a ``Literal`` a choice, a list of text comma-separated text, a tuple of
+    integers ``"10,20"``, a nested model a JSON file, a field in ``paths`` a path. ``aliases`` keep older
+    names of options working; ``defaults`` give the command line a default for fields the config requires.
+    """
+
+    def __init__(self, model: type[BaseModel], *, aliases: dict[str, tuple[str, ...]] | None = None,
+                 defaults: dict[str, Any] | None = None, paths: tuple[str, ...] = ()) -> None:
+        self.model, self.aliases, self.defaults, self.paths = model, aliases or {}, defaults or {}, paths
+        self.converters: dict[str, Callable[[Any], Any]] = {}
+        self.nullable = {name for name, info in model.model_fields.items() if _without_none(info.annotation)[1]}
+        self.parameters = [self._parameter(name, info) for name, info in model.model_fields.items()]
+
+    def names(self, field: str) -> tuple[str, ...]:
+        """The option's names: ``--field-name`` first, then its aliases."""
+        return ("--" + field.replace("_", "-"), *self.aliases.get(field, ()))
+
+    def expand(self, fn: F) -> F:
+        """Give ``fn`` one option per field in place of its ``**`` parameter (typer reads ``__signature__``)."""
+        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+               for p in inspect.signature(fn, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+        fn.__signature__ = inspect.Signature([*self.parameters, *own], return_annotation=None)  # type: ignore[attr-defined]
+        return fn
+
+    def config(self, values: dict[str, Any]) -> Any:
+        """The config from the options' values; a refused value names its option."""
+        fields = {}
+        for name, value in values.items():
+            value = self.converters[name](value)
+            if value is not None or name in self.nullable:  # else the field's default (a nested model's)
+                fields[name] = value
+        try:
+            return self.model(**fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else ""
+            if field not in self.converters:
+                raise
+            raise DemoforgeError(f"invalid value for {' / '.join(self.names(field))}: {first['msg']}") from None
+
+    def _parameter(self, name: str, info: FieldInfo) -> inspect.Parameter:
+        kind, optional = _without_none(info.annotation)
+        default = self.defaults[name] if name in self.defaults else (
+            None if info.is_required() else info.get_default(call_default_factory=True))
+        names, text, extra = self.names(name), info.description or "", {}
+        convert: Callable[[Any], Any] = lambda value: value  # noqa: E731
+        for bound in info.metadata if kind is int else ():  # a float's bounds: pydantic's (NaN is "not finite")
+            if isinstance(bound, annotated_types.Ge):
+                extra["min"] = bound.ge
+            elif isinstance(bound, annotated_types.Le):
+                extra["max"] = bound.le
+        if name in self.paths:
+            kind, default = Path, None if default is None else Path(default)
+            convert = lambda value: None if value is None else str(value)  # noqa: E731
+        elif kind is bool:
+            names = (f"{names[0]}/--no-{names[0][2:]}", *names[1:])
+        elif kind in (int, float, str):
+            pass
+        elif get_origin(kind) is Literal:
+            choices = enum.Enum(name.title().replace("_", ""), [(str(v), v) for v in get_args(kind)], type=str)
+            kind, default = choices, choices(default)
+            convert = lambda value: value.value  # noqa: E731
+        elif get_origin(kind) is list and get_args(kind) == (str,):
+            kind, default, text = str, ",".join(default), f"{text} (comma separated)"
+            convert = _split
+        elif get_origin(kind) is tuple and set(get_args(kind)) == {int}:
+            count = len(get_args(kind))
+            kind, default, extra["metavar"] = str, ",".join(map(str, default)), ",".join(["INT"] * count)
+            convert = functools.partial(_parse_ints, count=count, option=" / ".join(names))
+        elif isinstance(kind, type) and issubclass(kind, BaseModel):
+            model, what = kind, name.replace("_", " ")
+            kind, default, optional, text = Path, None, True, f"{text}: a JSON file of {model.__name__} (docs/formats.md)"
+            convert = lambda path: None if path is None else _load_model(model, path, what)  # noqa: E731
+        else:
+            raise TypeError(f"{self.model.__name__}.{name}: no command-line option for the type {info.annotation}")
+        self.converters[name] = convert
+        annotation = Annotated[kind | None if optional else kind, typer.Option(*names, help=text, **extra)]  # type: ignore[operator]
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def _without_none(annotation: Any) -> tuple[Any, bool]:
+    """``int | None`` -> (int, True); ``int`` -> (int, False)."""
+    if get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation):
+        rest = [a for a in get_args(annotation) if a is not type(None)]
+        return (rest[0] if len(rest) == 1 else Union[tuple(rest)]), True
+    return annotation, False
+
+
+def _parse_ints(text: str, count: int, option: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        example = ",".join(str(10 * (i + 1)) for i in range(count))
+        raise DemoforgeError(f"{option} expects {count} integers separated by commas (e.g. {example}), got {text!r}")
+    return values
+
+
+# generate's options are GenerateConfig's fields; --offset and --noise are their names from before
+GENERATE_OPTIONS = ConfigOptions(
+    GenerateConfig,
+    aliases={"boundary_offset": ("--offset",), "action_noise": ("--noise",)},
+    defaults={"task": "stack", "source": "src.hdf5"},
+    paths=("source", "annotations"),
+)
 
 
 # ---- verbs ------------------------------------------------------------------------------------------
@@ -259,56 +372,22 @@ def annotate(
 
 @app.command()
 @user_errors
+@GENERATE_OPTIONS.expand
 def generate(
-    task: Annotated[str, typer.Option(help="task name")] = "stack",
-    source: Annotated[Path, typer.Option(help="source demos (HDF5 with datagen_info)")] = Path("src.hdf5"),
-    num_demos: Annotated[int, typer.Option(min=1, help="successful demos to produce")] = 100,
-    variation: Annotated[str, typer.Option(help="reset distribution: D0, D1, D2")] = "D1",
-    seed: Annotated[int, typer.Option(min=0, help="random seed; same seed + inputs = same dataset")] = 0,
     out: Annotated[Path, typer.Option(help="output run folder")] = Path("runs/generated"),
-    max_attempts: Annotated[int | None, typer.Option(help="give up after this many attempts (default 20 x num)")] = None,
-    selection: Annotated[str, typer.Option(help="source segment choice: nearest or random")] = "nearest",
-    nearest_k: Annotated[int, typer.Option(help="choose among the k nearest sources")] = 3,
-    transition_steps: Annotated[int, typer.Option(help="interpolation steps into each segment (at least)")] = 5,
-    transition_max_step: Annotated[float, typer.Option(help="longest bridging move per step, m (0 = fixed steps)")] = 0.02,
-    transition_lift: Annotated[float, typer.Option(help="bridges arc up by this x their length (0 = straight)")] = 0.3,
-    approach_radius: Annotated[float, typer.Option(
-        help="replay segments from where the hand (or what it carries) first comes this close to the object, horizontally, m (0 = whole, as MimicGen)")] = 0.1,
-    grasp_correction: Annotated[bool, typer.Option(help="keep a carried object's pose relative to the target")] = True,
-    offset: Annotated[str, typer.Option(help="random shift of subtask ends, 'LOW,HIGH' steps")] = "10,20",
-    noise: Annotated[float, typer.Option(help="action noise std (normalised units)")] = 0.05,
-    annotations: Annotated[Path | None, typer.Option(help="subtask boundaries overriding the signals")] = None,
-    keep_failed: Annotated[bool, typer.Option(help="store failed attempts in failed.hdf5")] = True,
-    robot: Annotated[str | None, typer.Option(
-        help="built-in robot name or robot config file (default: the task's robot)")] = None,
-    scenes: Annotated[str | None, typer.Option(help="sample a new scene of this family per attempt (tabletop, kitchen)")] = None,
-    scene_axes: Annotated[Path | None, typer.Option(help="JSON turning scene axes off or widening them (docs/formats.md)")] = None,
-    cameras: Annotated[str, typer.Option(help="cameras to render into obs/<camera>_image, e.g. agentview,wrist")] = "",
-    image_size: Annotated[int, typer.Option(help="square camera image size, pixels")] = 84,
-    depth: Annotated[bool, typer.Option(help="also render obs/<camera>_depth (metres)")] = False,
-    segmentation: Annotated[bool, typer.Option(help="also render obs/<camera>_segmentation_instance")] = False,
     workers: Annotated[int | None, typer.Option(min=1, help="worker processes (default: all cores)")] = None,
     resume: Annotated[bool, typer.Option(help="continue an interrupted run in --out (same options)")] = False,
     executor: Annotated[str, typer.Option(help="local (processes on this machine) or ray (a Ray cluster)")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address (e.g. auto); default: start Ray here")] = None,
     overwrite: Annotated[bool, typer.Option(
         help="replace a previous run in --out (only a run folder; the old one stays until the new one is complete)")] = False,
+    **config: Any,
 ) -> None:
     """Generate new demos from source demos (MimicGen-style) and keep only the successful ones.
 
     Exit codes: 0 all demos made, 3 stopped at --max-attempts with fewer (kept), 2 bad input, 4 disk full.
     """
-    from demoforge.mimic.generate import GenerateConfig
-
-    cfg = GenerateConfig(
-        task=task, source=str(source), num_demos=num_demos, max_attempts=max_attempts, variation=variation,
-        seed=seed, robot=robot, selection=selection, nearest_k=nearest_k, transition_steps=transition_steps,
-        transition_max_step=transition_max_step, transition_lift=transition_lift, approach_radius=approach_radius,
-        grasp_correction=grasp_correction, boundary_offset=_parse_range(offset, "--offset"), action_noise=noise,
-        annotations=str(annotations) if annotations else None, keep_failed=keep_failed, scenes=scenes,
-        scene_axes=_load_axes(scene_axes), cameras=_split(cameras), image_size=image_size,
-        depth=depth, segmentation=segmentation,
-    )
+    cfg = GENERATE_OPTIONS.config(config)
     if resume and overwrite:
         raise DemoforgeError("--resume and --overwrite contradict each other; pick one")
     stats = _run_generation(cfg, out, workers, resume, executor, address, overwrite)
@@ -561,7 +640,6 @@ def demo(
     """The end-to-end job: record sources, generate, summarise, and render a video of generated demos."""
     from demoforge.capture.scripted import record_sources
     from demoforge.render.grid_video import grid_video
-    from demoforge.mimic.generate import GenerateConfig
     from demoforge.report import build_report
     from demoforge.runner.pool import plan_workers
     from demoforge.tasks import get_task

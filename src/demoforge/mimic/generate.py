@@ -29,15 +29,17 @@ class GenerateConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    task: str
-    source: str = Field(description="source HDF5 file")
+    task: str = Field(description="task name (see `demoforge tasks`)")
+    source: str = Field(description="source demos (HDF5 with datagen_info)")
     num_demos: int = Field(100, ge=1, description="successful demos to produce")
     max_attempts: int | None = Field(None, ge=1, description="stop after this many attempts (default 20 x num_demos)")
-    variation: str = "D1"
-    seed: int = Field(0, ge=0, description="random seed (numpy seeds are non-negative)")
+    variation: str = Field("D1", description="reset distribution: D0, D1, D2")
+    seed: int = Field(0, ge=0, description="random seed; same seed + inputs = same dataset")
     robot: str | None = Field(None, description="built-in robot name or robot config file (default: the task's robot)")
-    selection: Literal["random", "nearest"] = "nearest"
-    nearest_k: int = Field(3, ge=1)
+    selection: Literal["random", "nearest"] = Field(
+        "nearest", description="source segment choice: nearest (reference object pose) or random"
+    )
+    nearest_k: int = Field(3, ge=1, description="choose among the k nearest sources")
     transition_steps: int = Field(5, ge=1, description="interpolated steps bridging into each segment (at least)")
     transition_max_step: float = Field(
         0.02, ge=0.0, description="longest move per bridging step, metres (0 = fixed steps, as MimicGen)"
@@ -55,11 +57,17 @@ class GenerateConfig(BaseModel):
     grasp_correction: bool = Field(
         True, description="keep a held object's (not only the gripper's) pose relative to the reference; off = MimicGen"
     )
-    keep_failed: bool = True
-    annotations: str | None = None
-    scenes: str | None = Field(None, description="scene family to sample a new scene from for every attempt")
+    keep_failed: bool = Field(True, description="store failed attempts in failed.hdf5")
+    annotations: str | None = Field(
+        None, description="JSON of subtask boundaries per source demo, overriding the signals"
+    )
+    scenes: str | None = Field(
+        None, description="scene family to sample a new scene from for every attempt (tabletop, kitchen)"
+    )
     scene_axes: SceneAxes = Field(default_factory=SceneAxes, description="which scene axes vary, and how widely")
-    cameras: list[str] = Field(default_factory=list, description="cameras rendered into obs/<camera>_image")
+    cameras: list[str] = Field(
+        default_factory=list, description="cameras rendered into obs/<camera>_image: agentview, wrist, ..."
+    )
     image_size: int = Field(84, ge=8, le=1024, description="square image size, pixels")
     depth: bool = Field(False, description="also render obs/<camera>_depth (metres)")
     segmentation: bool = Field(False, description="also render obs/<camera>_segmentation_instance")
