@@ -68,7 +68,11 @@ class SimEnv:
         self.state_size = mujoco.mj_stateSize(model, STATE_SPEC)
         self._body_geoms: dict[str, np.ndarray] = {}
         self._body_ids: dict[tuple[str, ...], np.ndarray] = {}
-        self._masks: dict[bytes, np.ndarray] = {}
+        self._geom_sets: dict[bytes, frozenset[int]] = {}
+        self._ids: dict[tuple[str, str], int] = {}  # (kind, name) -> id: name lookups cost microseconds per step
+        self._bad_warnings = [int(w) for w in (
+            mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL
+        )]
         self.robot_geom_mask = np.zeros(model.ngeom, dtype=bool)
         for arm in self.arms:
             self.robot_geom_mask[self.body_geoms(model.body(arm.base_body_id).name)] = True
@@ -110,7 +114,15 @@ class SimEnv:
         return geo.make_pose(self.data.xpos[body_id], self.data.xmat[body_id].reshape(3, 3))
 
     def body_pose(self, body: str) -> np.ndarray:
-        return self.body_pose_by_id(self.model.body(body).id)
+        return self.body_pose_by_id(self._id("body", body))
+
+    def _id(self, kind: str, name: str) -> int:
+        """Id of a named model element (cached; KeyError as MuJoCo's own lookup for an unknown name)."""
+        key = (kind, name)
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = int(getattr(self.model, kind)(name).id)
+        return found
 
     def arm_qpos(self) -> np.ndarray:
         return self.data.qpos[self.arm_qpos_adr].copy()
@@ -131,66 +143,67 @@ class SimEnv:
             ids = self._body_ids[names] = np.array([self.model.body(name).id for name in names], dtype=int)
         return ids
 
-    def _mask(self, geoms: np.ndarray) -> np.ndarray:
-        """Boolean mask over all geoms marking ``geoms`` (cached: contact queries run every step)."""
-        key = np.asarray(geoms, dtype=np.int64).tobytes()
-        mask = self._masks.get(key)
-        if mask is None:
-            mask = np.zeros(self.model.ngeom, dtype=bool)
-            mask[np.asarray(geoms, dtype=np.int64)] = True
-            self._masks[key] = mask
-        return mask
-
     def rest_height(self, body: str) -> float:
         """Height of a body's origin above the surface it stands on upright (from its geoms' sizes)."""
         return -vertical_extent(self.model, body)[0]
 
     def half_height(self, geom: str) -> float:
         """Half height of a box or cylinder geom as simulated (scenes may resize task objects)."""
-        g = self.model.geom(geom).id
+        g = self._id("geom", geom)
         axis = 1 if int(self.model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_CYLINDER) else 2
         return float(self.model.geom_size[g, axis])
 
     def half_width(self, geom: str) -> float:
         """Smallest horizontal half extent of a box or cylinder geom (how far off-centre something can rest on it)."""
-        g = self.model.geom(geom).id
+        g = self._id("geom", geom)
         if int(self.model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_CYLINDER):
             return float(self.model.geom_size[g, 0])
         return float(min(self.model.geom_size[g, 0], self.model.geom_size[g, 1]))
 
     def yaw_symmetry(self, geom: str) -> int:
         """n-fold symmetry about z of a box (4 if square, else 2) or cylinder (0: any yaw) geom."""
-        g = self.model.geom(geom).id
+        g = self._id("geom", geom)
         if int(self.model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_CYLINDER):
             return 0
         size = self.model.geom_size[g]
         return 4 if abs(size[0] - size[1]) < 1e-6 else 2
 
+    def _geom_set(self, geoms: np.ndarray) -> frozenset[int]:
+        """``geoms`` as a set of ints (cached: contact queries run every step, over a handful of contacts)."""
+        key = np.asarray(geoms, dtype=np.int64).tobytes()
+        found = self._geom_sets.get(key)
+        if found is None:
+            found = self._geom_sets[key] = frozenset(np.asarray(geoms, dtype=np.int64).tolist())
+        return found
+
     def in_contact(self, geoms_a: np.ndarray, geoms_b: np.ndarray) -> bool:
         """Whether any geom of ``geoms_a`` touches any geom of ``geoms_b`` right now."""
-        ncon = self.data.ncon
-        if ncon == 0:
+        if self.data.ncon == 0:
             return False
-        pairs = self.data.contact.geom[:ncon]
-        in_a, in_b = self._mask(geoms_a), self._mask(geoms_b)
-        g0, g1 = pairs[:, 0], pairs[:, 1]
-        return bool(np.any((in_a[g0] & in_b[g1]) | (in_a[g1] & in_b[g0])))
+        in_a, in_b = self._geom_set(geoms_a), self._geom_set(geoms_b)
+        # A plain loop over the few contacts: a dozen numpy calls per query cost more than the loop.
+        for g0, g1 in self.data.contact.geom.tolist():
+            if (g0 in in_a and g1 in in_b) or (g1 in in_a and g0 in in_b):
+                return True
+        return False
 
     def is_grasping(self, body: str, arm: int = 0) -> bool:
         """Both fingers of an arm touch the body (a two-sided grasp)."""
-        ncon = self.data.ncon
-        if ncon == 0:
+        if self.data.ncon == 0:
             return False
-        pairs = self.data.contact.geom[:ncon]
-        in_body = self._mask(self.body_geoms(body))
-        touching = np.concatenate((pairs[in_body[pairs[:, 0]], 1], pairs[in_body[pairs[:, 1]], 0]))
-        return all(bool((touching == finger).any()) for finger in self.arms[arm].finger_geom_ids)
+        in_body = self._geom_set(self.body_geoms(body))
+        touching = set()
+        for g0, g1 in self.data.contact.geom.tolist():
+            if g0 in in_body:
+                touching.add(g1)
+            if g1 in in_body:
+                touching.add(g0)
+        return self._geom_set(self.arms[arm].finger_geom_ids) <= touching
 
     def unstable(self) -> bool:
         """Physics blew up: MuJoCo flagged a bad acceleration/state or the state is not finite."""
-        warn = self.data.warning
-        bad = (mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL)
-        return any(warn[int(w)].number > 0 for w in bad) or not np.all(np.isfinite(self.data.qpos))
+        counts = self.data.warning.number
+        return any(counts[w] > 0 for w in self._bad_warnings) or not np.isfinite(self.data.qpos).all()
 
     # ---- acting ------------------------------------------------------------------------------
     def apply_target(self, world_T_target: np.ndarray, gripper: float, arm: int = 0) -> None:
