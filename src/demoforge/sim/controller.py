@@ -48,6 +48,27 @@ def target_to_abs_action(world_T_base: np.ndarray, world_T_target: np.ndarray, g
     return np.concatenate([base_T_target[..., :3, 3], rotvec, np.asarray(gripper, dtype=float)[..., None]], axis=-1)
 
 
+def index_or_slice(ids: np.ndarray) -> np.ndarray | slice:
+    """A slice for consecutive ids (reads and writes through it skip numpy's fancy indexing), else the ids."""
+    ids = np.asarray(ids, dtype=int)
+    if len(ids) and np.array_equal(ids, np.arange(ids[0], ids[0] + len(ids))):
+        return slice(int(ids[0]), int(ids[0]) + len(ids))
+    return ids
+
+
+try:  # the gufunc behind np.linalg.solve (LAPACK gesv, the same bits) without its per-call checks: 6 of its 9 us
+    from numpy.linalg._umath_linalg import solve as _gesv
+except ImportError:  # pragma: no cover - numpy moved it
+    _gesv = None
+
+
+def _solve(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    if _gesv is None:  # pragma: no cover
+        out[:] = np.linalg.solve(a, b)
+        return out
+    return _gesv(a, b, signature="dd->d", out=out)
+
+
 class DiffIK:
     """Weighted damped least-squares IK from the measured joints to a target site pose, with a home-posture null space.
 
@@ -55,6 +76,8 @@ class DiffIK:
     control step reach sub-millimetre accuracy for the small per-step motions of a 20 Hz controller.
     Joint costs resolve redundancy: on the Panda, joint 3 shares joint 1's axis whenever joint 2 is
     near zero, and splitting a motion between the two makes their torque-limited servos fight.
+    It runs every control step, so it works in preallocated buffers (the arithmetic is that of the
+    plain numpy expressions in the comments, operation for operation).
     """
 
     def __init__(
@@ -83,37 +106,56 @@ class DiffIK:
         joint_ids = model.dof_jntid[dof_adr]
         self.q_low = model.jnt_range[joint_ids, 0] + 1e-3
         self.q_high = model.jnt_range[joint_ids, 1] - 1e-3
-        self._jacp = np.zeros((3, model.nv))
-        self._jacr = np.zeros((3, model.nv))
-        self._jac = np.zeros((6, len(dof_adr)))
+        n = len(dof_adr)
+        self._qpos_index = index_or_slice(qpos_adr)
+        self._dof_index = index_or_slice(dof_adr)
+        self._jac_full = np.zeros((6, model.nv))  # mj_jacSite writes translation rows 0-2, rotation rows 3-5
+        self._jacp, self._jacr = self._jac_full[:3], self._jac_full[3:]
+        self._jac = np.zeros((6, n))
+        self._jac_w = np.zeros((6, n))
+        self._jjt = np.zeros((6, 6))
+        self._pinv_t = np.zeros((6, n))
         self._err = np.zeros(6)
         self._quat_cur = np.zeros(4)
         self._quat_target = np.zeros(4)
-        self._eye = np.eye(len(dof_adr))
+        self._rot_target = np.zeros(9)
+        self._local = np.zeros(3)
+        self._bias = np.zeros(n)
+        self._jac_bias = np.zeros(6)
+        self._step = np.zeros(n)
+        self._eye = np.eye(n)
 
     def solve(self, q_start: np.ndarray, world_T_target: np.ndarray) -> np.ndarray:
         """Joint positions that put the site at ``world_T_target``, starting from ``q_start``."""
         model, data = self.model, self.data
         q = q_start.copy()
-        mujoco.mju_mat2Quat(self._quat_target, world_T_target[:3, :3].reshape(9))
+        self._rot_target.reshape(3, 3)[:] = world_T_target[:3, :3]
+        mujoco.mju_mat2Quat(self._quat_target, self._rot_target)
+        jac, jac_w, err, bias, step = self._jac, self._jac_w, self._err, self._bias, self._step
         for _ in range(self.iterations):
-            data.qpos[self.qpos_adr] = q
+            data.qpos[self._qpos_index] = q
             mujoco.mj_kinematics(model, data)
             mujoco.mj_comPos(model, data)
             mujoco.mj_jacSite(model, data, self._jacp, self._jacr, self.site_id)
-            self._jac[:3] = self._jacp[:, self.dof_adr]
-            self._jac[3:] = self._jacr[:, self.dof_adr]
-            self._err[:3] = world_T_target[:3, 3] - data.site_xpos[self.site_id]
+            jac[:] = self._jac_full[:, self._dof_index]
+            np.subtract(world_T_target[:3, 3], data.site_xpos[self.site_id], out=err[:3])
             site_mat = data.site_xmat[self.site_id]
             mujoco.mju_mat2Quat(self._quat_cur, site_mat)
-            local = np.zeros(3)
-            mujoco.mju_subQuat(local, self._quat_target, self._quat_cur)
-            self._err[3:] = site_mat.reshape(3, 3) @ local
-            jac = self._jac
-            # Weighted damped least squares for the task, plus a pull toward home in the null space.
-            jac_w = jac * self.inv_cost
-            jac_pinv = np.linalg.solve(jac_w @ jac.T + self.damping_eye, jac_w).T
-            bias = self.nullspace_gain * (self.q_home - q)
-            q += jac_pinv @ (self._err - jac @ bias) + bias
+            mujoco.mju_subQuat(self._local, self._quat_target, self._quat_cur)
+            np.matmul(site_mat.reshape(3, 3), self._local, out=err[3:])
+            # Weighted damped least squares for the task, plus a pull toward home in the null space:
+            #   jac_pinv = solve(jac_w @ jac.T + damping_eye, jac_w).T,  jac_w = jac * inv_cost
+            #   q += jac_pinv @ (err - jac @ bias) + bias,  bias = nullspace_gain * (q_home - q)
+            np.multiply(jac, self.inv_cost, out=jac_w)
+            np.matmul(jac_w, jac.T, out=self._jjt)
+            np.add(self._jjt, self.damping_eye, out=self._jjt)
+            jac_pinv = _solve(self._jjt, jac_w, self._pinv_t).T
+            np.subtract(self.q_home, q, out=bias)
+            np.multiply(self.nullspace_gain, bias, out=bias)
+            np.matmul(jac, bias, out=self._jac_bias)
+            np.subtract(err, self._jac_bias, out=self._jac_bias)
+            np.matmul(jac_pinv, self._jac_bias, out=step)
+            np.add(step, bias, out=step)
+            q += step
             np.clip(q, self.q_low, self.q_high, out=q)
         return q

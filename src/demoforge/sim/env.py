@@ -10,7 +10,7 @@ import numpy as np
 
 from demoforge import geometry as geo
 from demoforge.errors import DemoforgeError
-from demoforge.sim.controller import DiffIK, action_to_target
+from demoforge.sim.controller import DiffIK, action_to_target, index_or_slice
 from demoforge.sim.robot import ArmConfig, RobotConfig
 from demoforge.sim.scene import PhysicsSettings
 
@@ -40,6 +40,11 @@ class Arm:
         self.q_home = np.asarray(config.home_qpos, dtype=float)
         self.base_body_id = int(model.body_parentid[model.jnt_bodyid[joint_ids[0]]])
         self.ik = DiffIK(model, self.eef_site_id, self.qpos_adr, self.dof_adr, self.q_home, config.ik_joint_cost)
+        # What the controller writes every step, as slices where the ids are consecutive.
+        self.qpos_index = index_or_slice(self.qpos_adr)
+        self.act_index = index_or_slice(self.act_ids)
+        self.grip_act_index = index_or_slice(self.grip_act_ids)
+        self.grip_span = self.grip_closed - self.grip_open
         self.world_T_base = np.eye(4)  # set at every reset
 
 
@@ -209,9 +214,9 @@ class SimEnv:
     def apply_target(self, world_T_target: np.ndarray, gripper: float, arm: int = 0) -> None:
         """Set an arm's actuator controls so it servos toward ``world_T_target`` (no physics step)."""
         a = self.arms[arm]
-        self.data.ctrl[a.act_ids] = a.ik.solve(self.data.qpos[a.qpos_adr], world_T_target)
+        self.data.ctrl[a.act_index] = a.ik.solve(self.data.qpos[a.qpos_index], world_T_target)
         g = (min(max(gripper, -1.0), 1.0) + 1.0) * 0.5
-        self.data.ctrl[a.grip_act_ids] = a.grip_open + g * (a.grip_closed - a.grip_open)
+        self.data.ctrl[a.grip_act_index] = a.grip_open + g * a.grip_span
 
     def step(self, action: np.ndarray) -> np.ndarray:
         """Execute one normalised action (7 per arm, in arm order) for one control period.
