@@ -136,7 +136,10 @@ def run_arms_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, inde
                 reason = "physics unstable" if rec.unstable else "episode too long"
                 break
         if not reason and not rec.succeeded():
-            reason = "failed at the end: " + ", ".join(f"{p.name} arm: {p.subtasks[-1].name}" for p in plans)
+            if task.success(env):
+                reason = f"success did not hold for the final {task.success_hold_steps} steps"
+            else:
+                reason = "failed at the end: " + ", ".join(f"{p.name} arm: {p.subtasks[-1].name}" for p in plans)
     if reason.startswith("failed at the end"):  # the task may say more about its end state (which arm let go)
         reason = task.failure_reason(env) or reason
     demo = rec.finish(attempt=index, seed=cfg.seed, variation=cfg.variation, reason=reason,
@@ -171,13 +174,13 @@ class _Planner:
         return anchor_pose(task.object_pose(env, sub.object), self.extents_now.get(sub.object), sub.anchor)
 
     def segment(self, sub: Subtask, arm: int, index: int, demo: int) -> tuple[int, int]:
-        """[start, end) of an arm's subtask in a source demo; a sequential subtask starts no earlier than its
-        ``after`` subtask ended there: what the arm did before is waiting, which the generator does itself,
+        """[start, end) of an arm's subtask in a source demo; a sequential subtask starts no earlier than the
+        signal of its ``after`` subtask rose there: what the arm did before is waiting, which the generator does itself,
         and the reference object is taken where it was when the arm could begin (the bar once presented)."""
         start, end = self.sources.segment_range(demo, index, self.offsets[arm], arm)
         if sub.after is not None:
-            other, other_index = self.subtask_index[sub.after]
-            ready = self.sources.segment_range(demo, other_index, self.offsets[other], other)[1]
+            other, other_index = self.subtask_index[sub.after]  # where its signal rose (boundaries unshifted)
+            ready = self.sources.segment_range(demo, other_index, [0] * len(self.offsets[other]), other)[1]
             start = min(max(start, ready), end - 1)
         return start, end
 
