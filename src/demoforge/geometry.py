@@ -7,6 +7,8 @@ is converted here and nowhere else.
 
 from __future__ import annotations
 
+import math
+
 import mujoco
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
@@ -105,7 +107,7 @@ def mat_to_axisangle(rot: np.ndarray) -> np.ndarray:
 
 
 def _rotvec_to_quat(out: np.ndarray, rotvec: np.ndarray) -> None:
-    angle = float(np.sqrt(rotvec @ rotvec))
+    angle = math.sqrt(rotvec @ rotvec)  # IEEE sqrt is correctly rounded: the same bits as np.sqrt, without its overhead
     if angle < 1e-12:
         out[:] = (1.0, 0.5 * rotvec[0], 0.5 * rotvec[1], 0.5 * rotvec[2])
         out /= np.sqrt(out @ out)

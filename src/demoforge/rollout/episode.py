@@ -7,13 +7,14 @@ Both the scripted expert (source demos) and the generator (new demos) drive epis
 
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 
 from demoforge import geometry as geo
 from demoforge.data.demo import DatagenInfo, Demo
 from demoforge.sim.controller import action_to_target, target_to_abs_action, target_to_action
 from demoforge.sim.render import CameraRig
-from demoforge.sim.env import SimEnv
+from demoforge.sim.env import STATE_SPEC, SimEnv
 from demoforge.tasks.base import Task, fold_symmetry
 from demoforge.rollout.world import World
 
@@ -22,7 +23,9 @@ class Recorder:
     """Preallocated per-step buffers for one episode in ``world``; ``finish`` turns them into a ``Demo``.
 
     Per-arm buffers carry an arm axis; a one-arm robot's demo keeps robomimic's shapes ((T, 4, 4)
-    poses, (T, 1) gripper), more arms add the axis ((T, arms, 4, 4), (T, arms, 1)).
+    poses, (T, 1) gripper), more arms add the axis ((T, arms, 4, 4), (T, arms, 1)). A step writes
+    straight into the buffers (no per-step arrays beyond the controller's own few), and object poses
+    are kept as MuJoCo's raw position and rotation rows until ``finish`` makes them 4x4 poses.
     """
 
     def __init__(self, world: World, max_steps: int | None = None, cameras: CameraRig | None = None) -> None:
@@ -40,9 +43,14 @@ class Recorder:
         self.target_pose = np.zeros((n, arms, 4, 4))
         self.gripper_action = np.zeros((n, arms, 1))
         self.executed_pose = np.zeros((n, arms, 4, 4))
-        self.object_poses = {name: np.zeros((n, 4, 4)) for name in self.task.objects}  # raw body poses
-        self.object_ids = {name: env.model.body(name).id for name in self.task.objects}
-        self.symmetry = {name: self.task.symmetry_order(env, name) for name in self.task.objects}
+        self.eef_pose[..., 3, 3] = 1.0
+        self.object_names = tuple(self.task.objects)
+        self.object_ids = {name: env.model.body(name).id for name in self.object_names}
+        self._object_index = np.array([self.object_ids[name] for name in self.object_names], dtype=int)
+        self._object_pos = np.zeros((n, len(self.object_names), 3))  # raw body poses: data.xpos rows
+        self._object_rot = np.zeros((n, len(self.object_names), 9))  # and data.xmat rows
+        self._site_index = np.array([arm.eef_site_id for arm in env.arms], dtype=int)
+        self.symmetry = {name: self.task.symmetry_order(env, name) for name in self.object_names}
         self.signals = {name: np.zeros(n, dtype=np.int8) for name in self.task.signal_names}
         self.images = {  # camera observations by obs key (images, depth, segmentation)
             key: np.zeros((n, *shape), dtype=dtype) for key, (shape, dtype) in (cameras.obs_shapes() if cameras else {}).items()
@@ -67,17 +75,17 @@ class Recorder:
         One arm: a (4, 4) target and a gripper value; more: (arms, 4, 4) and one gripper per arm.
         Returns False once the physics became unstable (the episode must then stop).
         """
-        env = self.env
-        targets = world_T_target.reshape(-1, 4, 4)
-        grippers = np.broadcast_to(np.asarray(gripper, dtype=float), (self.num_arms,))
-        eefs = [env.eef_pose(i) for i in range(self.num_arms)]
-        action = np.concatenate([
-            target_to_action(eefs[i], arm.world_T_base, targets[i], float(grippers[i])) for i, arm in enumerate(env.arms)
-        ])
+        env, t = self.env, self.t
+        targets = np.reshape(world_T_target, (self.num_arms, 4, 4))
+        grippers = self._grippers(gripper)
+        eefs = self._read_eef(t)
+        action = self.actions[t]
+        for i, arm in enumerate(env.arms):
+            target_to_action(eefs[i], arm.world_T_base, targets[i], grippers[i], out=action[7 * i : 7 * i + 7])
         if noise is not None:
             action += noise
         np.clip(action, -1.0, 1.0, out=action)
-        return self.act(action, targets, grippers, eefs)
+        return self._record_and_act(t, targets, grippers)
 
     def act(
         self, action: np.ndarray, world_T_target: np.ndarray, gripper: float | np.ndarray,
@@ -88,30 +96,47 @@ class Recorder:
         ``world_T_target`` and ``gripper`` (per arm) are only stored (the intent behind the action). A
         replay feeds stored actions here, so it records through exactly the code that recorded the demo.
         """
-        env, t = self.env, self.t
-        eefs = [env.eef_pose(i) for i in range(self.num_arms)] if world_T_eef is None else world_T_eef
-        self.states[t] = env.get_state()
+        t = self.t
+        if world_T_eef is None:
+            self._read_eef(t)
+        else:
+            self.eef_pose[t] = np.reshape(world_T_eef, (self.num_arms, 4, 4))
+        self.actions[t] = action
+        return self._record_and_act(t, np.reshape(world_T_target, (self.num_arms, 4, 4)), self._grippers(gripper))
+
+    def _grippers(self, gripper: float | np.ndarray) -> list[float]:
+        """One gripper command per arm, as floats (one value is every arm's)."""
+        if np.ndim(gripper) == 0:
+            return [float(gripper)] * self.num_arms
+        return [float(g) for g in np.broadcast_to(np.asarray(gripper, dtype=float), (self.num_arms,))]
+
+    def _read_eef(self, t: int) -> np.ndarray:
+        """Every arm's ``world_T_eef`` now, into step ``t``'s row (the bottom rows are set at construction)."""
+        data, eefs = self.env.data, self.eef_pose[t]
+        eefs[:, :3, :3] = data.site_xmat[self._site_index].reshape(-1, 3, 3)
+        eefs[:, :3, 3] = data.site_xpos[self._site_index]
+        return eefs
+
+    def _record_and_act(self, t: int, targets: np.ndarray, grippers: list[float]) -> bool:
+        """Store step ``t`` (state, images, intent, object poses, signals; eef and action are in place), apply
+        ``actions[t]`` and step the physics; then the reward of the state reached."""
+        env, data = self.env, self.env.data
+        mujoco.mj_getState(env.model, data, self.states[t], STATE_SPEC)
         if self.cameras is not None:  # images of the state the action is taken in, as robomimic expects
             for name, buffer in self.images.items():
                 self._frame[name] = buffer[t]
-            self.cameras.capture(env.data, self._frame)
-        self.eef_pose[t] = np.reshape(eefs, (self.num_arms, 4, 4))
-        self.target_pose[t] = np.reshape(world_T_target, (self.num_arms, 4, 4))
-        self.gripper_action[t, :, 0] = gripper
-        xpos, xmat = env.data.xpos, env.data.xmat
-        for name, buf in self.object_poses.items():
-            body = self.object_ids[name]
-            buf[t, :3, :3] = xmat[body].reshape(3, 3)
-            buf[t, :3, 3] = xpos[body]
-            buf[t, 3, 3] = 1.0
+            self.cameras.capture(data, self._frame)
+        self.target_pose[t] = targets
+        self.gripper_action[t, :, 0] = grippers
+        self._object_pos[t] = data.xpos[self._object_index]
+        self._object_rot[t] = data.xmat[self._object_index]
         for name, value in self.task.signals(env).items():
             self.signals[name][t] = value
-        self.actions[t] = action
+        action, eefs, executed = self.actions[t], self.eef_pose[t], self.executed_pose[t]
         for i, arm in enumerate(env.arms):
             part = action[7 * i : 7 * i + 7]
-            executed = action_to_target(self.eef_pose[t, i], arm.world_T_base, part)
-            self.executed_pose[t, i] = executed
-            env.apply_target(executed, float(part[6]), i)
+            action_to_target(eefs[i], arm.world_T_base, part, out=executed[i])
+            env.apply_target(executed[i], float(part[6]), i)
         env.step_physics()
         self.t = t + 1
         if env.unstable():
@@ -119,6 +144,19 @@ class Recorder:
             return False
         self.rewards[t] = float(self.task.success(env))
         return True
+
+    def object_poses(self, steps: int | None = None) -> dict[str, np.ndarray]:
+        """Raw (unfolded) ``world_T_object`` of every task object over the first ``steps`` steps (default: all
+        recorded), (T, 4, 4) each."""
+        T = self.t if steps is None else steps
+        out = {}
+        for k, name in enumerate(self.object_names):
+            pose = np.zeros((T, 4, 4))
+            pose[:, :3, :3] = self._object_rot[:T, k].reshape(T, 3, 3)
+            pose[:, :3, 3] = self._object_pos[:T, k]
+            pose[:, 3, 3] = 1.0
+            out[name] = pose
+        return out
 
     def succeeded(self) -> bool:
         """Success held for the task's final ``success_hold_steps`` steps (not merely once)."""
@@ -134,7 +172,7 @@ class Recorder:
         qvel = states[:, 1 + env.model.nq : 1 + env.model.nq + env.model.nv]
         arm_axis = slice(None) if self.num_arms > 1 else 0  # one arm: robomimic's shapes, no arm axis
         eef = self.eef_pose[:T, arm_axis].copy()
-        objects = {k: fold_symmetry(v[:T].copy(), self.symmetry[k]) for k, v in self.object_poses.items()}
+        objects = {k: fold_symmetry(v, self.symmetry[k]) for k, v in self.object_poses(T).items()}
         actions = self.actions[:T].copy()
         obs = {
             **low_dim_obs(env, self.eef_pose[:T], qpos, qvel, objects),

@@ -16,12 +16,16 @@ from demoforge import geometry as geo
 
 POS_SCALE = 0.05  # metres per unit action
 ROT_SCALE = 0.5  # radians per unit action
+_BOTTOM_ROW = np.array([0.0, 0.0, 0.0, 1.0])
 
 
-def action_to_target(world_T_eef: np.ndarray, world_T_base: np.ndarray, action: np.ndarray) -> np.ndarray:
-    """Absolute target pose (world frame) that ``action`` asks for from the measured pose."""
+def action_to_target(
+    world_T_eef: np.ndarray, world_T_base: np.ndarray, action: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Absolute target pose (world frame) that ``action`` asks for from the measured pose (into ``out`` if given)."""
     base_rot = world_T_base[:3, :3]
-    target = np.eye(4)
+    target = np.eye(4) if out is None else out
+    target[3] = _BOTTOM_ROW
     target[:3, 3] = world_T_eef[:3, 3] + base_rot @ (action[:3] * POS_SCALE)
     delta_world = base_rot @ geo.axisangle_to_mat(action[3:6] * ROT_SCALE) @ base_rot.T
     target[:3, :3] = delta_world @ world_T_eef[:3, :3]
@@ -29,11 +33,13 @@ def action_to_target(world_T_eef: np.ndarray, world_T_base: np.ndarray, action: 
 
 
 def target_to_action(
-    world_T_eef: np.ndarray, world_T_base: np.ndarray, world_T_target: np.ndarray, gripper: float
+    world_T_eef: np.ndarray, world_T_base: np.ndarray, world_T_target: np.ndarray, gripper: float,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Unclipped normalised action that moves the measured pose to ``world_T_target`` (inverse of the above)."""
+    """Unclipped normalised action that moves the measured pose to ``world_T_target`` (inverse of the above;
+    into ``out``, 7 numbers, if given)."""
     base_rot = world_T_base[:3, :3]
-    action = np.empty(7)
+    action = np.empty(7) if out is None else out
     action[:3] = base_rot.T @ (world_T_target[:3, 3] - world_T_eef[:3, 3]) / POS_SCALE
     delta_world = world_T_target[:3, :3] @ world_T_eef[:3, :3].T
     action[3:6] = geo.mat_to_axisangle(base_rot.T @ delta_world @ base_rot) / ROT_SCALE
