@@ -84,7 +84,8 @@ class Recorder:
             target_to_action(eefs[i], arm.world_T_base, targets[i], grippers[i], out=action[7 * i : 7 * i + 7])
         if noise is not None:
             action += noise
-        np.clip(action, -1.0, 1.0, out=action)
+        np.maximum(action, -1.0, out=action)  # np.clip(action, -1, 1), without its Python layers
+        np.minimum(action, 1.0, out=action)
         return self._record_and_act(t, targets, grippers)
 
     def act(
@@ -106,7 +107,7 @@ class Recorder:
 
     def _grippers(self, gripper: float | np.ndarray) -> list[float]:
         """One gripper command per arm, as floats (one value is every arm's)."""
-        if np.ndim(gripper) == 0:
+        if isinstance(gripper, float) or np.ndim(gripper) == 0:
             return [float(gripper)] * self.num_arms
         return [float(g) for g in np.broadcast_to(np.asarray(gripper, dtype=float), (self.num_arms,))]
 

@@ -98,6 +98,7 @@ class DiffIK:
         damping: float = 1e-3,
         nullspace_gain: float = 0.1,
     ) -> None:
+        self._args = (model, site_id, qpos_adr, dof_adr, q_home, joint_cost, iterations, damping, nullspace_gain)
         self.model = model
         self.data = mujoco.MjData(model)
         self.site_id = site_id
@@ -112,56 +113,70 @@ class DiffIK:
         joint_ids = model.dof_jntid[dof_adr]
         self.q_low = model.jnt_range[joint_ids, 0] + 1e-3
         self.q_high = model.jnt_range[joint_ids, 1] - 1e-3
+        # Buffers, and views made once into them and into this solver's own MjData (the hot loop then indexes
+        # nothing). Views do not survive a copy, so copies and pickles are made afresh (``__reduce__``).
         n = len(dof_adr)
-        self._qpos_index = index_or_slice(qpos_adr)
-        self._dof_index = index_or_slice(dof_adr)
+        data = self.data
+        self._qpos, self._qpos_index = data.qpos, index_or_slice(qpos_adr)
+        self._site_pos = data.site_xpos[site_id]
+        self._site_mat = data.site_xmat[site_id]
+        self._site_rot = self._site_mat.reshape(3, 3)
         self._jac_full = np.zeros((6, model.nv))  # mj_jacSite writes translation rows 0-2, rotation rows 3-5
         self._jacp, self._jacr = self._jac_full[:3], self._jac_full[3:]
+        dof_index = index_or_slice(dof_adr)
+        self._jac_arm = self._jac_full[:, dof_index] if isinstance(dof_index, slice) else None
+        self._dof_index = dof_index
         self._jac = np.zeros((6, n))
+        self._jac_t = self._jac.T
         self._jac_w = np.zeros((6, n))
         self._jjt = np.zeros((6, 6))
-        self._pinv_t = np.zeros((6, n))
+        self._pinv_t = np.zeros((6, n))  # solve(jjt, jac_w); the pseudo-inverse is its transpose
+        self._pinv = self._pinv_t.T
         self._err = np.zeros(6)
+        self._err_pos, self._err_rot = self._err[:3], self._err[3:]
         self._quat_cur = np.zeros(4)
         self._quat_target = np.zeros(4)
         self._rot_target = np.zeros(9)
+        self._rot_target_33 = self._rot_target.reshape(3, 3)
         self._local = np.zeros(3)
         self._bias = np.zeros(n)
         self._jac_bias = np.zeros(6)
         self._step = np.zeros(n)
-        self._eye = np.eye(n)
+
+    def __reduce__(self) -> tuple:
+        return (DiffIK, self._args)
 
     def solve(self, q_start: np.ndarray, world_T_target: np.ndarray) -> np.ndarray:
         """Joint positions that put the site at ``world_T_target``, starting from ``q_start``."""
         model, data = self.model, self.data
         q = q_start.copy()
-        self._rot_target.reshape(3, 3)[:] = world_T_target[:3, :3]
+        self._rot_target_33[:] = world_T_target[:3, :3]
         mujoco.mju_mat2Quat(self._quat_target, self._rot_target)
-        jac, jac_w, err, bias, step = self._jac, self._jac_w, self._err, self._bias, self._step
+        jac, jac_w, err, bias, step, jac_bias = self._jac, self._jac_w, self._err, self._bias, self._step, self._jac_bias
         for _ in range(self.iterations):
-            data.qpos[self._qpos_index] = q
+            self._qpos[self._qpos_index] = q
             mujoco.mj_kinematics(model, data)
             mujoco.mj_comPos(model, data)
             mujoco.mj_jacSite(model, data, self._jacp, self._jacr, self.site_id)
-            jac[:] = self._jac_full[:, self._dof_index]
-            np.subtract(world_T_target[:3, 3], data.site_xpos[self.site_id], out=err[:3])
-            site_mat = data.site_xmat[self.site_id]
-            mujoco.mju_mat2Quat(self._quat_cur, site_mat)
+            jac[:] = self._jac_full[:, self._dof_index] if self._jac_arm is None else self._jac_arm
+            np.subtract(world_T_target[:3, 3], self._site_pos, out=self._err_pos)
+            mujoco.mju_mat2Quat(self._quat_cur, self._site_mat)
             mujoco.mju_subQuat(self._local, self._quat_target, self._quat_cur)
-            np.matmul(site_mat.reshape(3, 3), self._local, out=err[3:])
+            np.matmul(self._site_rot, self._local, out=self._err_rot)
             # Weighted damped least squares for the task, plus a pull toward home in the null space:
             #   jac_pinv = solve(jac_w @ jac.T + damping_eye, jac_w).T,  jac_w = jac * inv_cost
             #   q += jac_pinv @ (err - jac @ bias) + bias,  bias = nullspace_gain * (q_home - q)
             np.multiply(jac, self.inv_cost, out=jac_w)
-            np.matmul(jac_w, jac.T, out=self._jjt)
+            np.matmul(jac_w, self._jac_t, out=self._jjt)
             np.add(self._jjt, self.damping_eye, out=self._jjt)
-            jac_pinv = _solve(self._jjt, jac_w, self._pinv_t).T
+            _solve(self._jjt, jac_w, self._pinv_t)
             np.subtract(self.q_home, q, out=bias)
             np.multiply(self.nullspace_gain, bias, out=bias)
-            np.matmul(jac, bias, out=self._jac_bias)
-            np.subtract(err, self._jac_bias, out=self._jac_bias)
-            np.matmul(jac_pinv, self._jac_bias, out=step)
+            np.matmul(jac, bias, out=jac_bias)
+            np.subtract(err, jac_bias, out=jac_bias)
+            np.matmul(self._pinv, jac_bias, out=step)
             np.add(step, bias, out=step)
             q += step
-            np.clip(q, self.q_low, self.q_high, out=q)
+            np.maximum(q, self.q_low, out=q)  # np.clip(q, q_low, q_high), without its Python layers
+            np.minimum(q, self.q_high, out=q)
         return q

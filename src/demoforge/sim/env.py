@@ -207,7 +207,7 @@ class SimEnv:
 
     def unstable(self) -> bool:
         """Physics blew up: MuJoCo flagged a bad acceleration/state or the state is not finite."""
-        counts = self.data.warning.number
+        counts = self.data.warning.number.tolist()
         return any(counts[w] > 0 for w in self._bad_warnings) or not np.isfinite(self.data.qpos).all()
 
     # ---- acting ------------------------------------------------------------------------------
