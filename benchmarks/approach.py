@@ -22,6 +22,7 @@ import numpy as np
 
 import demoforge as df
 from demoforge import machine
+from demoforge.runner.run_folder import RunFolder
 
 TASKS = {"stack": 200, "stack_three": 120, "square": 120}  # attempts per run
 RADII = (0.0, 0.1)
@@ -64,10 +65,10 @@ def main() -> None:
                     cfg = df.GenerateConfig(task=task, source=str(src), num_demos=attempts, max_attempts=attempts,
                                             variation=variation, seed=0, approach_radius=radius, keep_failed=False)
                     stats = df.generate(cfg, out)
-                    detours = carry_detours(out / "demos.hdf5")
-                    rows.append((task, variation, radius, stats["dgr"], stats["attempts"],
+                    detours = carry_detours(RunFolder(out).demos)
+                    rows.append((task, variation, radius, stats.dgr, stats.attempts,
                                  np.median(detours) * 100, np.percentile(detours, 90) * 100,
-                                 stats["control_steps"] / stats["attempts"]))
+                                 stats.control_steps / stats.attempts))
                     print(rows[-1], flush=True)
     lines = [
         f"Measured {dt.date.today()} on {machine.describe()} with `python benchmarks/approach.py --doc "

@@ -9,6 +9,7 @@ import h5py
 
 import demoforge as df
 from demoforge.render.observations import add_observations
+from demoforge.runner.run_folder import RunFolder
 from export import bench_export  # benchmarks/export.py
 
 CAMERAS = ["agentview", "wrist"]
@@ -26,22 +27,22 @@ def _mb_per_1000(path: Path) -> float:
 def bench_datasets(work: Path, num_demos: int, size: int = 84) -> dict:
     """Render observations into a plain stack run with 1 and 2 workers, measure sizes, export to LeRobot."""
     source, _ = df.record_sources("stack", 10, work / "data_sources.hdf5", seed=0)
-    plain = work / "data_plain"
+    plain, no_next = RunFolder(work / "data_plain"), RunFolder(work / "data_no_next")
     base = df.GenerateConfig(task="stack", source=str(source), num_demos=num_demos, variation="D1", seed=0)
-    df.generate(base, plain)
-    df.generate(base.model_copy(update={"next_obs": False}), work / "data_no_next")
-    frames = _frames(plain / "demos.hdf5")
+    df.generate(base, plain.path)
+    df.generate(base.model_copy(update={"next_obs": False}), no_next.path)
+    frames = _frames(plain.demos)
     result: dict = {"demos": num_demos, "frames": frames, "size": size, "render": {}}
     for workers in (1, 2):
         out = work / f"data_obs_{workers}.hdf5"
         start = time.perf_counter()
-        add_observations(plain / "demos.hdf5", CAMERAS, size, out=out, workers=workers)
+        add_observations(plain.demos, CAMERAS, size, out=out, workers=workers)
         seconds = time.perf_counter() - start
         result["render"][workers] = {"seconds": seconds, "frames_per_s": frames * len(CAMERAS) / seconds}
     with_images = work / "data_obs_2.hdf5"
     result["mb_per_1000"] = {
-        "low-dim, no next_obs": _mb_per_1000(work / "data_no_next" / "demos.hdf5"),
-        "low-dim + next_obs (default)": _mb_per_1000(plain / "demos.hdf5"),
+        "low-dim, no next_obs": _mb_per_1000(no_next.demos),
+        "low-dim + next_obs (default)": _mb_per_1000(plain.demos),
         f"+ 2 cameras {size}x{size}, obs + next_obs": _mb_per_1000(with_images),
     }
     result["export"] = bench_export(with_images)

@@ -9,6 +9,7 @@ import numpy as np
 
 import demoforge as df
 from demoforge.rollout.episode import record_expert
+from demoforge.runner.run_folder import RunStats
 from demoforge.sim.scene import PhysicsSettings
 from demoforge.tasks import get_task
 from demoforge.rollout.world import make_world
@@ -36,7 +37,7 @@ def timestep_sweep(resets: int) -> list[dict]:
     return rows
 
 
-def scene_dgr(source: Path, attempts: int, work: Path) -> dict:
+def scene_dgr(source: Path, attempts: int, work: Path) -> RunStats:
     """Generation stats on D1 in tabletop scenes, where every attempt gets another cup and bowl
     (from section 1's first pour source set)."""
     cfg = df.GenerateConfig(task="pour", source=str(source), num_demos=attempts, max_attempts=attempts, variation="D1",
@@ -44,15 +45,15 @@ def scene_dgr(source: Path, attempts: int, work: Path) -> dict:
     return df.generate(cfg, work / "pour_tabletop_D1")
 
 
-def _spill_cells(stats: dict) -> str:
-    failures = stats["failures"]
+def _spill_cells(stats: RunStats) -> str:
+    failures = stats.failures
     failed = sum(failures.values())
     spills = sum(n for reason, n in failures.items() if reason.startswith("spilled "))
     share = f"{spills} ({spills / failed:.0%})" if failed else "0"
-    return f"| {stats['attempts']} | {stats['dgr']:.1%} | {failed} | {share} "
+    return f"| {stats.attempts} | {stats.dgr:.1%} | {failed} | {share} "
 
 
-def pour_section(gen_rows: list, sweep: list[dict], scene_stats: dict | None = None) -> str:
+def pour_section(gen_rows: list, sweep: list[dict], scene_stats: RunStats | None = None) -> str:
     """Markdown for section 7, from section 1's pour rows, the tabletop-scene run and the timestep sweep."""
     lines = [
         "## 7. Pouring (60 free balls)",

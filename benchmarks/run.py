@@ -31,6 +31,7 @@ import demoforge as df
 from demoforge import geometry as geo
 from demoforge import machine
 from demoforge.rollout.episode import Recorder
+from demoforge.runner.run_folder import RunFolder, RunStats
 
 sys.path.insert(0, str(Path(__file__).parent))
 import datasets  # noqa: E402  (benchmarks/datasets.py)
@@ -113,7 +114,7 @@ class GenRow:
 
     task: str
     variation: str
-    stats: dict
+    stats: RunStats
     cpu_s: float  # process CPU time from the end of the first attempt to the end of the last
     cpu_physics_steps: int  # physics steps in that span
     raw_s_per_step: float  # wall
@@ -124,11 +125,11 @@ class GenRow:
 
     @property
     def raw_physics_s(self) -> float:
-        return self.raw_s_per_step * self.stats["physics_steps"]
+        return self.raw_s_per_step * self.stats.physics_steps
 
     @property
     def overhead(self) -> float:
-        return self.stats["wall_time_s"] / self.raw_physics_s if self.raw_physics_s > 0 else float("nan")
+        return self.stats.wall_time_s / self.raw_physics_s if self.raw_physics_s > 0 else float("nan")
 
     @property
     def overhead_cpu(self) -> float:
@@ -138,17 +139,17 @@ class GenRow:
 
     @property
     def attempts_per_s(self) -> float:
-        return self.stats["attempts"] / self.stats["wall_time_s"]
+        return self.stats.attempts / self.stats.wall_time_s
 
     @property
     def demos_per_s(self) -> float:
-        return self.stats["successes"] / self.stats["wall_time_s"]
+        return self.stats.successes / self.stats.wall_time_s
 
     @property
     def python_ms_per_control_step(self) -> float:
         """Wall time not explained by raw physics, per control step."""
-        steps = max(self.stats["control_steps"], 1)
-        return 1e3 * (self.stats["wall_time_s"] - self.raw_physics_s) / steps
+        steps = max(self.stats.control_steps, 1)
+        return 1e3 * (self.stats.wall_time_s - self.raw_physics_s) / steps
 
 
 def source_file(task: str, folder: Path, seed: int) -> Path:
@@ -163,16 +164,18 @@ def record(task: str, folder: Path, seed: int) -> tuple[Path, int, float]:
     return path, tries, time.perf_counter() - start
 
 
-def pooled(parts: list[dict]) -> dict:
+def pooled(parts: list[RunStats]) -> RunStats:
     """Stats of several runs added up as if they were one run."""
-    out = {key: sum(p[key] for p in parts) for key in ("attempts", "successes", "physics_steps", "control_steps", "wall_time_s")}
     failures: dict[str, int] = {}
     for p in parts:
-        for reason, count in p["failures"].items():
+        for reason, count in p.failures.items():
             failures[reason] = failures.get(reason, 0) + count
-    out["failures"] = dict(sorted(failures.items(), key=lambda kv: -kv[1]))
-    out["dgr"] = out["successes"] / max(out["attempts"], 1)
-    return out
+    attempts, successes = sum(p.attempts for p in parts), sum(p.successes for p in parts)
+    return RunStats(
+        attempts=attempts, successes=successes, physics_steps=sum(p.physics_steps for p in parts),
+        control_steps=sum(p.control_steps for p in parts), wall_time_s=sum(p.wall_time_s for p in parts),
+        failures=dict(sorted(failures.items(), key=lambda kv: -kv[1])), dgr=successes / max(attempts, 1),
+    )
 
 
 def raw_step_seconds(run_dir: Path, max_demos: int, rng: np.random.Generator) -> tuple[float, float]:
@@ -184,8 +187,7 @@ def raw_step_seconds(run_dir: Path, max_demos: int, rng: np.random.Generator) ->
     the physics limit of this very run.
     """
     demos = []
-    for name in ("demos.hdf5", "failed.hdf5"):
-        path = run_dir / name
+    for path in (RunFolder(run_dir).demos, RunFolder(run_dir).failed):
         if path.exists():
             try:
                 demos += df.read_demos(path, require_datagen=False)
@@ -237,23 +239,23 @@ def bench_generation(
                 run_dir = work / f"{task}_{variation}_{seed}"
                 marks: list[tuple[float, int]] = []  # (CPU time, physics steps so far) after each attempt
                 stats = df.generate(
-                    cfg, run_dir, on_attempt=lambda _, st: marks.append((time.process_time(), st["physics_steps"]))
+                    cfg, run_dir, on_attempt=lambda _, done: marks.append((time.process_time(), done.physics_steps))
                 )
                 cpu += marks[-1][0] - marks[0][0]
                 cpu_steps += marks[-1][1] - marks[0][1]
                 raw, raw_c = raw_step_seconds(run_dir, raw_samples, np.random.default_rng(0))
-                raw_wall += raw * stats["physics_steps"]
-                raw_cpu += raw_c * stats["physics_steps"]
+                raw_wall += raw * stats.physics_steps
+                raw_cpu += raw_c * stats.physics_steps
                 parts.append(stats)
             stats = pooled(parts)
-            steps = stats["physics_steps"]
+            steps = stats.physics_steps
             row = GenRow(
                 task, variation, stats, cpu, cpu_steps, raw_wall / steps, raw_cpu / steps, tries, source_s,
-                [p["dgr"] for p in parts],
+                [p.dgr for p in parts],
             )
             rows.append(row)
             log(
-                f"  {variation}: {stats['successes']}/{stats['attempts']} (DGR {stats['dgr']:.1%}, per source set "
+                f"  {variation}: {stats.successes}/{stats.attempts} (DGR {stats.dgr:.1%}, per source set "
                 f"{', '.join(f'{d:.0%}' for d in row.dgr_per_source_set)}), {row.attempts_per_s:.2f} attempts/s, "
                 f"overhead {row.overhead:.2f}x (CPU {row.overhead_cpu:.2f}x)"
             )
@@ -294,15 +296,15 @@ def generation_section(rows: list[GenRow]) -> str:
         s = r.stats
         ref = MIMICGEN_DGR_D0.get(r.task) if r.variation == "D0" else None
         lines.append(
-            f"| {r.task} | {r.variation} | {s['attempts']} | {s['successes']} | {s['dgr']:.1%} | "
+            f"| {r.task} | {r.variation} | {s.attempts} | {s.successes} | {s.dgr:.1%} | "
             f"{' / '.join(f'{d:.0%}' for d in r.dgr_per_source_set)} | "
             f"{f'{ref:.1%}' if ref is not None else '-'} | {r.attempts_per_s:.2f} | {r.demos_per_s:.2f} | "
-            f"{s['wall_time_s']:.1f} | {s['physics_steps']:,} | "
+            f"{s.wall_time_s:.1f} | {s.physics_steps:,} | "
             f"{1e6 * r.raw_s_per_step:.1f} | {r.overhead:.2f} | {r.overhead_cpu:.2f} | {r.python_ms_per_control_step:.2f} |"
         )
     lines += ["", "Failures by reason:", ""]
     for r in rows:
-        fails = ", ".join(f"{k}: {v}" for k, v in r.stats["failures"].items()) or "none"
+        fails = ", ".join(f"{k}: {v}" for k, v in r.stats.failures.items()) or "none"
         lines.append(f"- {r.task} {r.variation}: {fails}")
     lines += ["", "Source recording (scripted expert, failed tries discarded):", ""]
     seen = set()

@@ -22,6 +22,7 @@ from demoforge.data.hdf5 import demo_bytes  # noqa: E402
 from demoforge.outputs import OutputFolder, check_output_file, ensure_space  # noqa: E402
 from demoforge.rollout.replay import check_demo  # noqa: E402
 from demoforge.runner.identity import run_identity  # noqa: E402
+from demoforge.runner.run_folder import RunFolder, RunStats  # noqa: E402
 from demoforge.sim.robot import PANDA  # noqa: E402
 from demoforge.rollout.world import env_for_demo  # noqa: E402
 
@@ -50,12 +51,12 @@ def bench_safety(work: Path, num_demos: int = 20) -> dict:
     """Time each safety operation, one generation run's share of them, and `replay --check` per demo."""
     source, _ = df.record_sources("stack", 10, work / "safety_src.hdf5", seed=0)
     cfg = df.GenerateConfig(task="stack", source=str(source), num_demos=num_demos, variation="D0", seed=0)
-    run = work / "safety_run"
+    run = RunFolder(work / "safety_run")
     start = time.perf_counter()
-    stats = df.generate(cfg, run)
+    stats = df.generate(cfg, run.path)
     gen_s = time.perf_counter() - start
-    demos = df.read_demos(run / "demos.hdf5")
-    result: dict = {"demos": len(demos), "attempts": stats["attempts"], "attempt_ms": gen_s / stats["attempts"] * 1e3}
+    demos = df.read_demos(run.demos)
+    result: dict = {"demos": len(demos), "attempts": stats.attempts, "attempt_ms": gen_s / stats.attempts * 1e3}
     folders = iter(range(10**6))
 
     def new_folder() -> None:
@@ -64,11 +65,11 @@ def bench_safety(work: Path, num_demos: int = 20) -> dict:
 
     replaced = work / "overwrite_me"
     with OutputFolder(replaced, "run", "bench") as folder:
-        (folder / "stats.json").write_text("{}")
+        RunFolder(folder).write_stats(RunStats())
 
     def overwrite_folder() -> None:
         with OutputFolder(replaced, "run", "bench", overwrite=True) as staging:
-            (staging / "stats.json").write_text("{}")
+            RunFolder(staging).write_stats(RunStats())
     result["us"] = {
         "output file check (kind, existence, a real create in its folder)":
             per_call_us(lambda: check_output_file(work / "x.hdf5", overwrite=True), 200),

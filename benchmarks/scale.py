@@ -13,7 +13,8 @@ from pathlib import Path
 import demoforge as df
 from demoforge.runner.local import generate
 from demoforge.runner.pool import default_workers
-from demoforge.runner.shards import SHARD_DIR, finished_attempts
+from demoforge.runner.run_folder import RunFolder
+from demoforge.runner.shards import finished_attempts
 
 
 def _config(source: Path, attempts: int) -> df.GenerateConfig:
@@ -53,27 +54,28 @@ def bench_scale(work: Path, attempts: int) -> dict:
 def bench_resume(source: Path, work: Path, attempts: int) -> dict:
     """Kill a CLI run (SIGKILL, whole process group) half-way, then time ``--resume`` to the end."""
     out = work / "scale_resume"
+    shards = RunFolder(out).shards
     args = [
         sys.executable, "-m", "demoforge.cli", "generate", "--task", "stack", "--source", str(source),
         "--num-demos", str(attempts), "--max-attempts", str(attempts), "--variation", "D1", "--out", str(out),
     ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    while len(list(out.glob(f"{SHARD_DIR}/attempt_*.hdf5"))) < attempts // 2 and proc.poll() is None:
+    while len(list(shards.glob("attempt_*.hdf5"))) < attempts // 2 and proc.poll() is None:
         time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     start = time.perf_counter()
-    kept = len(finished_attempts(out / SHARD_DIR))
+    kept = len(finished_attempts(shards))
     scan_ms = 1e3 * (time.perf_counter() - start)
     start = time.perf_counter()
     stats = generate(_config(source, attempts), out, workers=default_workers(), resume=True)
-    return {"kept": kept, "scan_ms": scan_ms, "seconds": time.perf_counter() - start, "attempts": stats["attempts"]}
+    return {"kept": kept, "scan_ms": scan_ms, "seconds": time.perf_counter() - start, "attempts": stats.attempts}
 
 
 def scale_section(r: dict) -> str:
     """Markdown for section 6."""
     base = r["rows"][0]
-    base_rate = base["stats"]["attempts"] / base["seconds"]
+    base_rate = base["stats"].attempts / base["seconds"]
     lines = [
         "## 6. Scale",
         "",
@@ -85,7 +87,7 @@ def scale_section(r: dict) -> str:
         "|---|--:|--:|--:|--:|--:|",
     ]
     for row in r["rows"]:
-        rate = row["stats"]["attempts"] / row["seconds"]
+        rate = row["stats"].attempts / row["seconds"]
         speedup = rate / base_rate
         lines.append(
             f"| {row['executor']} | {row['workers']} | {row['seconds']:.1f} | {rate:.1f} | {speedup:.2f} | "

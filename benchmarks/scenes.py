@@ -9,6 +9,7 @@ import mujoco
 import numpy as np
 
 import demoforge as df
+from demoforge.runner.run_folder import RunStats
 from demoforge.scenes.sample import FAMILIES, sample_scene, scene_seed
 from demoforge.rollout.world import make_world
 
@@ -28,7 +29,7 @@ def compile_times(num: int = 20) -> dict[str, float]:
     return out
 
 
-def dgr_by_family(tasks: list[str], attempts: int, work: Path) -> list[tuple[str, str, str, dict]]:
+def dgr_by_family(tasks: list[str], attempts: int, work: Path) -> list[tuple[str, str, str, RunStats]]:
     """(task, family, level, stats) for the default scene and every family at every level."""
     rows = []
     for task in tasks:
@@ -64,7 +65,7 @@ def render_fps(sizes: tuple[int, ...] = (84, 256), frames: int = 60) -> list[tup
     return out
 
 
-def camera_generation_cost(work: Path, attempts: int) -> list[tuple[str, int, dict]]:
+def camera_generation_cost(work: Path, attempts: int) -> list[tuple[str, int, RunStats]]:
     """(cameras, size, stats) of stack D0 generation without and with camera observations."""
     source, _ = df.record_sources("stack", 10, work / "stack_camera_sources.hdf5", seed=0)
     out = []
@@ -77,10 +78,10 @@ def camera_generation_cost(work: Path, attempts: int) -> list[tuple[str, int, di
     return out
 
 
-def cameras_section(rows: list[tuple[str, int, dict]]) -> str:
+def cameras_section(rows: list[tuple[str, int, RunStats]]) -> str:
     """Markdown: what camera observations cost during generation (stack, D0)."""
     base = rows[0][2]
-    base_ms = 1e3 * base["wall_time_s"] / base["control_steps"]
+    base_ms = 1e3 * base.wall_time_s / base.control_steps
     lines = [
         "Camera observations during generation (stack D0; `--cameras`, rendered at every control step):",
         "",
@@ -88,15 +89,17 @@ def cameras_section(rows: list[tuple[str, int, dict]]) -> str:
         "|---|--:|--:|--:|--:|",
     ]
     for cameras, size, s in rows:
-        step_ms = 1e3 * s["wall_time_s"] / s["control_steps"]
+        step_ms = 1e3 * s.wall_time_s / s.control_steps
         frames = 0 if cameras == "none" else len(cameras.split(","))
         per_frame = f"{(step_ms - base_ms) / frames:.2f}" if frames else "-"
-        lines.append(f"| {cameras} | {size}x{size} | {s['attempts_per_s']:.2f} | {step_ms:.2f} | {per_frame} |")
+        lines.append(f"| {cameras} | {size}x{size} | {s.attempts_per_s:.2f} | {step_ms:.2f} | {per_frame} |")
     lines.append("")
     return "\n".join(lines)
 
 
-def scenes_section(compile_ms: dict[str, float], rows: list[tuple[str, str, str, dict]], fps: list, attempt_ms: float) -> str:
+def scenes_section(
+    compile_ms: dict[str, float], rows: list[tuple[str, str, str, RunStats]], fps: list, attempt_ms: float
+) -> str:
     """Markdown for the scene-variation section."""
     lines = [
         "## 4. Scene variation",
@@ -116,10 +119,10 @@ def scenes_section(compile_ms: dict[str, float], rows: list[tuple[str, str, str,
         "|---|---|---|--:|--:|--:|--:|---|",
     ]
     for task, family, level, s in rows:
-        fails = ", ".join(f"{k}: {v}" for k, v in s["failures"].items()) or "none"
+        fails = ", ".join(f"{k}: {v}" for k, v in s.failures.items()) or "none"
         lines.append(
-            f"| {task} | {family} | {level} | {s['attempts']} | {s['dgr']:.1%} | {s['scenes_rejected']} | "
-            f"{s['attempts_per_s']:.2f} | {fails} |"
+            f"| {task} | {family} | {level} | {s.attempts} | {s.dgr:.1%} | {s.scenes_rejected} | "
+            f"{s.attempts_per_s:.2f} | {fails} |"
         )
     lines += [
         "",

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import demoforge as df
+from demoforge.runner.run_folder import RunStats
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +18,7 @@ def stack_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack_run(tmp_path_factory: pytest.TempPathFactory, stack_sources: Path) -> tuple[Path, dict]:
+def stack_run(tmp_path_factory: pytest.TempPathFactory, stack_sources: Path) -> tuple[Path, RunStats]:
     out = tmp_path_factory.mktemp("runs") / "stack"
     cfg = df.GenerateConfig(task="stack", source=str(stack_sources), num_demos=6, max_attempts=30, variation="D1", seed=3)
     stats = df.generate(cfg, out)
@@ -25,12 +26,12 @@ def stack_run(tmp_path_factory: pytest.TempPathFactory, stack_sources: Path) -> 
 
 
 @pytest.fixture(scope="session")
-def mixed_run(tmp_path_factory: pytest.TempPathFactory, stack_sources: Path) -> tuple[Path, dict]:
+def mixed_run(tmp_path_factory: pytest.TempPathFactory, stack_sources: Path) -> tuple[Path, RunStats]:
     """A run with both kept demos and failed attempts (strong action noise at D2; seed 4 fails on MuJoCo 3.3 and 4)."""
     out = tmp_path_factory.mktemp("runs") / "mixed"
     cfg = df.GenerateConfig(
         task="stack", source=str(stack_sources), num_demos=3, max_attempts=8, variation="D2", seed=4, action_noise=0.3
     )
     stats = df.generate(cfg, out)
-    assert 0 < stats["successes"] < stats["attempts"], stats
+    assert 0 < stats.successes < stats.attempts, stats
     return out, stats

@@ -157,7 +157,7 @@ def test_export_lerobot_and_report_commands(mixed_run, tmp_path: Path) -> None:
     result = run("export", "lerobot", str(out / "demos.hdf5"), "--out", str(dataset), "--task-description", "stack it")
     assert result.returncode == 0, result.stderr
     info = json.loads((dataset / "meta" / "info.json").read_text())
-    assert info["codebase_version"] == "v3.0" and info["total_episodes"] == stats["successes"]
+    assert info["codebase_version"] == "v3.0" and info["total_episodes"] == stats.successes
     assert_user_error(run("export", "lerobot", str(out / "demos.hdf5"), "--out", str(dataset)), "--overwrite")
     bad = tmp_path / "bad.hdf5"
     bad.write_text("not hdf5")

@@ -11,17 +11,21 @@ import pytest
 
 import demoforge as df
 from demoforge.rollout.replay import check_demo
+from demoforge.runner.run_folder import RunFolder, RunStats
 
 
-def test_run_folder_and_stats(stack_run: tuple[Path, dict]) -> None:
+def test_run_folder_and_stats(stack_run: tuple[Path, RunStats]) -> None:
     out, stats = stack_run
     assert {p.name for p in out.iterdir()} == {
         "demos.hdf5", "failed.hdf5", "config.json", "stats.json", ".demoforge.json", ".demoforge.lock"
     }
     assert json.loads((out / ".demoforge.json").read_text())["kind"] == "run"
     saved = json.loads((out / "stats.json").read_text())
-    for key in ("attempts", "successes", "wall_time_s", "physics_steps", "control_steps", "failures", "dgr"):
-        assert key in saved
+    assert list(saved) == [  # what stats.json has always held, in this order: old run folders still read
+        "requested", "attempts", "successes", "physics_steps", "control_steps", "scenes_rejected", "crashed", "dgr",
+        "wall_time_s", "attempts_per_s", "failures", "task", "variation", "scene_family", "cpu_count",
+    ]
+    assert RunFolder(out).read_stats() == stats == RunStats.model_validate(saved)
     assert saved["successes"] == 6
     assert saved["attempts"] == saved["successes"] + sum(saved["failures"].values())
     assert saved["physics_steps"] == saved["control_steps"] * 25
@@ -29,7 +33,7 @@ def test_run_folder_and_stats(stack_run: tuple[Path, dict]) -> None:
     assert config["seed"] == 3 and config["task"] == "stack" and len(config["source_sha256"]) == 64
 
 
-def test_hdf5_layout_matches_design(stack_run: tuple[Path, dict]) -> None:
+def test_hdf5_layout_matches_design(stack_run: tuple[Path, RunStats]) -> None:
     out, _ = stack_run
     with h5py.File(out / "demos.hdf5", "r") as f:
         data = f["data"]
@@ -63,7 +67,7 @@ def test_hdf5_layout_matches_design(stack_run: tuple[Path, dict]) -> None:
         assert np.array_equal(following[:-1], pos[1:]) and np.array_equal(following[-1], pos[-1])
 
 
-def test_every_generated_demo_replays_exactly(stack_run: tuple[Path, dict]) -> None:
+def test_every_generated_demo_replays_exactly(stack_run: tuple[Path, RunStats]) -> None:
     out, _ = stack_run
     for demo in df.read_demos(out / "demos.hdf5"):
         result = check_demo(demo, "stack")
@@ -71,16 +75,16 @@ def test_every_generated_demo_replays_exactly(stack_run: tuple[Path, dict]) -> N
         assert result.max_state_error == 0.0
 
 
-def test_failed_attempts_carry_their_reason(stack_run: tuple[Path, dict]) -> None:
+def test_failed_attempts_carry_their_reason(stack_run: tuple[Path, RunStats]) -> None:
     out, stats = stack_run
-    failed = df.read_demos(out / "failed.hdf5", require_datagen=False) if stats["failures"] else []
-    assert len(failed) == sum(stats["failures"].values())
+    failed = df.read_demos(out / "failed.hdf5", require_datagen=False) if stats.failures else []
+    assert len(failed) == sum(stats.failures.values())
     for demo in failed:
-        assert demo.meta["reason"] in stats["failures"]
+        assert demo.meta["reason"] in stats.failures
         assert not demo.success
 
 
-def test_same_seed_gives_byte_identical_arrays(stack_sources: Path, stack_run: tuple[Path, dict], tmp_path: Path) -> None:
+def test_same_seed_gives_byte_identical_arrays(stack_sources: Path, stack_run: tuple[Path, RunStats], tmp_path: Path) -> None:
     out, _ = stack_run
     cfg = df.GenerateConfig(task="stack", source=str(stack_sources), num_demos=3, max_attempts=30, variation="D1", seed=3)
     df.generate(cfg, tmp_path / "again")
@@ -89,14 +93,14 @@ def test_same_seed_gives_byte_identical_arrays(stack_sources: Path, stack_run: t
         for key in ("actions", "actions_abs", "states", "rewards"):
             assert getattr(a, key).tobytes() == getattr(b, key).tobytes(), key
     other = df.generate(cfg.model_copy(update={"seed": 4}), tmp_path / "other")
-    assert other["successes"] >= 1
+    assert other.successes >= 1
     assert df.read_demos(tmp_path / "other" / "demos.hdf5")[0].states.tobytes() != first[0].states.tobytes()
 
 
-def test_generated_demos_serve_as_sources(stack_run: tuple[Path, dict], tmp_path: Path) -> None:
+def test_generated_demos_serve_as_sources(stack_run: tuple[Path, RunStats], tmp_path: Path) -> None:
     out, _ = stack_run
     cfg = df.GenerateConfig(task="stack", source=str(out / "demos.hdf5"), num_demos=2, max_attempts=10, variation="D1")
-    assert df.generate(cfg, tmp_path / "second_gen")["successes"] == 2
+    assert df.generate(cfg, tmp_path / "second_gen").successes == 2
 
 
 def _carry_detour(path: Path) -> float:
@@ -113,12 +117,12 @@ def _carry_detour(path: Path) -> float:
 
 
 def test_approach_radius_replaces_the_turned_source_travel_by_a_direct_bridge(
-    stack_sources: Path, stack_run: tuple[Path, dict], tmp_path: Path
+    stack_sources: Path, stack_run: tuple[Path, RunStats], tmp_path: Path
 ) -> None:
     out, _ = stack_run
     cfg = df.GenerateConfig(task="stack", source=str(stack_sources), num_demos=6, max_attempts=30, variation="D1",
                             seed=3, approach_radius=0.0)
-    assert df.generate(cfg, tmp_path / "whole")["successes"] == 6
+    assert df.generate(cfg, tmp_path / "whole").successes == 6
     direct, whole = _carry_detour(out / "demos.hdf5"), _carry_detour(tmp_path / "whole" / "demos.hdf5")
     assert direct < 0.6 * whole, (direct, whole)  # replaying whole segments turns the source's travel with cube_b
 
@@ -130,7 +134,7 @@ def test_generation_succeeds_on_every_task(task: str, tmp_path: Path) -> None:
     df.record_sources(task, num=4, out=src, seed=0)
     cfg = df.GenerateConfig(task=task, source=str(src), num_demos=2, max_attempts=12, variation="D0", seed=0)
     stats = df.generate(cfg, tmp_path / "run")
-    assert stats["successes"] >= 1, stats
+    assert stats.successes >= 1, stats
     for demo in df.read_demos(tmp_path / "run" / "demos.hdf5"):
         assert check_demo(demo, task).ok
 

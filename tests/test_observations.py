@@ -30,7 +30,7 @@ def _config(sources: Path, **extra: object) -> df.GenerateConfig:
 def camera_run(stack_sources: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("camera_run")
     cfg = _config(stack_sources, cameras=CAMERAS, image_size=32, depth=True, segmentation=True)
-    assert df.generate(cfg, out)["successes"] == 1
+    assert df.generate(cfg, out).successes == 1
     return out / "demos.hdf5"
 
 
@@ -60,7 +60,7 @@ def test_depth_and_segmentation_need_cameras(stack_sources: Path) -> None:
 def test_rendering_from_states_equals_rendering_during_generation(
     camera_run: Path, stack_sources: Path, tmp_path: Path
 ) -> None:
-    assert df.generate(_config(stack_sources), tmp_path / "plain")["successes"] == 1
+    assert df.generate(_config(stack_sources), tmp_path / "plain").successes == 1
     plain = tmp_path / "plain" / "demos.hdf5"
     rendered = add_observations(plain, CAMERAS, 32, depth=True, segmentation=True, out=tmp_path / "obs.hdf5", workers=2)
     with h5py.File(camera_run) as during, h5py.File(rendered) as after, h5py.File(plain) as before:

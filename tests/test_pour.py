@@ -114,7 +114,7 @@ def pour_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = df.GenerateConfig(task="pour", source=str(out / "src.hdf5"), num_demos=2, max_attempts=6, variation="D1",
                             seed=1)
     stats = df.generate(cfg, out / "run", workers=1)
-    assert stats["successes"] == 2, stats
+    assert stats.successes == 2, stats
     return out / "run"
 
 
@@ -142,8 +142,8 @@ def test_spilled_attempts_are_discarded_with_the_spill_as_reason(
     cfg = df.GenerateConfig(task="pour", source=str(pour_run.parent / "src.hdf5"), num_demos=1, max_attempts=2,
                             variation="D0", seed=2)
     stats = df.generate(cfg, tmp_path / "run", workers=1)
-    assert stats["successes"] == 0 and stats["attempts"] == 2
-    reasons = list(stats["failures"])
+    assert stats.successes == 0 and stats.attempts == 2
+    reasons = list(stats.failures)
     assert reasons and all(r.startswith("spilled ") and r.endswith(f" of {NUM_PARTICLES} particles") for r in reasons)
     failed = read_demos(tmp_path / "run" / "failed.hdf5", require_datagen=False)
     assert [d.meta["reason"] for d in failed][0].startswith("spilled ")

@@ -19,6 +19,7 @@ import demoforge as df
 from demoforge.errors import InputFileError
 from demoforge.report import build_report
 from demoforge.report.build import failure_breakdown
+from demoforge.runner.run_folder import RunStats
 
 SECTIONS = ("summary", "failures", "lengths", "coverage", "scenes", "videos")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -69,7 +70,7 @@ def report(stack_run: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactor
     return out, time.perf_counter() - start
 
 
-def test_page_has_every_section_plot_and_video(stack_run: tuple[Path, dict], report: tuple[Path, float]) -> None:
+def test_page_has_every_section_plot_and_video(stack_run: tuple[Path, RunStats], report: tuple[Path, float]) -> None:
     run, stats = stack_run
     out, seconds = report
     html = out.read_text()
@@ -78,8 +79,8 @@ def test_page_has_every_section_plot_and_video(stack_run: tuple[Path, dict], rep
     assert "<script" not in html and not re.search(r"""(src|href)=["'](https?:)?//""", html)  # nothing external
     config = json.loads((run / "config.json").read_text())
     summary = page.text("summary")
-    for needle in ("stack", "D1", config["source"], f"{stats['successes']} / {stats['attempts']}", "mujoco " +
-                   config["mujoco_version"], "demoforge " + config["demoforge_version"], f"{stats['physics_steps']:,}"):
+    for needle in ("stack", "D1", config["source"], f"{stats.successes} / {stats.attempts}", "mujoco " +
+                   config["mujoco_version"], "demoforge " + config["demoforge_version"], f"{stats.physics_steps:,}"):
         assert needle in summary, needle
     assert page.sections["failures"]["tags"].get("svg", 0) >= 1  # the subtask funnel (and reasons, if any failed)
     assert "grasp_cube_a" in page.text("failures") and "place_on_cube_b" in page.text("failures")
@@ -87,10 +88,10 @@ def test_page_has_every_section_plot_and_video(stack_run: tuple[Path, dict], rep
     assert page.sections["coverage"]["tags"].get("svg") == 1
     assert "source demos (6)" in page.text("coverage") and "cube_a" in page.text("coverage")
     scenes = page.sections["scenes"]
-    assert "fixed" in page.text("scenes") and len(scenes["imgs"]) == stats["successes"]
+    assert "fixed" in page.text("scenes") and len(scenes["imgs"]) == stats.successes
     assert all(img["src"].startswith("data:image/jpeg;base64,") for img in scenes["imgs"])
     videos = page.sections["videos"]["videos"]
-    assert len(videos) == 4 + min(1, sum(stats["failures"].values()))
+    assert len(videos) == 4 + min(1, sum(stats.failures.values()))
     for video in videos:
         assert {"controls", "muted", "loop", "playsinline"} <= set(video)
         assert video["src"].startswith("data:video/mp4;base64,")
@@ -235,8 +236,8 @@ def test_not_a_run_folder_is_a_clear_error_and_writes_nothing(stack_run: tuple[P
 
 
 def test_failures_by_subtask_funnel() -> None:
-    stats = {"attempts": 10, "failures": {"subtask grasp failed": 3, "physics unstable": 2, "subtask place failed": 1,
-                                          "episode too long": 1}}
+    stats = RunStats(attempts=10, failures={"subtask grasp failed": 3, "physics unstable": 2, "subtask place failed": 1,
+                                            "episode too long": 1})
     result = failure_breakdown(stats, ["grasp", "place"])
     assert result.other == 3
     assert result.funnel == [("grasp", 7, 3), ("place", 4, 1)]  # 3 = the kept demos

@@ -46,7 +46,7 @@ def test_user_robot_records_and_generates(tmp_path: Path) -> None:
     src = tmp_path / "src.hdf5"
     df.record_sources("lift", num=2, out=src, robot=str(cfg_path))
     cfg = df.GenerateConfig(task="lift", source=str(src), num_demos=1, max_attempts=6, variation="D0", robot=str(cfg_path))
-    assert df.generate(cfg, tmp_path / "run")["successes"] == 1
+    assert df.generate(cfg, tmp_path / "run").successes == 1
     demo = df.read_demos(tmp_path / "run" / "demos.hdf5")[0]
     assert "arm_j1" in demo.model_file
     assert check_demo(demo, "lift", robot=str(cfg_path)).ok

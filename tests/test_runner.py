@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import demoforge as df
+from demoforge.runner.run_folder import RunStats
 from test_cli import assert_user_error, run
 
 NUM_DEMOS = 10
@@ -52,15 +53,16 @@ def assert_same_dataset(a: Path, b: Path) -> None:
                 assert np.array_equal(xa[key], xb[key]), (name, key)
 
 
-def _comparable(stats: dict) -> dict:
-    return {k: v for k, v in stats.items() if k not in ("wall_time_s", "attempts_per_s")}
+def _comparable(stats: RunStats | dict) -> dict:
+    """Everything but the timings (a dict: as read from a stats.json)."""
+    return RunStats.model_validate(stats).model_dump(exclude={"wall_time_s", "attempts_per_s"})
 
 
 @pytest.fixture(scope="module")
-def reference(stack_sources: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def reference(stack_sources: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunStats]:
     out = tmp_path_factory.mktemp("reference")
     stats = df.generate(_config(stack_sources), out, workers=1)
-    assert stats["successes"] == NUM_DEMOS and stats["attempts"] > NUM_DEMOS, stats  # some failures to order too
+    assert stats.successes == NUM_DEMOS and stats.attempts > NUM_DEMOS, stats  # some failures to order too
     return out, stats
 
 
@@ -103,7 +105,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_dataset(
     proc.wait()
     assert not (out / "demos.hdf5").exists()
     finished = len(list(out.glob(".shards/attempt_*.hdf5")))
-    assert 4 <= finished < ref_stats["attempts"]
+    assert 4 <= finished < ref_stats.attempts
 
     result = run(*_cli_args(stack_sources, out), "--workers", "2")  # without --resume: refused
     assert_user_error(result, "not empty", "--resume")

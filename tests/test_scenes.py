@@ -96,7 +96,7 @@ def test_generation_across_scenes_replays_from_stored_mjcf(stack_sources: Path, 
         task="stack", source=str(stack_sources), num_demos=3, max_attempts=12, variation="D1", scenes="kitchen", seed=1
     )
     stats = df.generate(cfg, tmp_path / "run")
-    assert stats["successes"] == 3 and stats["scene_family"] == "kitchen"
+    assert stats.successes == 3 and stats.scene_family == "kitchen"
     demos = df.read_demos(tmp_path / "run" / "demos.hdf5")
     scenes = [json.loads(d.scene) for d in demos]
     assert all(s["family"] == "kitchen" and s["fixtures"] for s in scenes)

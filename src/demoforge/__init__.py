@@ -3,6 +3,7 @@
     import demoforge as df
     df.record_sources("stack", num=10, out="src.hdf5")
     stats = df.generate(df.GenerateConfig(task="stack", source="src.hdf5", num_demos=100), "runs/stack")
+    stats = df.RunFolder("runs/stack").read_stats()   # the same RunStats, from the run's stats.json
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from demoforge.data.hdf5 import read_demos, write_dataset  # noqa: E402
 from demoforge.errors import DemoforgeError  # noqa: E402
 from demoforge.mimic.generate import GenerateConfig  # noqa: E402
 from demoforge.runner.local import generate  # noqa: E402
+from demoforge.runner.run_folder import RunFolder, RunStats  # noqa: E402
 from demoforge.scenes.sample import sample_scene  # noqa: E402
 from demoforge.scenes.spec import SceneSpec  # noqa: E402
 from demoforge.tasks import TASKS, get_task  # noqa: E402
@@ -35,6 +37,8 @@ __all__ = [
     "Demo",
     "DemoforgeError",
     "GenerateConfig",
+    "RunFolder",
+    "RunStats",
     "SceneSpec",
     "TaskEnv",
     "__version__",

@@ -30,6 +30,7 @@ from demoforge.errors import (
 )
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.outputs import NOT_WRITABLE, OutputFolder, check_output_file, is_disk_full, write_text
+from demoforge.runner.run_folder import RunFolder, RunStats
 
 app = typer.Typer(
     add_completion=False,
@@ -395,12 +396,12 @@ def generate(
     _exit_if_short(stats, cfg.num_demos, out)
 
 
-def _exit_if_short(stats: dict, wanted: int, out: Path) -> None:
+def _exit_if_short(stats: RunStats, wanted: int, out: Path) -> None:
     """Fewer demos than asked is not success: say so and exit 3 (what was made is kept)."""
-    if stats["successes"] < wanted:
+    if stats.successes < wanted:
         console.print(
-            f"[bold yellow]only {stats['successes']} of {wanted} demos[/] after {stats['attempts']} attempts "
-            f"(the attempt limit); they are in {out / 'demos.hdf5'}. Raise --max-attempts and rerun with --overwrite "
+            f"[bold yellow]only {stats.successes} of {wanted} demos[/] after {stats.attempts} attempts "
+            f"(the attempt limit); they are in {RunFolder(out).demos}. Raise --max-attempts and rerun with --overwrite "
             "for more", soft_wrap=True,
         )
         raise typer.Exit(EXIT_SHORT)
@@ -409,9 +410,9 @@ def _exit_if_short(stats: dict, wanted: int, out: Path) -> None:
 def _run_generation(
     cfg: Any, out: Path, workers: int | None = None, resume: bool = False, executor: str = "local",
     address: str | None = None, overwrite: bool = False,
-) -> dict:
+) -> RunStats:
     from demoforge.outputs import holder, staging_path
-    from demoforge.runner.local import generate as run, has_finished_attempts
+    from demoforge.runner.local import RunProgress, generate as run, has_finished_attempts
     from demoforge.runner.executors import generation_worker_bytes
 
     if executor == "local":
@@ -420,13 +421,11 @@ def _run_generation(
     progress = _progress()  # started by the first finished attempt: a refused input prints no empty bar
     bar = progress.add_task(f"generating {cfg.task} ({cfg.variation}, {where})", total=cfg.num_demos, info="")
 
-    def on_attempt(summary: Any, counts: dict) -> None:
+    def on_attempt(summary: Any, done: RunProgress) -> None:
         if not progress.live.is_started:
             progress.start()
-        dgr = counts["successes"] / counts["attempts"]
-        progress.update(
-            bar, completed=min(counts["successes"], cfg.num_demos), info=f"{counts['attempts']} attempts, DGR {dgr:.0%}"
-        )
+        dgr = done.successes / done.attempts
+        progress.update(bar, completed=min(done.successes, cfg.num_demos), info=f"{done.attempts} attempts, DGR {dgr:.0%}")
 
     try:
         return run(cfg, out, on_attempt, workers=workers, resume=resume, executor=executor, address=address,
@@ -443,25 +442,26 @@ def _run_generation(
         progress.stop()
 
 
-def _print_summary(stats: dict, out: Path) -> None:
-    title = f"{stats['task']} ({stats['variation']}, scenes: {stats.get('scene_family', 'default')})"
+def _print_summary(stats: RunStats, out: Path) -> None:
+    title = f"{stats.task} ({stats.variation}, scenes: {stats.scene_family or 'default'})"
     table = Table(title=title, show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
-    table.add_row("attempts", str(stats["attempts"]))
-    table.add_row("successes", str(stats["successes"]))
-    table.add_row("data generation rate", f"{stats['dgr']:.1%}")
-    table.add_row("wall time", f"{stats['wall_time_s']:.1f} s")
-    table.add_row("attempts / s", f"{stats['attempts_per_s']:.2f}")
-    table.add_row("physics steps", f"{stats['physics_steps']:,}")
-    if stats.get("crashed"):
-        table.add_row("worker crashes (attempts lost)", str(stats["crashed"]))
-    if stats.get("scenes_rejected"):
-        table.add_row("scenes rejected at sampling", str(stats["scenes_rejected"]))
-    for reason, count in stats["failures"].items():
+    table.add_row("attempts", str(stats.attempts))
+    table.add_row("successes", str(stats.successes))
+    table.add_row("data generation rate", f"{stats.dgr:.1%}")
+    table.add_row("wall time", f"{stats.wall_time_s or 0.0:.1f} s")
+    table.add_row("attempts / s", f"{stats.attempts_per_s:.2f}")
+    table.add_row("physics steps", f"{stats.physics_steps:,}")
+    if stats.crashed:
+        table.add_row("worker crashes (attempts lost)", str(stats.crashed))
+    if stats.scenes_rejected:
+        table.add_row("scenes rejected at sampling", str(stats.scenes_rejected))
+    for reason, count in stats.failures.items():
         table.add_row(f"failed: {reason}", str(count))
     out_console.print(table)
-    console.print(f"dataset: [bold]{out / 'demos.hdf5'}[/]  stats: {out / 'stats.json'}")
+    run = RunFolder(out)
+    console.print(f"dataset: [bold]{run.demos}[/]  stats: {run.stats}")
 
 
 @app.command()
@@ -664,13 +664,13 @@ def demo(
         console.print(f"video of {tiles} attempts ({time.perf_counter() - start:.1f} s)")
         console.rule("4/4 write the run report")
         build_report(work / "generated", work / "report.html")
-    run = out / "generated"
+    run = RunFolder(out / "generated")
     console.print(
-        f"\nEverything is in [bold]{out}[/]: source demos {out / 'source.hdf5'}, dataset {run / 'demos.hdf5'}, "
-        f"failed attempts {run / 'failed.hdf5'}, stats {run / 'stats.json'}, video {out / 'generated.mp4'}, "
+        f"\nEverything is in [bold]{out}[/]: source demos {out / 'source.hdf5'}, dataset {run.demos}, "
+        f"failed attempts {run.failed}, stats {run.stats}, video {out / 'generated.mp4'}, "
         f"report {out / 'report.html'} (open it in a browser)", soft_wrap=True,
     )
-    _exit_if_short(stats, num_demos, run)
+    _exit_if_short(stats, num_demos, run.path)
 
 
 @app.command()

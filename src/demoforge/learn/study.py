@@ -22,6 +22,7 @@ from demoforge.learn.evaluate import evaluate
 from demoforge.learn.train import TrainConfig, train
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.runner.local import generate
+from demoforge.runner.run_folder import RunFolder
 from demoforge.tasks import get_task
 
 # MimicGen (CoRL 2023), image BC-RNN, 3 seeds: policy success with 10 source demos / 1000 generated (D0).
@@ -70,12 +71,12 @@ def run_study(cfg: StudyConfig, out: str | Path, on_stage: Stage | None = None) 
     datasets: list[tuple[str, str, int, Path]] = [("source", "D0", cfg.sources, source)]
     for variation in cfg.variations:
         for n in cfg.generated:
-            run = out / f"generated_{variation}_{n}"
-            if not (run / "stats.json").exists():
+            run = RunFolder(out / f"generated_{variation}_{n}")
+            if not run.stats.exists():
                 gen = GenerateConfig(task=cfg.task, source=str(source), num_demos=n, variation=variation, seed=cfg.seed)
-                stage(run.name, f"generating {n} demos ({variation})",
-                      lambda gen=gen, run=run: generate(gen, run, workers=cfg.workers, resume=True))
-            datasets.append(("generated", variation, n, run / "demos.hdf5"))
+                stage(run.path.name, f"generating {n} demos ({variation})",
+                      lambda gen=gen, run=run: generate(gen, run.path, workers=cfg.workers, resume=True))
+            datasets.append(("generated", variation, n, run.demos))
     rows = []
     for kind, data_variation, n, data in datasets:
         evaluated_on = cfg.variations if kind == "source" else [data_variation]

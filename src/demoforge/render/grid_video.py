@@ -14,6 +14,7 @@ from demoforge.data.video import caption, grid_frames, write_video
 from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.rollout.replay import render_frames
 from demoforge.runner.pool import ordered_map, render_worker_bytes
+from demoforge.runner.run_folder import DEMOS, RunFolder
 from demoforge.sim.render import check_image_size
 from demoforge.rollout.world import env_for_demo
 
@@ -50,11 +51,10 @@ def run_files(run: Path) -> tuple[Path, Path | None]:
     """(kept, failed-or-None) dataset files of a run folder, or of a single HDF5 file."""
     if run.is_file():
         return run, None
-    kept = run / "demos.hdf5"
-    if not kept.exists():
-        raise InputFileError(run, "is not a run folder (no demos.hdf5) nor an HDF5 file")
-    failed = run / "failed.hdf5"
-    return kept, failed if failed.exists() else None
+    folder = RunFolder(run)
+    if not folder.demos.exists():
+        raise InputFileError(run, f"is not a run folder (no {DEMOS}) nor an HDF5 file")
+    return folder.demos, folder.failed if folder.failed.exists() else None
 
 
 def pick(path: Path, count: int) -> list[str]:

@@ -13,6 +13,7 @@ from demoforge.outputs import check_output_file, write_text
 from demoforge.errors import DemoforgeError
 from demoforge.report import media, page, plots
 from demoforge.report.run import Run, initial_xy, load_run, read_rows, source_file, spread
+from demoforge.runner.run_folder import FAILED, RunFolder, RunStats
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
 
@@ -36,13 +37,13 @@ def build_report(
     if video_size < 16:
         raise DemoforgeError(f"video_size must be at least 16 pixels, not {video_size}")
     run = Path(run)
-    out = Path(out) if out is not None else run / "report.html"
+    out = Path(out) if out is not None else RunFolder(run).report
     data = load_run(run)
     check_output_file(out, overwrite, suffixes=(".html", ".htm"))
     if on_warning is not None:
         for note in stats_disagreements(data):
             on_warning(note)
-    task = _task(data.config.get("task") or data.stats.get("task"))
+    task = _task(data.config.get("task") or data.stats.task)
     html = page.render(
         title=f"{data.config.get('task', '?')} \u00b7 {data.config.get('variation', '?')}",
         folder=str(run.resolve()),
@@ -65,13 +66,13 @@ class Failures:
     other: int  # failures not attributed to a subtask (physics unstable, episode too long, ...)
 
 
-def failure_breakdown(stats: dict, subtasks: list[str]) -> Failures:
+def failure_breakdown(stats: RunStats, subtasks: list[str]) -> Failures:
     """Failures by reason and by the subtask they stopped at, from stats.json (complete even without failed.hdf5).
 
     The funnel counts, per subtask in order, the attempts that got to it: all attempts less the failures
     without a subtask (their stage is unknown) less those that failed an earlier subtask.
     """
-    counts = {str(k): int(v) for k, v in (stats.get("failures") or {}).items()}
+    counts = stats.failures
     reasons = []
     by_subtask: Counter[str] = Counter()
     for reason, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -81,7 +82,7 @@ def failure_breakdown(stats: dict, subtasks: list[str]) -> Failures:
             by_subtask[match.group(1)] += count
     other = sum(c for _, c, s in reasons if s is None)
     order = list(subtasks) + sorted(set(by_subtask) - set(subtasks))
-    reached = int(stats.get("attempts", 0)) - other
+    reached = stats.attempts - other
     funnel = []
     for name in order:
         funnel.append((name, reached, by_subtask[name]))
@@ -125,14 +126,12 @@ def scene_counts(scenes: list[str]) -> list[tuple[str, Counter]]:
 # ---- sections -------------------------------------------------------------------------------------
 def stats_disagreements(data: Run) -> list[str]:
     """Where stats.json claims other counts than the dataset holds (the report counts the dataset)."""
-    kept, notes = len(data.kept.rows), []
-    claimed = data.stats.get("successes")
-    if claimed is not None and int(claimed) != kept:
-        notes.append(f"{data.folder / 'stats.json'} says {int(claimed):,} successes but {data.kept.path} holds "
+    kept, notes, st, path = len(data.kept.rows), [], data.stats, RunFolder(data.folder).stats
+    if st.recorded("successes") and st.successes != kept:
+        notes.append(f"{path} says {st.successes:,} successes but {data.kept.path} holds "
                      f"{kept:,} demos: this report counts the demos in the dataset")
-    attempts = data.stats.get("attempts")
-    if attempts is not None and int(attempts) < kept:
-        notes.append(f"{data.folder / 'stats.json'} says {int(attempts):,} attempts, fewer than the {kept:,} demos "
+    if st.recorded("attempts") and st.attempts < kept:
+        notes.append(f"{path} says {st.attempts:,} attempts, fewer than the {kept:,} demos "
                      f"{data.kept.path} holds: attempts and rates below are not to be trusted")
     return notes
 
@@ -140,32 +139,32 @@ def stats_disagreements(data: Run) -> list[str]:
 def summary(data: Run) -> dict:
     cfg, st = data.config, data.stats
     kept = len(data.kept.rows)  # what the dataset holds, whatever stats.json claims
-    attempts = int(st.get("attempts") or 0)
+    attempts = st.attempts
     dgr = kept / attempts if attempts else 0.0
-    wall = st.get("wall_time_s")
+    wall = st.wall_time_s
     cards = [
         ("demos kept", f"{kept:,}", f"of {attempts:,} attempts (target {cfg.get('num_demos', '?')})"),
         ("data generation rate", f"{100 * dgr:.1f}%", "kept / attempts"),
-        ("wall time", _duration(wall), f"{float(st.get('attempts_per_s', 0)):.2f} attempts/s"),
-        ("physics steps", f"{int(st.get('physics_steps', 0)):,}", f"{int(st.get('control_steps', 0)):,} control steps"),
+        ("wall time", _duration(wall), f"{st.attempts_per_s:.2f} attempts/s"),
+        ("physics steps", f"{st.physics_steps:,}", f"{st.control_steps:,} control steps"),
     ]
     n_failed = len(data.failed.rows)
     failed_file = ("not kept (keep_failed off)" if data.failed.path is None
-                   else f"{n_failed:,} attempt{'s' if n_failed != 1 else ''} in failed.hdf5")
+                   else f"{n_failed:,} attempt{'s' if n_failed != 1 else ''} in {FAILED}")
     rows = [
-        ("task", cfg.get("task", st.get("task"))),
-        ("variation", cfg.get("variation", st.get("variation"))),
-        ("scene family", st.get("scene_family") or cfg.get("scenes") or "default"),
+        ("task", cfg.get("task", st.task)),
+        ("variation", cfg.get("variation", st.variation)),
+        ("scene family", st.scene_family or cfg.get("scenes") or "default"),
         ("seed", cfg.get("seed")),
         ("source file", cfg.get("source")),
         ("source sha256", (cfg.get("source_sha256") or "")[:16] + "\u2026" if cfg.get("source_sha256") else None),
         ("demos kept / attempts", f"{kept:,} / {attempts:,}"),
         ("failed attempts stored", failed_file),
         ("DGR", f"{dgr:.3f}"),
-        ("wall time", f"{float(wall):.2f} s" if wall is not None else None),
-        ("attempts per second", f"{float(st.get('attempts_per_s', 0)):.2f} on {st.get('cpu_count', '?')} CPUs"),
-        ("physics steps", f"{int(st.get('physics_steps', 0)):,}"),
-        ("scenes rejected", st.get("scenes_rejected")),
+        ("wall time", f"{wall:.2f} s" if wall is not None else None),
+        ("attempts per second", f"{st.attempts_per_s:.2f} on {st.cpu_count or '?'} CPUs"),
+        ("physics steps", f"{st.physics_steps:,}"),
+        ("scenes rejected", st.scenes_rejected if st.recorded("scenes_rejected") else None),
         ("selection", f"{cfg.get('selection')} (k={cfg.get('nearest_k')})" if cfg.get("selection") else None),
         ("action noise", cfg.get("action_noise")),
         ("grasp correction", cfg.get("grasp_correction")),
@@ -179,7 +178,7 @@ def summary(data: Run) -> dict:
 def failures_section(data: Run, task: Task | None) -> dict:
     subtasks = [s.name for s in getattr(task, "subtasks", ())]
     fails = failure_breakdown(data.stats, subtasks)
-    attempts = int(data.stats.get("attempts", 0))
+    attempts = data.stats.attempts
     return {
         "attempts": attempts,
         "failures": fails,
@@ -228,7 +227,7 @@ def coverage_section(data: Run, task: Task | None) -> dict:
 
 
 def scenes_section(data: Run, camera: str) -> dict:
-    family = data.stats.get("scene_family") or data.config.get("scenes") or "default"
+    family = data.stats.scene_family or data.config.get("scenes") or "default"
     rows = data.kept.rows or data.failed.rows
     source = data.kept if data.kept.rows else data.failed
     picks = spread(rows, NUM_THUMBNAILS)

@@ -16,12 +16,9 @@ import numpy as np
 from demoforge.data.hdf5 import demo_names, open_dataset
 from demoforge.errors import InputFileError
 from demoforge.runner.identity import file_sha256
-from demoforge.runner.shards import SHARD_DIR
+from demoforge.runner.run_folder import CONFIG, DEMOS, SHARDS, STATS, RunFolder, RunStats
 
-RUN_FILES = ("stats.json", "config.json", "demos.hdf5")
-# stats.json fields the report reads, and what each must hold (anything else is named as damaged)
-STATS_NUMBERS = ("attempts", "successes", "physics_steps", "control_steps", "scenes_rejected", "crashed", "dgr",
-                 "wall_time_s", "attempts_per_s", "cpu_count")
+# config.json fields the report reads as text (anything else there is named as damaged)
 CONFIG_TEXTS = ("task", "variation", "source", "source_sha256", "robot", "scenes", "selection")
 
 
@@ -50,7 +47,7 @@ class DemoFile:
 class Run:
     folder: Path
     config: dict
-    stats: dict
+    stats: RunStats
     kept: DemoFile
     failed: DemoFile
 
@@ -60,28 +57,25 @@ def load_run(folder: Path) -> Run:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputFileError(folder, "is not a folder; expected a run folder written by `demoforge generate`")
-    for name in RUN_FILES:
-        if not (folder / name).is_file():
-            raise InputFileError(folder / name, missing_file_problem(folder))
-    stats = check_fields(folder / "stats.json", read_json(folder / "stats.json"), STATS_NUMBERS, (int, float))
-    failures = stats.get("failures") or {}
-    if not isinstance(failures, dict) or not all(_is_number(v) for v in failures.values()):
-        raise InputFileError(folder / "stats.json", "expected an object of failure reason -> count", field="failures")
-    config = check_fields(folder / "config.json", read_json(folder / "config.json"), CONFIG_TEXTS, (str,))
-    kept = read_rows(folder / "demos.hdf5")
-    failed_path = folder / "failed.hdf5"
-    failed = read_rows(failed_path) if failed_path.is_file() else DemoFile(None)
+    run = RunFolder(folder)
+    for path in (run.stats, run.config, run.demos):  # failed.hdf5 is optional (keep_failed)
+        if not path.is_file():
+            raise InputFileError(path, missing_file_problem(folder))
+    stats = run.read_stats()
+    config = check_fields(run.config, run.read_config(), CONFIG_TEXTS, (str,))
+    kept = read_rows(run.demos)
+    failed = read_rows(run.failed) if run.failed.is_file() else DemoFile(None)
     return Run(folder, config, stats, kept, failed)
 
 
 def missing_file_problem(folder: Path) -> str:
     """Why a run file is missing: the run is still running or was interrupted, or this is no run folder."""
-    shards = folder / SHARD_DIR
+    shards = RunFolder(folder).shards
     if shards.is_dir():
         done = len(list(shards.glob("attempt_*.hdf5")))
-        return (f"missing: the run in {folder} has not finished ({done} attempts done in {SHARD_DIR}); finish it with "
+        return (f"missing: the run in {folder} has not finished ({done} attempts done in {SHARDS}); finish it with "
                 "the same `demoforge generate` command plus --resume, then make the report")
-    return (f"missing: {folder} is not a demoforge run folder (a run holds demos.hdf5, config.json and stats.json "
+    return (f"missing: {folder} is not a demoforge run folder (a run holds {DEMOS}, {CONFIG} and {STATS} "
             "from `demoforge generate`)")
 
 
@@ -95,27 +89,8 @@ def check_fields(path: Path, value: dict, keys: tuple[str, ...], types: tuple[ty
     return value
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
-
-
 def _finite(value: object) -> bool:
     return not isinstance(value, float) or bool(np.isfinite(value))
-
-
-def read_json(path: Path) -> dict:
-    """A JSON object from a run file, or an error naming the file."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputFileError(path, "file does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"cannot be read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(path, f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-    if not isinstance(value, dict):
-        raise InputFileError(path, f"expected a JSON object, found {type(value).__name__}")
-    return value
 
 
 def read_rows(path: Path) -> DemoFile:

@@ -7,7 +7,6 @@ request. With a scene family it samples the attempt's scene (resampling impossib
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from demoforge.data.hdf5 import read_demos
@@ -15,6 +14,7 @@ from demoforge.errors import DemoforgeError
 from demoforge.mimic.generate import AttemptResult, GenerateConfig, run_attempt
 from demoforge.mimic.segments import build_source_set, load_annotations
 from demoforge.runner.identity import run_identity
+from demoforge.runner.run_folder import AttemptSummary
 from demoforge.runner.shards import write_shard
 from demoforge.scenes.sample import sample_scene, scene_seed
 from demoforge.sim.robot import load_robot
@@ -22,32 +22,6 @@ from demoforge.tasks import get_task
 from demoforge.rollout.world import make_world
 
 MAX_SCENE_RETRIES = 50
-
-
-@dataclass
-class AttemptSummary:
-    """What the run needs to know of a finished attempt (the demo itself lives in its shard)."""
-
-    index: int
-    success: bool
-    reason: str
-    control_steps: int = 0
-    physics_steps: int = 0
-    scenes_rejected: int = 0
-    crashed: bool = False
-    run_id: str = ""  # identity of the run that made it (runner/identity.py): what resume verifies
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, value: dict) -> AttemptSummary:
-        """From a shard's summary; fields this version does not know are ignored (ValueError if any is missing)."""
-        names = {f.name for f in fields(cls)}
-        try:
-            return cls(**{k: v for k, v in value.items() if k in names})
-        except TypeError as exc:
-            raise ValueError(str(exc)) from None
 
 
 class AttemptWorker:

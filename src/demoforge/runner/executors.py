@@ -19,7 +19,8 @@ from typing import Protocol
 from demoforge.errors import DemoforgeError, OutputError
 from demoforge.outputs import is_disk_full
 from demoforge.mimic.generate import GenerateConfig
-from demoforge.runner.attempts import AttemptSummary, AttemptWorker
+from demoforge.runner.attempts import AttemptWorker
+from demoforge.runner.run_folder import AttemptSummary
 from demoforge.runner.identity import run_identity
 from demoforge.runner.pool import GENERATE_WORKER_BYTES, die_with_parent, plan_workers, render_worker_bytes
 from demoforge.runner.shards import shard_path, write_shard

@@ -1,13 +1,7 @@
 """Run a generation job: attempts spread over workers, shards on disk, one merge at the end.
 
-The output folder (docs/formats.md)::
-
-    demos.hdf5   successful demos, robomimic layout, in attempt order
-    failed.hdf5  failed attempts, each with meta.reason (if keep_failed)
-    config.json  the resolved GenerateConfig plus versions and the source file's hash
-    stats.json   attempts, successes, dgr, wall_time_s, physics_steps, control_steps, failures by reason
-    .shards/     while running: one file per finished attempt (what ``resume`` continues from)
-
+The output is a run folder (runner/run_folder.py, docs/formats.md): demos.hdf5, failed.hdf5, config.json,
+stats.json, and while running .shards/ with one file per finished attempt (what ``resume`` continues from).
 The dataset is the first ``num_demos`` successes in attempt order, and each attempt depends only on
 the config and its index, so it is the same for any number of workers, executor, or interruptions.
 """
@@ -15,11 +9,10 @@ the config and its index, so it is the same for any number of workers, executor,
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -28,27 +21,41 @@ from demoforge.data.hdf5 import DatasetWriter, read_demos, read_env_args
 from demoforge.errors import DemoforgeError, InputFileError, OutputError
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.mimic.segments import build_source_set, load_annotations
-from demoforge.runner.attempts import AttemptSummary
 from demoforge.outputs import OutputFolder, write_json
 from demoforge.runner.executors import make_executor
 from demoforge.runner.identity import file_sha256, run_identity, versions
-from demoforge.runner.shards import DEMO_KEY, SHARD_DIR, finished_attempts, shard_path
+from demoforge.runner.run_folder import CONFIG, RUN_ENTRIES, AttemptSummary, RunFolder, RunStats
+from demoforge.runner.shards import DEMO_KEY, finished_attempts, shard_path
 from demoforge.scenes.sample import check_family
 from demoforge.sim.render import check_image_size, resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.rollout.world import env_args_for, make_world
 
-ProgressCallback = Callable[[AttemptSummary, dict], None]
-RUN_FILES = ("demos.hdf5", "failed.hdf5", "config.json", "stats.json")
-RUN_ENTRIES = (*RUN_FILES, SHARD_DIR, "report.html")  # all a run folder holds (report.html: `demoforge report`)
 IDENTITY_KEYS = ("source_sha256",)  # besides the GenerateConfig, what the message names when two runs differ
+
+
+@dataclass
+class RunProgress:
+    """What ``on_attempt`` hears after each finished attempt: all finished so far (also any past the final stop)."""
+
+    attempts: int = 0
+    successes: int = 0
+    physics_steps: int = 0
+
+    def add(self, summary: AttemptSummary) -> None:
+        self.attempts += 1
+        self.successes += summary.success
+        self.physics_steps += summary.physics_steps
+
+
+ProgressCallback = Callable[[AttemptSummary, RunProgress], None]
 
 
 def is_run_folder(folder: Path) -> bool:
     """A run folder of a version before markers: its config.json names the demoforge that wrote it."""
     try:
-        saved = json.loads((folder / "config.json").read_text())
+        saved = json.loads(RunFolder(folder).config.read_text())
     except (OSError, ValueError):
         return False
     return isinstance(saved, dict) and "demoforge_version" in saved and "task" in saved
@@ -103,14 +110,14 @@ def _same_run(saved: dict, wanted: dict) -> list[str]:
 
 def check_same_run(out: Path, config: dict) -> None:
     """A folder being resumed must hold this very run: its ``config.json`` says so, or it has none yet."""
-    saved_path = out / "config.json"
+    saved_path = RunFolder(out).config
     try:
         saved = json.loads(saved_path.read_text())
     except FileNotFoundError:
         return
     except (OSError, ValueError):
         raise InputFileError(saved_path, "is not valid JSON; cannot check this folder is the same run") from None
-    differ = _same_run(saved, config) if isinstance(saved, dict) else ["config.json"]
+    differ = _same_run(saved, config) if isinstance(saved, dict) else [CONFIG]
     if differ:
         raise DemoforgeError(
             f"{out}: belongs to a different run ({', '.join(differ)} differ); use another --out, or --overwrite"
@@ -119,7 +126,7 @@ def check_same_run(out: Path, config: dict) -> None:
 
 def has_finished_attempts(work: Path) -> bool:
     """Whether an interrupted run left attempts that ``--resume`` would keep."""
-    return any((work / SHARD_DIR).glob("attempt_*.hdf5"))
+    return any(RunFolder(work).shards.glob("attempt_*.hdf5"))
 
 
 def generate(
@@ -131,7 +138,7 @@ def generate(
     executor: str = "local",
     address: str | None = None,
     overwrite: bool = False,
-) -> dict:
+) -> RunStats:
     """Generate ``cfg.num_demos`` successful demos (or stop at the attempt limit); returns the stats.
 
     With ``resume``, finished attempts found in ``out_dir`` (each checked to belong to this run)
@@ -146,33 +153,32 @@ def generate(
     folder = OutputFolder(out_dir, "run", "generate", overwrite=overwrite, resume=resume, inputs=inputs,
                           keep=has_finished_attempts, known=RUN_ENTRIES, is_legacy=is_run_folder)
     with folder as out:
+        run = RunFolder(out)
         if resume:
             check_same_run(out, config)
-            if (out / "stats.json").exists() and (out / "demos.hdf5").exists() and not (out / SHARD_DIR).exists():
-                if not (out / "config.json").exists():
+            if run.finished:
+                if not run.config.exists():
                     raise DemoforgeError(f"{out}: a finished run without config.json cannot be checked; use --overwrite")
-                return _finished_stats(out / "stats.json")  # a finished run, checked to be this one
-        done = _verified(finished_attempts(out / SHARD_DIR), config["run_id"], out) if resume else {}
-        write_json(out / "config.json", config)
-        return _run(cfg, out, env_args, config["run_id"], done, on_attempt, workers, executor, address)
+                return _finished_stats(run)  # a finished run, checked to be this one
+        done = _verified(finished_attempts(run.shards), config["run_id"], run) if resume else {}
+        write_json(run.config, config)
+        return _run(cfg, run, env_args, config["run_id"], done, on_attempt, workers, executor, address)
 
 
 def _run(
-    cfg: GenerateConfig, out: Path, env_args: dict, run_id: str, done: dict[int, AttemptSummary],
+    cfg: GenerateConfig, run: RunFolder, env_args: dict, run_id: str, done: dict[int, AttemptSummary],
     on_attempt: ProgressCallback | None, workers: int | None, executor: str, address: str | None,
-) -> dict:
+) -> RunStats:
     """Run the attempts not ``done`` yet until the stop is known, then merge."""
-    shard_dir = out / SHARD_DIR
+    shard_dir = run.shards
     shard_dir.mkdir(exist_ok=True)
     for path in shard_dir.iterdir():
         if not path.name.startswith("attempt_") or _shard_index(path) not in done:
             path.unlink()  # another run's leftovers (without --resume) or partial files
     start = time.perf_counter()
-    counts = {  # progress so far (all finished attempts, including any past the final stop)
-        "attempts": len(done),
-        "successes": sum(s.success for s in done.values()),
-        "physics_steps": sum(s.physics_steps for s in done.values()),
-    }
+    progress = RunProgress()
+    for summary in done.values():
+        progress.add(summary)
     stop = _stop_index(done, cfg)
     if stop is None and _frontier(done) < cfg.attempt_limit:
         pool = make_executor(cfg, shard_dir, workers, executor, address)
@@ -192,30 +198,26 @@ def _run(
                                              "was made from other bytes); keep the source unchanged and run again")
                     in_flight -= 1
                     done[summary.index] = summary
-                    counts["attempts"] += 1
-                    counts["successes"] += summary.success
-                    counts["physics_steps"] += summary.physics_steps
+                    progress.add(summary)
                     if on_attempt is not None:
-                        on_attempt(summary, counts)
+                        on_attempt(summary, progress)
                 stop = _stop_index(done, cfg)
                 if stop is None and _frontier(done) >= cfg.attempt_limit:
                     break
         finally:
             pool.close()
     used = sorted(i for i in done if i <= (stop if stop is not None else cfg.attempt_limit - 1))
-    stats = _merge(out, cfg, env_args, [done[i] for i in used], time.perf_counter() - start)
+    stats = _merge(run, cfg, env_args, [done[i] for i in used], time.perf_counter() - start)
     shutil.rmtree(shard_dir, ignore_errors=True)
     return stats
 
 
-def _finished_stats(path: Path) -> dict:
+def _finished_stats(run: RunFolder) -> RunStats:
     try:
-        stats = json.loads(path.read_text())
-    except (OSError, ValueError):
-        stats = None
-    if not isinstance(stats, dict):
-        raise InputFileError(path, "is not a JSON object; this finished run cannot be resumed (use --overwrite)")
-    return stats
+        return run.read_stats()
+    except InputFileError as exc:
+        raise InputFileError(exc.path, f"{exc.problem}; this finished run cannot be resumed (use --overwrite)",
+                             field=exc.field) from None
 
 
 def _shard_index(path: Path) -> int | None:
@@ -223,7 +225,7 @@ def _shard_index(path: Path) -> int | None:
     return int(stem) if stem.isdigit() else None
 
 
-def _verified(found: dict[int, dict], run_id: str, out: Path) -> dict[int, AttemptSummary]:
+def _verified(found: dict[int, dict], run_id: str, run: RunFolder) -> dict[int, AttemptSummary]:
     """The finished attempts of this run; attempts made by another run (or unverifiable ones) are refused."""
     done = {}
     for index, summary in sorted(found.items()):
@@ -231,13 +233,13 @@ def _verified(found: dict[int, dict], run_id: str, out: Path) -> dict[int, Attem
         if made_by != run_id:
             what = f"by run {made_by}" if made_by else "by a demoforge that did not record its run"
             raise DemoforgeError(
-                f"{out / SHARD_DIR}: attempt {index} was made {what}, not this one ({run_id}: other settings, "
+                f"{run.shards}: attempt {index} was made {what}, not this one ({run_id}: other settings, "
                 "source or library versions); resume only with the options of the interrupted run, or --overwrite"
             )
         try:
             done[index] = AttemptSummary.from_dict(summary)
         except ValueError as exc:
-            raise InputFileError(shard_path(out / SHARD_DIR, index), f"has a damaged summary ({exc})") from None
+            raise InputFileError(shard_path(run.shards, index), f"has a damaged summary ({exc})") from None
     return done
 
 
@@ -271,38 +273,16 @@ def _check_space_to_merge(out: Path, shards: list[Path]) -> None:
         )
 
 
-def _merge(out: Path, cfg: GenerateConfig, env_args: dict, used: list[AttemptSummary], wall: float) -> dict:
+def _merge(run: RunFolder, cfg: GenerateConfig, env_args: dict, used: list[AttemptSummary], wall: float) -> RunStats:
     """Copy the used attempts' demos, in attempt order, into the final files; then write the stats."""
-    shard_dir = out / SHARD_DIR
-    _check_space_to_merge(out, [shard_path(shard_dir, s.index) for s in used])
-    failures: Counter[str] = Counter()
-    with DatasetWriter(out / "failed.hdf5", env_args) as failed, DatasetWriter(out / "demos.hdf5", env_args) as kept:
+    _check_space_to_merge(run.path, [shard_path(run.shards, s.index) for s in used])
+    with DatasetWriter(run.failed, env_args) as failed, DatasetWriter(run.demos, env_args) as kept:
         for summary in used:
-            if not summary.success:
-                failures[summary.reason] += 1
-            with h5py.File(shard_path(shard_dir, summary.index), "r") as shard:
+            with h5py.File(shard_path(run.shards, summary.index), "r") as shard:
                 if DEMO_KEY in shard:
                     (kept if summary.success else failed).add_copy(shard[DEMO_KEY])
     if not cfg.keep_failed:
-        (out / "failed.hdf5").unlink(missing_ok=True)
-    stats: dict = {
-        "requested": cfg.num_demos,
-        "attempts": len(used),
-        "successes": sum(s.success for s in used),
-        "physics_steps": sum(s.physics_steps for s in used),
-        "control_steps": sum(s.control_steps for s in used),
-        "scenes_rejected": sum(s.scenes_rejected for s in used),
-        "crashed": sum(s.crashed for s in used),
-    }
-    stats.update(
-        dgr=stats["successes"] / max(stats["attempts"], 1),
-        wall_time_s=wall,
-        attempts_per_s=stats["attempts"] / wall if wall > 0 else 0.0,
-        failures=dict(sorted(failures.items(), key=lambda kv: (-kv[1], kv[0]))),
-        task=cfg.task,
-        variation=cfg.variation,
-        scene_family=cfg.scenes or "default",
-        cpu_count=os.cpu_count(),
-    )
-    write_json(out / "stats.json", stats)
+        run.failed.unlink(missing_ok=True)
+    stats = RunStats.of_attempts(used, wall, cfg.num_demos, cfg.task, cfg.variation, cfg.scenes)
+    run.write_stats(stats)
     return stats

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from demoforge.errors import DemoforgeError
 from demoforge.mimic.generate import GenerateConfig
-from demoforge.runner.attempts import AttemptSummary, AttemptWorker
+from demoforge.runner.attempts import AttemptWorker
+from demoforge.runner.run_folder import AttemptSummary
 from demoforge.runner.executors import crashed
 from demoforge.runner.identity import run_identity
 from demoforge.runner.shards import shard_path, write_shard_bytes

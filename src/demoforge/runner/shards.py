@@ -1,6 +1,6 @@
 """Per-attempt shard files: what survives an interrupted run, and what the final merge reads.
 
-A run folder holds ``.shards/attempt_<index>.hdf5`` while it runs. Each shard is written to a
+A run folder holds ``.shards/attempt_<index>.hdf5`` while it runs (``RunFolder.shards``). Each shard is written to a
 ``.partial`` file and renamed, so a shard that exists is complete; a killed run loses at most the
 attempts in flight. The merge copies kept demos, in attempt order, into ``demos.hdf5``.
 """
@@ -17,7 +17,6 @@ from demoforge.data.demo import Demo
 from demoforge.data.hdf5 import demo_bytes, write_demo
 from demoforge.outputs import ensure_space
 
-SHARD_DIR = ".shards"
 DEMO_KEY = "data/demo_0"
 
 
