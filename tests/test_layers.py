@@ -72,3 +72,25 @@ def test_imports_go_downward(path: Path) -> None:
         if RANK.get(target, -1) > RANK[own]:
             upward.append(f"line {line}: {own} imports {name} ({target} is above {own})")
     assert not upward, "\n".join(upward)
+
+
+GENERATOR = sorted((PACKAGE / "mimic").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", GENERATOR, ids=lambda p: p.name)
+def test_the_generator_speaks_only_its_protocol(path: Path) -> None:
+    """``mimic/`` reaches a world only through ``mimic/protocol.py``: no MuJoCo, no sim, no rollout, and no
+    ``.env`` / ``.model`` / ``.data`` of a world, so another backend plugs in without touching it."""
+    source = path.read_text()
+    tree = ast.parse(source, filename=str(path))
+    banned = []
+    for line, name in imported_modules(path):
+        if layer_of(name) in ("sim", "rollout"):
+            banned.append(f"line {line}: imports {name}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            banned += [f"line {node.lineno}: imports {n}" for n in names if n.split(".")[0] == "mujoco"]
+        if isinstance(node, ast.Attribute) and node.attr in ("env", "model", "data"):
+            banned.append(f"line {node.lineno}: reaches into a world's .{node.attr}")
+    assert not banned, "\n".join(banned)

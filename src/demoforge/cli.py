@@ -359,7 +359,7 @@ def annotate(
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ) -> None:
     """Write per-step datagen_info (poses, gripper, subtask signals) into a source file."""
-    from demoforge.mimic.annotate import annotate_file
+    from demoforge.capture.annotate import annotate_file
 
     check_output_file(out if out is not None else file, overwrite, replaces_input=out is None, ours=is_dataset_file)
     path, boundaries = annotate_file(file, task, annotations, out, robot, replace=overwrite)

@@ -22,11 +22,9 @@ import numpy as np
 
 from demoforge.errors import DemoforgeError
 from demoforge.mimic.generate import AttemptResult, GenerateConfig, attempt_rng
+from demoforge.mimic.protocol import GenerationWorld
 from demoforge.mimic.segments import SourceSet
 from demoforge.mimic.transform import anchor_pose, approach_start, bridge, grasp_correction, retarget, select_source
-from demoforge.rollout.episode import Recorder
-from demoforge.rollout.world import World
-from demoforge.sim.env import vertical_extent
 from demoforge.tasks.base import Subtask
 
 SIGNAL_WINDOW = 3  # a subtask's signal must hold within its last steps
@@ -63,27 +61,25 @@ class ArmPlan:
         self.queue.extend((pose, float(g)) for pose, g in zip(poses, grippers))
 
 
-def run_arms_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: int) -> AttemptResult:
+def run_arms_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateConfig, index: int) -> AttemptResult:
     """Generate, execute and validate attempt ``index`` of a task with several arms."""
-    env, task = world.env, world.task
+    task = world.task
     rng = attempt_rng(cfg.seed, index)
     try:
-        task.reset(env, rng, cfg.variation)
+        world.reset(rng, cfg.variation)
     except DemoforgeError as exc:
         if cfg.scenes is None:
             raise
         return AttemptResult(None, False, f"rejected scene: {exc}", 0, 0, rejected=True)
-    if cfg.scenes is not None and not task.start_is_valid(env):
+    if cfg.scenes is not None and not world.start_is_valid():
         return AttemptResult(None, False, "rejected scene: objects interpenetrate at the start", 0, 0, rejected=True)
-    rig = world.camera_rig(cfg.cameras, cfg.image_size, cfg.depth, cfg.segmentation) if cfg.cameras else None
-    rec = Recorder(world, cameras=rig)
-    rec.start()
-    plans = [ArmPlan(a, env.arms[a].name, task.arm_subtasks(a), env.eef_pose(a)) for a in range(len(env.arms))]
+    rec = world.episode(cfg.cameras, cfg.image_size, cfg.depth, cfg.segmentation)
+    plans = [ArmPlan(a, name, task.arm_subtasks(a), world.eef_pose(a)) for a, name in enumerate(world.arm_names)]
     offsets = {  # per arm, a random shift of each of its boundaries
         p.arm: [int(rng.integers(cfg.boundary_offset[0], cfg.boundary_offset[1] + 1)) for _ in p.subtasks[:-1]]
         for p in plans
     }
-    extents_now = {name: vertical_extent(env.model, name) for name in task.objects}
+    extents_now = {name: world.object_extent(name) for name in task.objects}
     ended: set[str] = set()  # subtasks whose segment ran out with their signal on
     planner = _Planner(world, sources, cfg, rng, offsets, extents_now)
     reason = ""
@@ -136,16 +132,16 @@ def run_arms_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, inde
                 reason = "physics unstable" if rec.unstable else "episode too long"
                 break
         if not reason and not rec.succeeded():
-            if task.success(env):
+            if world.success():
                 reason = f"success did not hold for the final {task.success_hold_steps} steps"
             else:
                 reason = "failed at the end: " + ", ".join(f"{p.name} arm: {p.subtasks[-1].name}" for p in plans)
     if reason.startswith("failed at the end"):  # the task may say more about its end state (which arm let go)
-        reason = task.failure_reason(env) or reason
+        reason = world.failure_reason() or reason
     demo = rec.finish(attempt=index, seed=cfg.seed, variation=cfg.variation, reason=reason,
                       segments={p.name: p.segments for p in plans}, sources={p.name: p.chosen for p in plans})
     demo.source = [d for p in plans for d in p.chosen]
-    return AttemptResult(demo, not reason, reason, rec.t, rec.t * env.substeps)
+    return AttemptResult(demo, not reason, reason, rec.t, rec.t * world.substeps)
 
 
 def _partner_plan(plans: list[ArmPlan], sub: Subtask) -> ArmPlan:
@@ -158,7 +154,7 @@ def _partner_plan(plans: list[ArmPlan], sub: Subtask) -> ArmPlan:
 class _Planner:
     """Turns an arm's next subtask into queued targets: a bridge, then the re-targeted source segment."""
 
-    def __init__(self, world: World, sources: SourceSet, cfg: GenerateConfig, rng: np.random.Generator,
+    def __init__(self, world: GenerationWorld, sources: SourceSet, cfg: GenerateConfig, rng: np.random.Generator,
                  offsets: dict[int, list[int]], extents_now: dict[str, tuple[float, float]]) -> None:
         self.world, self.sources, self.cfg, self.rng = world, sources, cfg, rng
         self.offsets, self.extents_now = offsets, extents_now
@@ -168,10 +164,9 @@ class _Planner:
         }
 
     def _object_now(self, sub: Subtask) -> np.ndarray:
-        task, env = self.world.task, self.world.env
         if sub.object is None:  # a subtask in the world frame: replayed where the source did it
             return np.eye(4)
-        return anchor_pose(task.object_pose(env, sub.object), self.extents_now.get(sub.object), sub.anchor)
+        return anchor_pose(self.world.object_pose(sub.object), self.extents_now.get(sub.object), sub.anchor)
 
     def segment(self, sub: Subtask, arm: int, index: int, demo: int) -> tuple[int, int]:
         """[start, end) of an arm's subtask in a source demo; a sequential subtask starts no earlier than the
@@ -197,7 +192,7 @@ class _Planner:
 
     def own(self, plan: ArmPlan) -> None:
         """A parallel or sequential subtask: this arm's own source segment and bridge."""
-        cfg, env, task = self.cfg, self.world.env, self.world.task
+        cfg, world = self.cfg, self.world
         plan.current += 1
         sub, arm = plan.subtasks[plan.current], plan.arm
         world_T_object = self._object_now(sub)
@@ -208,14 +203,14 @@ class _Planner:
         mover = track.target_pose if sub.held is None else src.datagen.object_poses[sub.held]
         start += approach_start(mover[start:end], src_objects[d], track.gripper_action[start:end], cfg.approach_radius)
         poses = retarget(track.target_pose[start:end], src_objects[d], world_T_object)
-        if cfg.grasp_correction and sub.held is not None and env.is_grasping(sub.held, arm):
+        if cfg.grasp_correction and sub.held is not None and world.is_grasping(sub.held, arm):
             face = "bottom" if sub.anchor == "top" else "center"
             poses = poses @ grasp_correction(
                 track.eef_pose[start],
                 anchor_pose(src.datagen.object_poses[sub.held][start], self.sources.extents[d].get(sub.held), face),
-                env.eef_pose(arm),
-                anchor_pose(task.object_pose(env, sub.held), self.extents_now.get(sub.held), face),
-                task.symmetry_order(env, sub.held),
+                world.eef_pose(arm),
+                anchor_pose(world.object_pose(sub.held), self.extents_now.get(sub.held), face),
+                world.symmetry_order(sub.held),
             )
         lead_in = bridge(plan.target, poses[0], cfg.transition_steps, cfg.transition_max_step, cfg.transition_lift)
         plan.push(lead_in, plan.gripper)

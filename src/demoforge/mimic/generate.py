@@ -16,12 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError
-from demoforge.rollout.episode import Recorder
+from demoforge.mimic.protocol import GenerationWorld
 from demoforge.mimic.segments import SourceSet
 from demoforge.scenes.spec import SceneAxes
 from demoforge.mimic.transform import anchor_pose, approach_start, bridge, grasp_correction, retarget, select_source
-from demoforge.sim.env import vertical_extent
-from demoforge.rollout.world import World
 
 
 class GenerateConfig(BaseModel):
@@ -116,28 +114,26 @@ def attempt_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index])
 
 
-def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: int) -> AttemptResult:
+def run_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateConfig, index: int) -> AttemptResult:
     """Generate, execute and validate attempt number ``index``."""
-    if len(world.env.arms) > 1:
+    if len(world.arm_names) > 1:
         from demoforge.mimic.bimanual import run_arms_attempt  # it builds on this module
 
         return run_arms_attempt(world, sources, cfg, index)
-    env, task = world.env, world.task
+    task = world.task
     rng = attempt_rng(cfg.seed, index)
     try:
-        task.reset(env, rng, cfg.variation)
+        world.reset(rng, cfg.variation)
     except DemoforgeError as exc:
         if cfg.scenes is None:
             raise
         return AttemptResult(None, False, f"rejected scene: {exc}", 0, 0, rejected=True)
-    if cfg.scenes is not None and not task.start_is_valid(env):
+    if cfg.scenes is not None and not world.start_is_valid():
         return AttemptResult(None, False, "rejected scene: objects interpenetrate at the start", 0, 0, rejected=True)
-    rig = world.camera_rig(cfg.cameras, cfg.image_size, cfg.depth, cfg.segmentation) if cfg.cameras else None
-    rec = Recorder(world, cameras=rig)
-    rec.start()
+    rec = world.episode(cfg.cameras, cfg.image_size, cfg.depth, cfg.segmentation)
     n_bounds = len(task.subtasks) - 1
     offsets = [int(rng.integers(cfg.boundary_offset[0], cfg.boundary_offset[1] + 1)) for _ in range(n_bounds)]
-    target, gripper = env.eef_pose(), -1.0
+    target, gripper = world.eef_pose(), -1.0
     chosen: list[int] = []
     segments: list[list[int]] = []
     reason = ""
@@ -153,18 +149,21 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
                 return False
         return True
 
-    now_extents = {name: vertical_extent(env.model, name) for name in task.objects}
+    now_extents = {name: world.object_extent(name) for name in task.objects}
 
     def anchored(pose: np.ndarray, extents: dict[str, tuple[float, float]], name: str, where: str) -> np.ndarray:
         return anchor_pose(pose, extents.get(name), where)
 
     for i, sub in enumerate(task.subtasks):
-        world_T_object = anchored(task.object_pose(env, sub.object), now_extents, sub.object, sub.anchor)
-        starts = [sources.segment_range(d, i, offsets)[0] for d in range(len(sources.demos))]
-        src_object = np.stack([
-            anchored(s.datagen.object_poses[sub.object][t], ext, sub.object, sub.anchor)
-            for s, t, ext in zip(sources.demos, starts, sources.extents)
-        ])
+        if sub.object is None:  # no reference object: the segment is replayed where the source did it
+            world_T_object, src_object = np.eye(4), np.broadcast_to(np.eye(4), (len(sources.demos), 4, 4))
+        else:
+            world_T_object = anchored(world.object_pose(sub.object), now_extents, sub.object, sub.anchor)
+            starts = [sources.segment_range(d, i, offsets)[0] for d in range(len(sources.demos))]
+            src_object = np.stack([
+                anchored(s.datagen.object_poses[sub.object][t], ext, sub.object, sub.anchor)
+                for s, t, ext in zip(sources.demos, starts, sources.extents)
+            ])
         d = select_source(src_object, world_T_object, cfg.selection, cfg.nearest_k, rng)
         start, end = sources.segment_range(d, i, offsets)
         src = sources.demos[d]
@@ -174,14 +173,14 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
         chosen.append(d)
         segments.append([start, end])
         poses = retarget(src.datagen.target_pose[start:end], src_object[d], world_T_object)
-        if cfg.grasp_correction and sub.held is not None and env.is_grasping(sub.held):
+        if cfg.grasp_correction and sub.held is not None and world.is_grasping(sub.held):
             held_face = "bottom" if sub.anchor == "top" else "center"  # what lands on the top face
             poses = poses @ grasp_correction(
                 src.datagen.eef_pose[start],
                 anchored(src.datagen.object_poses[sub.held][start], sources.extents[d], sub.held, held_face),
-                env.eef_pose(),
-                anchored(task.object_pose(env, sub.held), now_extents, sub.held, held_face),
-                task.symmetry_order(env, sub.held),
+                world.eef_pose(),
+                anchored(world.object_pose(sub.held), now_extents, sub.held, held_face),
+                world.symmetry_order(sub.held),
             )
         grippers = src.datagen.gripper_action[start:end, 0]
         lead_in = bridge(target, poses[0], cfg.transition_steps, cfg.transition_max_step, cfg.transition_lift)
@@ -201,8 +200,8 @@ def run_attempt(world: World, sources: SourceSet, cfg: GenerateConfig, index: in
         elif not rec.succeeded():
             reason = f"subtask {task.subtasks[-1].name} failed"
     if reason.startswith("subtask"):
-        reason = task.failure_reason(env) or reason  # e.g. "spilled 9 of 60 particles"
+        reason = world.failure_reason() or reason  # e.g. "spilled 9 of 60 particles"
     success = not reason
     demo = rec.finish(attempt=index, seed=cfg.seed, variation=cfg.variation, reason=reason, segments=segments)
     demo.source = chosen
-    return AttemptResult(demo, success, reason, rec.t, rec.t * env.substeps)
+    return AttemptResult(demo, success, reason, rec.t, rec.t * world.substeps)

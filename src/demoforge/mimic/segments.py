@@ -9,16 +9,14 @@ boundary; the last subtask ends with the demo. A user annotation file can overri
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import mujoco
 import numpy as np
 
 from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError, InputFileError
-from demoforge.sim.env import subtree_geoms, vertical_extent
-from demoforge.sim.scene import model_from_xml
 from demoforge.tasks.base import Task
 
 
@@ -136,9 +134,19 @@ class SourceSet:
 
 
 def build_source_set(
-    demos: list[Demo], task: Task, annotations: dict[str, list] | None = None, label: str = "source"
+    demos: list[Demo], task: Task, extents_of: Callable[[Demo, str], dict[str, tuple[float, float]]],
+    annotations: dict[str, list] | None = None, label: str = "source",
 ) -> SourceSet:
-    """Boundaries for every source demo (annotations win over signals); errors name the demo."""
+    """Boundaries for every source demo (annotations win over signals) and, from ``extents_of(demo, label)``
+    (the simulator's business, e.g. ``rollout.world.object_extents``), its objects' extents; errors name the demo."""
+    bounds, per_arm = source_boundaries(demos, task, annotations, label)
+    return SourceSet(demos, bounds, [extents_of(demo, label) for demo in demos], per_arm)
+
+
+def source_boundaries(
+    demos: list[Demo], task: Task, annotations: dict[str, list] | None = None, label: str = "source"
+) -> tuple[list[list[int]], list[list[list[int]]] | None]:
+    """End steps of the subtasks of every source demo (the first arm's), and per arm with several arms."""
     given = getattr(annotations, "path", "annotations")
     if annotations is not None:
         known = {demo.meta.get("name", f"demo_{i}") for i, demo in enumerate(demos)}
@@ -159,32 +167,8 @@ def build_source_set(
             bounds.append(validate_boundaries(annotations[name], len(demo), task, f"{given} [{name}]"))
         else:
             bounds.append(boundaries_from_signals(demo, task, where))
-    extents = [object_extents(demo, task, label) for demo in demos]
     if task.num_arms == 1:
-        return SourceSet(demos, bounds, extents)
+        return bounds, None
     per_arm = [[boundaries_from_signals(demo, task, f"{label} {demo.meta.get('name', f'demo_{i}')}", arm)
                 for arm in range(task.num_arms)] for i, demo in enumerate(demos)]
-    return SourceSet(demos, bounds, extents, per_arm)
-
-
-def object_extents(demo: Demo, task: Task, label: str = "source") -> dict[str, tuple[float, float]]:
-    """(bottom, top) of every task object in the demo's own model (empty without a model: centres are used)."""
-    if not demo.model_file:
-        return {}
-    where = f"{label} {demo.meta.get('name', '?')}: attribute model_file"
-    try:
-        model = model_from_xml(demo.model_file)
-    except ValueError as exc:
-        reason = " ".join(str(exc).split())[:160]
-        raise DemoforgeError(f"{where} is not a loadable MuJoCo model ({reason})") from None
-    missing = [name for name in task.objects if not _has_geoms(model, name)]
-    if missing:
-        raise DemoforgeError(f"{where} has no body with geoms for {missing}, needed by task {task.name!r}")
-    return {name: vertical_extent(model, name) for name in task.objects}
-
-
-def _has_geoms(model: mujoco.MjModel, body: str) -> bool:
-    try:
-        return len(subtree_geoms(model, body)) > 0
-    except KeyError:
-        return False
+    return bounds, per_arm

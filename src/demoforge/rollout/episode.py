@@ -7,6 +7,8 @@ Both the scripted expert (source demos) and the generator (new demos) drive epis
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import mujoco
 import numpy as np
 
@@ -16,7 +18,9 @@ from demoforge.sim.controller import action_to_target, target_to_abs_action, tar
 from demoforge.sim.render import CameraRig
 from demoforge.sim.env import STATE_SPEC, SimEnv
 from demoforge.tasks.base import Task, fold_symmetry
-from demoforge.rollout.world import World
+
+if TYPE_CHECKING:  # the world builds recorders (World.episode), so the import goes one way
+    from demoforge.rollout.world import World
 
 
 class Recorder:
@@ -109,6 +113,8 @@ class Recorder:
         """One gripper command per arm, as floats (one value is every arm's)."""
         if isinstance(gripper, float) or np.ndim(gripper) == 0:
             return [float(gripper)] * self.num_arms
+        if isinstance(gripper, np.ndarray) and gripper.shape == (self.num_arms,):
+            return [float(g) for g in gripper.tolist()]
         return [float(g) for g in np.broadcast_to(np.asarray(gripper, dtype=float), (self.num_arms,))]
 
     def _read_eef(self, t: int) -> np.ndarray:

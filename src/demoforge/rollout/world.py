@@ -12,7 +12,8 @@ import numpy as np
 from demoforge.data.demo import Demo
 from demoforge.version import __version__
 from demoforge.errors import DemoforgeError
-from demoforge.sim.env import SimEnv, subtree_geoms
+from demoforge.rollout.episode import Recorder
+from demoforge.sim.env import SimEnv, subtree_geoms, vertical_extent
 from demoforge.sim.render import CameraRig, segmentation_labels
 from demoforge.sim.robot import BUILTIN_ROBOTS, RobotConfig, load_robot
 from demoforge.scenes.spec import SceneSpec
@@ -48,6 +49,49 @@ class World:
         """Geoms of each instance label from 1 on: the robot, then the task objects in order."""
         env = self.env
         return [np.flatnonzero(env.robot_geom_mask), *(subtree_geoms(env.model, n) for n in self.task.objects)]
+
+    # ---- what the generator may ask (mimic/protocol.py: GenerationWorld) ---------------------------
+    @property
+    def arm_names(self) -> list[str]:
+        return [arm.name for arm in self.env.arms]
+
+    @property
+    def substeps(self) -> int:
+        return self.env.substeps
+
+    def reset(self, rng: np.random.Generator, variation: str) -> None:
+        self.task.reset(self.env, rng, variation)
+
+    def start_is_valid(self) -> bool:
+        return self.task.start_is_valid(self.env)
+
+    def eef_pose(self, arm: int = 0) -> np.ndarray:
+        return self.env.eef_pose(arm)
+
+    def object_pose(self, name: str) -> np.ndarray:
+        return self.task.object_pose(self.env, name)
+
+    def object_extent(self, name: str) -> tuple[float, float]:
+        return vertical_extent(self.env.model, name)
+
+    def symmetry_order(self, name: str) -> int:
+        return self.task.symmetry_order(self.env, name)
+
+    def is_grasping(self, name: str, arm: int = 0) -> bool:
+        return self.env.is_grasping(name, arm)
+
+    def success(self) -> bool:
+        return self.task.success(self.env)
+
+    def failure_reason(self) -> str:
+        return self.task.failure_reason(self.env)
+
+    def episode(self, cameras: list[str], image_size: int = 84, depth: bool = False,
+                segmentation: bool = False) -> Recorder:
+        rig = self.camera_rig(cameras, image_size, depth, segmentation) if cameras else None
+        recorder = Recorder(self, cameras=rig)
+        recorder.start()
+        return recorder
 
 
 def segment_names(task: Task) -> list[str]:
@@ -160,3 +204,26 @@ def env_for_demo(demo: Demo, robot: str | RobotConfig | None = None) -> SimEnv:
             f"state has {env.state_size}"
         )
     return env
+
+
+def object_extents(task: Task, demo: Demo, label: str = "source") -> dict[str, tuple[float, float]]:
+    """(bottom, top) of every task object in the demo's own model (empty without a model: centres are used)."""
+    if not demo.model_file:
+        return {}
+    where = f"{label} {demo.meta.get('name', '?')}: attribute model_file"
+    try:
+        model = model_from_xml(demo.model_file)
+    except ValueError as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise DemoforgeError(f"{where} is not a loadable MuJoCo model ({reason})") from None
+    missing = [name for name in task.objects if not _has_geoms(model, name)]
+    if missing:
+        raise DemoforgeError(f"{where} has no body with geoms for {missing}, needed by task {task.name!r}")
+    return {name: vertical_extent(model, name) for name in task.objects}
+
+
+def _has_geoms(model: mujoco.MjModel, body: str) -> bool:
+    try:
+        return len(subtree_geoms(model, body)) > 0
+    except KeyError:
+        return False

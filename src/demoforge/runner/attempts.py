@@ -7,6 +7,7 @@ request. With a scene family it samples the attempt's scene (resampling impossib
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from demoforge.data.hdf5 import read_demos
@@ -19,7 +20,7 @@ from demoforge.runner.shards import write_shard
 from demoforge.scenes.sample import sample_scene, scene_seed
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
-from demoforge.rollout.world import make_world
+from demoforge.rollout.world import make_world, object_extents
 
 MAX_SCENE_RETRIES = 50
 
@@ -32,7 +33,8 @@ class AttemptWorker:
         self.task = get_task(cfg.task)
         source = Path(cfg.source)
         annotations = load_annotations(cfg.annotations, self.task) if cfg.annotations else None
-        self.sources = build_source_set(read_demos(source, require_datagen=True), self.task, annotations, str(source))
+        self.sources = build_source_set(read_demos(source, require_datagen=True), self.task,
+                                        partial(object_extents, self.task), annotations, str(source))
         self.robot = load_robot(cfg.robot)
         self.world = make_world(self.task, self.robot)
         self.run_id = run_identity(cfg)

@@ -13,6 +13,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import h5py
@@ -30,7 +31,7 @@ from demoforge.scenes.sample import check_family
 from demoforge.sim.render import check_image_size, resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
-from demoforge.rollout.world import env_args_for, make_world
+from demoforge.rollout.world import env_args_for, make_world, object_extents
 
 IDENTITY_KEYS = ("source_sha256",)  # besides the GenerateConfig, what the message names when two runs differ
 
@@ -77,7 +78,7 @@ def validate(cfg: GenerateConfig) -> dict:
     check_source_task(source, cfg.task)
     demos = read_demos(source, require_datagen=True)
     annotations = load_annotations(cfg.annotations, task) if cfg.annotations else None
-    build_source_set(demos, task, annotations, label=str(source))
+    build_source_set(demos, task, partial(object_extents, task), annotations, label=str(source))
     task.variation(cfg.variation)
     if cfg.scenes is not None:
         check_family(cfg.scenes, cfg.variation)

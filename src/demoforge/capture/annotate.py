@@ -17,7 +17,7 @@ from demoforge.data.demo import DatagenInfo, Demo
 from demoforge.data.hdf5 import read_demos, write_datagen
 from demoforge.errors import DemoforgeError
 from demoforge.outputs import Fingerprint, array_bytes, atomic_file, ensure_space
-from demoforge.mimic.segments import build_source_set, load_annotations, signals_from_boundaries, validate_boundaries
+from demoforge.mimic.segments import load_annotations, signals_from_boundaries, source_boundaries, validate_boundaries
 from demoforge.sim.controller import action_to_target, target_to_action
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
@@ -117,7 +117,7 @@ def annotate_file(
         if user is not None and name in user:
             bounds = validate_boundaries(user[name], len(demo), task, f"{annotations} [{name}]")
             demo.datagen.subtask_term_signals.update(signals_from_boundaries(bounds, len(demo), task))
-    boundaries = build_source_set(demos, task, label=str(path)).boundaries
+    boundaries, _ = source_boundaries(demos, task, label=str(path))
     new_bytes = array_bytes(a for d in demos for a in (d.datagen.eef_pose, d.datagen.target_pose, d.datagen.gripper_action,
                                                        *d.datagen.object_poses.values(),
                                                        *d.datagen.subtask_term_signals.values()))
