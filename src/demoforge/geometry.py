@@ -23,6 +23,7 @@ __all__ = [
     "wxyz_to_xyzw",
     "xyzw_to_wxyz",
     "axisangle_to_mat",
+    "axisangle_to_quat",
     "mat_to_axisangle",
     "pose_to_quat",
     "pose_from_pos_quat",
@@ -88,7 +89,7 @@ def axisangle_to_mat(rotvec: np.ndarray) -> np.ndarray:
     if rotvec.ndim > 1:
         return Rotation.from_rotvec(rotvec).as_matrix()
     quat = np.empty(4)
-    _rotvec_to_quat(quat, rotvec)
+    axisangle_to_quat(quat, rotvec)
     mat = np.empty(9)
     mujoco.mju_quat2Mat(mat, quat)
     return mat.reshape(3, 3)
@@ -106,7 +107,8 @@ def mat_to_axisangle(rot: np.ndarray) -> np.ndarray:
     return vel
 
 
-def _rotvec_to_quat(out: np.ndarray, rotvec: np.ndarray) -> None:
+def axisangle_to_quat(out: np.ndarray, rotvec: np.ndarray) -> None:
+    """MuJoCo-order unit quaternion of an axis-angle vector (1-D), into ``out`` (4,)."""
     angle = math.sqrt(rotvec @ rotvec)  # IEEE sqrt is correctly rounded: the same bits as np.sqrt, without its overhead
     if angle < 1e-12:
         out[:] = (1.0, 0.5 * rotvec[0], 0.5 * rotvec[1], 0.5 * rotvec[2])

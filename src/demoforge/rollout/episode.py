@@ -14,7 +14,7 @@ import numpy as np
 
 from demoforge import geometry as geo
 from demoforge.data.demo import DatagenInfo, Demo
-from demoforge.sim.controller import action_to_target, target_to_abs_action, target_to_action
+from demoforge.sim.controller import ArmActions, index_or_slice, target_to_abs_action
 from demoforge.sim.render import CameraRig
 from demoforge.sim.env import STATE_SPEC, SimEnv
 from demoforge.tasks.base import Task, fold_symmetry
@@ -50,10 +50,11 @@ class Recorder:
         self.eef_pose[..., 3, 3] = 1.0
         self.object_names = tuple(self.task.objects)
         self.object_ids = {name: env.model.body(name).id for name in self.object_names}
-        self._object_index = np.array([self.object_ids[name] for name in self.object_names], dtype=int)
+        self._object_index = index_or_slice([self.object_ids[name] for name in self.object_names])
         self._object_pos = np.zeros((n, len(self.object_names), 3))  # raw body poses: data.xpos rows
         self._object_rot = np.zeros((n, len(self.object_names), 9))  # and data.xmat rows
-        self._site_index = np.array([arm.eef_site_id for arm in env.arms], dtype=int)
+        self._site_ids = [arm.eef_site_id for arm in env.arms]
+        self._convert = [ArmActions() for _ in env.arms]  # target <-> action per arm, in its own buffers
         self.symmetry = {name: self.task.symmetry_order(env, name) for name in self.object_names}
         self.signals = {name: np.zeros(n, dtype=np.int8) for name in self.task.signal_names}
         self.images = {  # camera observations by obs key (images, depth, segmentation)
@@ -85,7 +86,7 @@ class Recorder:
         eefs = self._read_eef(t)
         action = self.actions[t]
         for i, arm in enumerate(env.arms):
-            target_to_action(eefs[i], arm.world_T_base, targets[i], grippers[i], out=action[7 * i : 7 * i + 7])
+            self._convert[i].target_to_action(eefs[i], arm.world_T_base, targets[i], grippers[i], action[7 * i : 7 * i + 7])
         if noise is not None:
             action += noise
         np.maximum(action, -1.0, out=action)  # np.clip(action, -1, 1), without its Python layers
@@ -120,8 +121,10 @@ class Recorder:
     def _read_eef(self, t: int) -> np.ndarray:
         """Every arm's ``world_T_eef`` now, into step ``t``'s row (the bottom rows are set at construction)."""
         data, eefs = self.env.data, self.eef_pose[t]
-        eefs[:, :3, :3] = data.site_xmat[self._site_index].reshape(-1, 3, 3)
-        eefs[:, :3, 3] = data.site_xpos[self._site_index]
+        xmat, xpos = data.site_xmat, data.site_xpos
+        for i, site in enumerate(self._site_ids):
+            eefs[i, :3, :3] = xmat[site].reshape(3, 3)
+            eefs[i, :3, 3] = xpos[site]
         return eefs
 
     def _record_and_act(self, t: int, targets: np.ndarray, grippers: list[float]) -> bool:
@@ -142,7 +145,7 @@ class Recorder:
         action, eefs, executed = self.actions[t], self.eef_pose[t], self.executed_pose[t]
         for i, arm in enumerate(env.arms):
             part = action[7 * i : 7 * i + 7]
-            action_to_target(eefs[i], arm.world_T_base, part, out=executed[i])
+            self._convert[i].action_to_target(eefs[i], arm.world_T_base, part, executed[i])
             env.apply_target(executed[i], float(part[6]), i)
         env.step_physics()
         self.t = t + 1

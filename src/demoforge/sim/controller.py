@@ -47,6 +47,71 @@ def target_to_action(
     return action
 
 
+class ArmActions:
+    """``target_to_action`` and ``action_to_target`` of one arm in preallocated buffers, for the recorder's every step.
+
+    The same numpy and MuJoCo operations, on operands of the same layouts, as the two functions above (so
+    the same bits); only their temporaries and Python layers are gone.
+    """
+
+    def __init__(self) -> None:
+        self._base: np.ndarray | None = None  # the world_T_base the rotation views are of
+        self._vec3 = np.empty(3)
+        self._out3 = np.empty(3)
+        self._rotvec = np.empty(3)
+        self._vel = np.empty(3)
+        self._quat = np.empty(4)
+        self._rot9 = np.empty(9)
+        self._rot = self._rot9.reshape(3, 3)
+        self._a = np.empty((3, 3))
+        self._b = np.empty((3, 3))
+        self._c = np.empty((3, 3))
+        self._c9 = self._c.reshape(9)
+
+    def _base_rot(self, world_T_base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if world_T_base is not self._base:
+            self._base = world_T_base
+            self._rot_b = world_T_base[:3, :3]
+            self._rot_b_t = self._rot_b.T
+        return self._rot_b, self._rot_b_t
+
+    def target_to_action(
+        self, world_T_eef: np.ndarray, world_T_base: np.ndarray, world_T_target: np.ndarray, gripper: float,
+        out: np.ndarray,
+    ) -> np.ndarray:
+        """``target_to_action(...)`` into ``out`` (7 numbers)."""
+        base_rot, base_rot_t = self._base_rot(world_T_base)
+        np.subtract(world_T_target[:3, 3], world_T_eef[:3, 3], out=self._vec3)
+        np.matmul(base_rot_t, self._vec3, out=self._out3)
+        np.divide(self._out3, POS_SCALE, out=out[:3])
+        np.matmul(world_T_target[:3, :3], world_T_eef[:3, :3].T, out=self._a)  # delta_world
+        np.matmul(base_rot_t, self._a, out=self._b)
+        np.matmul(self._b, base_rot, out=self._c)
+        mujoco.mju_mat2Quat(self._quat, self._c9)  # geo.mat_to_axisangle
+        mujoco.mju_quat2Vel(self._vel, self._quat, 1.0)
+        np.divide(self._vel, ROT_SCALE, out=out[3:6])
+        out[6] = gripper
+        return out
+
+    def action_to_target(
+        self, world_T_eef: np.ndarray, world_T_base: np.ndarray, action: np.ndarray, out: np.ndarray
+    ) -> np.ndarray:
+        """``action_to_target(...)`` into ``out`` (4, 4)."""
+        base_rot, base_rot_t = self._base_rot(world_T_base)
+        out[3] = _BOTTOM_ROW
+        np.multiply(action[:3], POS_SCALE, out=self._vec3)
+        np.matmul(base_rot, self._vec3, out=self._out3)
+        np.add(world_T_eef[:3, 3], self._out3, out=out[:3, 3])
+        np.multiply(action[3:6], ROT_SCALE, out=self._rotvec)
+        geo.axisangle_to_quat(self._quat, self._rotvec)  # geo.axisangle_to_mat
+        mujoco.mju_quat2Mat(self._rot9, self._quat)
+        np.matmul(base_rot, self._rot, out=self._a)
+        np.matmul(self._a, base_rot_t, out=self._b)  # delta_world
+        np.matmul(self._b, world_T_eef[:3, :3], out=self._c)
+        out[:3, :3] = self._c
+        return out
+
+
 def target_to_abs_action(world_T_base: np.ndarray, world_T_target: np.ndarray, gripper: np.ndarray) -> np.ndarray:
     """``actions_abs`` rows (..., 7): target position (m) and axis-angle (rad) in the base frame, then gripper."""
     base_T_target = geo.invert(world_T_base) @ world_T_target
