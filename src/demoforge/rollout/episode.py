@@ -81,7 +81,7 @@ class Recorder:
         Returns False once the physics became unstable (the episode must then stop).
         """
         env, t = self.env, self.t
-        targets = np.reshape(world_T_target, (self.num_arms, 4, 4))
+        targets = world_T_target.reshape(self.num_arms, 4, 4)
         grippers = self._grippers(gripper)
         eefs = self._read_eef(t)
         action = self.actions[t]
@@ -120,8 +120,8 @@ class Recorder:
 
     def _read_eef(self, t: int) -> np.ndarray:
         """Every arm's ``world_T_eef`` now, into step ``t``'s row (the bottom rows are set at construction)."""
-        data, eefs = self.env.data, self.eef_pose[t]
-        xmat, xpos = data.site_xmat, data.site_xpos
+        views, eefs = self.env.views, self.eef_pose[t]
+        xmat, xpos = views.site_xmat, views.site_xpos
         for i, site in enumerate(self._site_ids):
             eefs[i, :3, :3] = xmat[site].reshape(3, 3)
             eefs[i, :3, 3] = xpos[site]
@@ -138,8 +138,9 @@ class Recorder:
             self.cameras.capture(data, self._frame)
         self.target_pose[t] = targets
         self.gripper_action[t, :, 0] = grippers
-        self._object_pos[t] = data.xpos[self._object_index]
-        self._object_rot[t] = data.xmat[self._object_index]
+        views = env.views
+        self._object_pos[t] = views.xpos[self._object_index]
+        self._object_rot[t] = views.xmat[self._object_index]
         for name, value in self.task.signals(env).items():
             self.signals[name][t] = value
         action, eefs, executed = self.actions[t], self.eef_pose[t], self.executed_pose[t]

@@ -51,6 +51,20 @@ class Arm:
         self.world_T_base = np.eye(4)  # set at every reset
 
 
+class DataViews:
+    """The MjData arrays read or written every control step, as views made once: each attribute read of an
+    MjData builds a new array, a microsecond or more per read when the caches are cold after a physics step."""
+
+    __slots__ = ("data", "qpos", "ctrl", "xpos", "xmat", "site_xpos", "site_xmat", "warning_counts")
+
+    def __init__(self, data: mujoco.MjData) -> None:
+        self.data = data
+        self.qpos, self.ctrl = data.qpos, data.ctrl
+        self.xpos, self.xmat = data.xpos, data.xmat
+        self.site_xpos, self.site_xmat = data.site_xpos, data.site_xmat
+        self.warning_counts = data.warning.number
+
+
 class SimEnv:
     """One MuJoCo model + data, the robot's arms in it, and a 20 Hz delta-pose controller per arm.
 
@@ -77,10 +91,14 @@ class SimEnv:
         self._body_geoms: dict[str, np.ndarray] = {}
         self._body_ids: dict[tuple[str, ...], np.ndarray] = {}
         self._geom_sets: dict[bytes, frozenset[int]] = {}
+        self._body_geom_sets: dict[str, frozenset[int]] = {}
+        self._geom_kinds: dict[str, tuple[int, bool]] = {}
+        self._finger_sets = [frozenset(arm.finger_geom_ids.tolist()) for arm in self.arms]
         self._ids: dict[tuple[str, str], int] = {}  # (kind, name) -> id: name lookups cost microseconds per step
         self._bad_warnings = [int(w) for w in (
             mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL
         )]
+        self._views: DataViews | None = None
         self.robot_geom_mask = np.zeros(model.ngeom, dtype=bool)
         for arm in self.arms:
             self.robot_geom_mask[self.body_geoms(model.body(arm.base_body_id).name)] = True
@@ -113,13 +131,23 @@ class SimEnv:
         mujoco.mj_forward(self.model, self.data)
 
     # ---- reading -----------------------------------------------------------------------------
+    @property
+    def views(self) -> DataViews:
+        """Views of this env's hot MjData arrays (remade when ``data`` was replaced, copied or unpickled: a copy's
+        views own their memory, no longer MuJoCo's)."""
+        views = self._views
+        if views is None or views.data is not self.data or views.qpos.base is None:
+            views = self._views = DataViews(self.data)
+        return views
+
     def eef_pose(self, arm: int = 0) -> np.ndarray:
         """``world_T_eef``: pose of an arm's end-effector site."""
-        site = self.arms[arm].eef_site_id
-        return geo.make_pose(self.data.site_xpos[site], self.data.site_xmat[site].reshape(3, 3))
+        site, views = self.arms[arm].eef_site_id, self.views
+        return geo.make_pose(views.site_xpos[site], views.site_xmat[site].reshape(3, 3))
 
     def body_pose_by_id(self, body_id: int) -> np.ndarray:
-        return geo.make_pose(self.data.xpos[body_id], self.data.xmat[body_id].reshape(3, 3))
+        views = self.views
+        return geo.make_pose(views.xpos[body_id], views.xmat[body_id].reshape(3, 3))
 
     def body_pose(self, body: str) -> np.ndarray:
         return self.body_pose_by_id(self._id("body", body))
@@ -157,16 +185,24 @@ class SimEnv:
 
     def half_height(self, geom: str) -> float:
         """Half height of a box or cylinder geom as simulated (scenes may resize task objects)."""
-        g = self._id("geom", geom)
-        axis = 1 if int(self.model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_CYLINDER) else 2
-        return float(self.model.geom_size[g, axis])
+        g, cylinder = self._geom_kind(geom)
+        return float(self.model.geom_size[g, 1 if cylinder else 2])
 
     def half_width(self, geom: str) -> float:
         """Smallest horizontal half extent of a box or cylinder geom (how far off-centre something can rest on it)."""
-        g = self._id("geom", geom)
-        if int(self.model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_CYLINDER):
-            return float(self.model.geom_size[g, 0])
-        return float(min(self.model.geom_size[g, 0], self.model.geom_size[g, 1]))
+        g, cylinder = self._geom_kind(geom)
+        size = self.model.geom_size[g]
+        if cylinder:
+            return float(size[0])
+        return float(min(size[0], size[1]))
+
+    def _geom_kind(self, geom: str) -> tuple[int, bool]:
+        """(id, is a cylinder) of a named geom (cached: tasks ask for sizes every step; sizes are read live)."""
+        found = self._geom_kinds.get(geom)
+        if found is None:
+            g = self._id("geom", geom)
+            found = self._geom_kinds[geom] = (g, int(self.model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_CYLINDER))
+        return found
 
     def yaw_symmetry(self, geom: str) -> int:
         """n-fold symmetry about z of a box (4 if square, else 2) or cylinder (0: any yaw) geom."""
@@ -199,30 +235,33 @@ class SimEnv:
         """Both fingers of an arm touch the body (a two-sided grasp)."""
         if self.data.ncon == 0:
             return False
-        in_body = self._geom_set(self.body_geoms(body))
+        in_body = self._body_geom_sets.get(body)
+        if in_body is None:
+            in_body = self._body_geom_sets[body] = frozenset(self.body_geoms(body).tolist())
         touching = set()
         for g0, g1 in self.data.contact.geom.tolist():
             if g0 in in_body:
                 touching.add(g1)
             if g1 in in_body:
                 touching.add(g0)
-        return self._geom_set(self.arms[arm].finger_geom_ids) <= touching
+        return self._finger_sets[arm] <= touching
 
     def unstable(self) -> bool:
         """Physics blew up: MuJoCo flagged a bad acceleration/state or the state is not finite."""
-        counts = self.data.warning.number.tolist()
+        views = self.views
+        counts = views.warning_counts.tolist()
         if any(counts[w] > 0 for w in self._bad_warnings):
             return True
-        return not all(map(math.isfinite, self.data.qpos.tolist()))  # np.isfinite's answer, at half its cost per step
+        return not all(map(math.isfinite, views.qpos.tolist()))  # np.isfinite's answer, at half its cost per step
 
     # ---- acting ------------------------------------------------------------------------------
     def apply_target(self, world_T_target: np.ndarray, gripper: float, arm: int = 0) -> None:
         """Set an arm's actuator controls so it servos toward ``world_T_target`` (no physics step)."""
-        a = self.arms[arm]
-        self.data.ctrl[a.act_index] = a.ik.solve(self.data.qpos[a.qpos_index], world_T_target)
+        a, views = self.arms[arm], self.views
+        views.ctrl[a.act_index] = a.ik.solve(views.qpos[a.qpos_index], world_T_target)
         g = (min(max(gripper, -1.0), 1.0) + 1.0) * 0.5
         # grip_open + g * grip_span, element by element in floats (the same IEEE operations as numpy's)
-        self.data.ctrl[a.grip_act_index] = [low + g * span for low, span in a.grip_open_span]
+        views.ctrl[a.grip_act_index] = [low + g * span for low, span in a.grip_open_span]
 
     def step(self, action: np.ndarray) -> np.ndarray:
         """Execute one normalised action (7 per arm, in arm order) for one control period.
