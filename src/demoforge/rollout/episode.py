@@ -223,16 +223,19 @@ def low_dim_obs(
     """The low-dimensional ``obs`` keys for T steps (docs/formats.md): per arm ``<prefix>eef_pos`` ... from
     ``world_T_eef`` (T, arms, 4, 4), then ``object`` from the (symmetry-folded) object poses."""
     obs: dict[str, np.ndarray] = {}
+    # Every quaternion in one conversion (scipy's cost is mostly per call; each row is converted on its own).
+    rots = [world_T_eef[:, i, :3, :3] for i in range(len(env.arms))] + [p[:, :3, :3] for p in world_T_objects.values()]
+    quats = geo.wxyz_to_xyzw(geo.mat_to_quat(np.concatenate(rots))).reshape(len(rots), len(world_T_eef), 4)
     for i, arm in enumerate(env.arms):
         eef, p = world_T_eef[:, i], arm.config.prefix
         obs[f"{p}eef_pos"] = geo.pose_pos(eef).copy()
-        obs[f"{p}eef_quat"] = geo.wxyz_to_xyzw(geo.pose_to_quat(eef))  # robosuite order (x, y, z, w)
+        obs[f"{p}eef_quat"] = quats[i]  # robosuite order (x, y, z, w)
         obs[f"{p}joint_pos"] = qpos[:, arm.qpos_adr]
         obs[f"{p}joint_vel"] = qvel[:, arm.dof_adr]
         obs[f"{p}gripper_qpos"] = qpos[:, arm.grip_qpos_adr]
         obs[f"{p}gripper_qvel"] = qvel[:, arm.grip_dof_adr]
     obs["object"] = np.concatenate(
-        [np.concatenate([geo.pose_pos(p), geo.wxyz_to_xyzw(geo.pose_to_quat(p))], axis=1) for p in world_T_objects.values()],
+        [np.concatenate([geo.pose_pos(p), quats[len(env.arms) + k]], axis=1) for k, p in enumerate(world_T_objects.values())],
         axis=1,
     )
     return obs
