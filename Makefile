@@ -23,12 +23,15 @@ test: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -n 2 -q
 
-# The inner loop (about a minute): geometry, output rules, controller, robot, tasks' resets, generation, scenes.
+# The inner loop (about a minute on 2 cores): the core of demoforge. Pose math, output rules, controller,
+# robots, layers and the generator's protocol, generation on stack (run folder, HDF5 layout, resume),
+# exact replay, bad input. `make test` runs everything, these included.
 FAST_TESTS := tests/test_geometry.py tests/test_outputs.py tests/test_controller.py tests/test_robot.py \
-	tests/test_tasks.py tests/test_generation.py tests/test_scenes.py
+	tests/test_layers.py tests/test_generation.py tests/test_replay_check.py tests/test_bad_input.py \
+	tests/test_run_folder.py
 test-fast: setup
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(PY) -m pytest -n 2 -q $(FAST_TESTS) -k "not expert_succeeds"
+	$(PY) -m pytest -n 2 -q $(FAST_TESTS) -m "not slow and not abuse" -k "not fuzz and not annotate_leaves"
 
 # The oldest MuJoCo demoforge supports, in its own environment (CI runs this after `make test`).
 OLDEST_MUJOCO := 3.3.0
