@@ -222,24 +222,26 @@ class SimEnv:
 
     def in_contact(self, geoms_a: np.ndarray, geoms_b: np.ndarray) -> bool:
         """Whether any geom of ``geoms_a`` touches any geom of ``geoms_b`` right now."""
-        if self.data.ncon == 0:
+        ncon = self.data.ncon
+        if ncon == 0:
             return False
         in_a, in_b = self._geom_set(geoms_a), self._geom_set(geoms_b)
         # A plain loop over the few contacts: a dozen numpy calls per query cost more than the loop.
-        for g0, g1 in self.data.contact.geom.tolist():
+        for g0, g1 in self.data.contact.geom[:ncon].tolist():
             if (g0 in in_a and g1 in in_b) or (g1 in in_a and g0 in in_b):
                 return True
         return False
 
     def is_grasping(self, body: str, arm: int = 0) -> bool:
         """Both fingers of an arm touch the body (a two-sided grasp)."""
-        if self.data.ncon == 0:
+        ncon = self.data.ncon
+        if ncon == 0:
             return False
         in_body = self._body_geom_sets.get(body)
         if in_body is None:
             in_body = self._body_geom_sets[body] = frozenset(self.body_geoms(body).tolist())
         touching = set()
-        for g0, g1 in self.data.contact.geom.tolist():
+        for g0, g1 in self.data.contact.geom[:ncon].tolist():
             if g0 in in_body:
                 touching.add(g1)
             if g1 in in_body:
