@@ -136,3 +136,22 @@ def test_everything_downstream_works_on_a_bimanual_dataset(bimanual_run: Path) -
     assert features["action"]["names"][:2] == ["right_dx", "right_dy"] and features["action"]["names"][7] == "left_dx"
     assert features["observation.state"]["shape"] == [2 * (3 + 4 + 2)]
     assert json.loads((work / "policy" / "policy.json").read_text())["action_dim"] == 14
+
+
+def test_per_arm_wrist_cameras_by_arm_name_in_a_kitchen(tmp_path: Path) -> None:
+    """The issue's command: `--cameras agentview,left_wrist,right_wrist --scenes kitchen` on two_arm_lift."""
+    src = tmp_path / "src.hdf5"
+    assert run("source", "--task", "two_arm_lift", "--num", "3", "--out", str(src)).returncode == 0
+    result = run("generate", "--task", "two_arm_lift", "--source", str(src), "--num-demos", "2", "--scenes", "kitchen",
+                 "--cameras", "agentview,left_wrist,right_wrist", "--image-size", "32", "--workers", "1",
+                 "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    demo = df.read_demos(tmp_path / "run" / "demos.hdf5")[0]
+    for camera in ("agentview", "robot0_eye_in_hand", "robot1_eye_in_hand"):  # right arm robot0_, left robot1_
+        image = demo.obs[f"{camera}_image"]
+        assert image.shape == (len(demo), 32, 32, 3) and image.std() > 0
+    assert not np.array_equal(demo.obs["robot0_eye_in_hand_image"], demo.obs["robot1_eye_in_hand_image"])
+    bad = run("generate", "--task", "two_arm_lift", "--source", str(src), "--cameras", "middle_wrist", "--out",
+              str(tmp_path / "bad"))
+    assert_user_error(bad, "middle_wrist", "right_wrist, left_wrist")  # the error lists the aliases there are
+    assert not (tmp_path / "bad").exists()

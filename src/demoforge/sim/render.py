@@ -9,6 +9,7 @@ import numpy as np
 
 from demoforge.data.keys import CAMERA_ALIASES, DEPTH, IMAGE, SEGMENTATION, camera_key
 from demoforge.errors import DemoforgeError
+from demoforge.sim.scene import ARM_CAMERAS_TEXT
 
 
 
@@ -16,13 +17,27 @@ def camera_names(model: mujoco.MjModel) -> list[str]:
     return [model.camera(i).name for i in range(model.ncam)]
 
 
+def camera_aliases(model: mujoco.MjModel) -> dict[str, str]:
+    """Short names of cameras: ``wrist`` (the first arm's), and ``<arm>_wrist`` per arm as the model records
+    them (``right_wrist``, ``left_wrist`` on bimanual_panda)."""
+    aliases = dict(CAMERA_ALIASES)
+    text = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_TEXT, ARM_CAMERAS_TEXT)
+    if text >= 0:
+        start = int(model.text_adr[text])
+        data = bytes(model.text_data[start : start + int(model.text_size[text]) - 1]).decode()
+        aliases.update(pair.split("=", 1) for pair in data.split() if "=" in pair)
+    return aliases
+
+
 def resolve_cameras(model: mujoco.MjModel, names: list[str]) -> list[str]:
     """Scene camera names for user names (``wrist`` = ``robot0_eye_in_hand``); unknown names are an error."""
     known = camera_names(model)
-    resolved = [CAMERA_ALIASES.get(n, n) for n in names]
+    aliases = camera_aliases(model)
+    resolved = [aliases.get(n, n) for n in names]
     missing = [n for n, r in zip(names, resolved) if r not in known]
     if missing:
-        raise DemoforgeError(f"unknown camera(s) {missing}; the scene has {', '.join(known)} (and the alias 'wrist')")
+        short = ", ".join(a for a, c in aliases.items() if c in known)
+        raise DemoforgeError(f"unknown camera(s) {missing}; the scene has {', '.join(known)} (and the aliases {short})")
     return resolved
 
 

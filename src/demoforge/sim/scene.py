@@ -21,6 +21,8 @@ TABLE_TOP_Z = 0.8  # world height of the table surface (and of the robot base), 
 # Collision bits: world geoms touch everything (robot geoms use contype=2 conaffinity=1).
 WORLD_CONTYPE, WORLD_CONAFFINITY = 1, 3
 
+ARM_CAMERAS_TEXT = "demoforge_arm_cameras"  # <custom><text>: "right_wrist=robot0_eye_in_hand ..."
+
 
 @dataclass(frozen=True)
 class PhysicsSettings:
@@ -80,6 +82,10 @@ def base_scene(
     for i, distractor in enumerate(scene.distractors):
         add_distractor(spec, f"distractor_{i}", distractor, top)
 
+    # Each arm's wrist camera by arm name (``right_wrist``), kept in the model so any reader of a stored MJCF
+    # resolves the same camera names (sim/render.resolve_cameras).
+    spec.add_text(name=ARM_CAMERAS_TEXT, data=" ".join(
+        f"{arm.name}_wrist={arm.prefix}{arm.cameras[0]}" for arm in robot.arms if arm.cameras))
     for arm in robot.arms:  # each arm's MJCF, namespaced by its prefix, on its mount
         mount = world.add_frame(pos=[base[k] + arm.mount_pos[k] for k in range(3)])
         if arm.mount_yaw:
