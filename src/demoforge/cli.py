@@ -303,20 +303,17 @@ def robots() -> None:
     """List the built-in robots: their arms, end-effectors, action layout and the cameras they carry."""
     from demoforge.sim.robot import BUILTIN_ROBOTS
 
-    table = Table(title="demoforge robots")
-    for col in ("robot", "arms (obs prefix)", "end-effectors", "action", "cameras"):
-        table.add_column(col, no_wrap=col in ("robot", "cameras"))
     for name, robot in sorted(BUILTIN_ROBOTS.items()):
-        layout = robot.action_layout()
-        table.add_row(
-            name,
-            ", ".join(f"{a.name} ({a.prefix})" for a in robot.arms),
-            ", ".join(f"{a.name}: {a.eef_kind.replace('_', ' ')}" for a in robot.arms),
-            f"{robot.action_dim}-D: " + ", ".join(f"{s['arm']} pose {s['pose'][0]}-{s['pose'][1] - 1}, "
-                                                  f"eef {s['eef'][0]}" for s in layout),
-            ", ".join(f"{a.prefix}{c}" for a in robot.arms for c in a.cameras),
-        )
-    out_console.print(table)
+        out_console.print(f"[bold]{name}[/]: {len(robot.arms)} arm(s), {robot.action_dim}-D action", soft_wrap=True)
+        for arm, part in zip(robot.arms, robot.action_layout()):
+            pose, eef = part["pose"], part["eef"]
+            cameras = ", ".join(f"{arm.prefix}{c}" for c in arm.cameras)
+            out_console.print(
+                f"  {arm.name} ({arm.prefix}): {arm.eef_kind.replace('_', ' ')}; action columns {pose[0]}-{pose[1] - 1} "
+                f"delta pose, {eef[0]}{f'-{eef[1] - 1}' if eef[1] - eef[0] > 1 else ''} end-effector; "
+                f"camera {cameras or 'none'}" + (f" (--cameras {arm.name}_wrist)" if cameras else ""),
+                soft_wrap=True, highlight=False,
+            )
 
 
 @app.command()
