@@ -162,3 +162,18 @@ def test_a_full_disk_leaves_an_older_policy_in_its_folder_as_it_was(stack_run, t
                                 env={**os.environ, "MUJOCO_GL": "egl"}, timeout=600)
         assert result.returncode != 0 and "the disk is full" in result.stderr, result.stderr
         assert _contents(out) == before  # the old policy whole (no new policy.json beside it), no .partial files
+
+
+def test_each_hand_sees_where_the_objects_are_for_it() -> None:
+    """With two arms every object also comes relative to each end effector (the left hand picks, too)."""
+    from demoforge.learn.features import features
+
+    rng = np.random.default_rng(0)
+    quat = np.tile([0.0, 0.0, 0.0, 1.0], (3, 1))
+    obs = {"robot0_eef_pos": rng.normal(size=(3, 3)), "robot1_eef_pos": rng.normal(size=(3, 3)),
+           "object": np.concatenate([rng.normal(size=(3, 3)), quat], axis=1)}
+    one = features(obs, ("robot0_eef_pos", "object"))
+    two = features(obs, ("robot0_eef_pos", "robot1_eef_pos", "object"))
+    assert one.shape == (3, 3 + 3 + 6 + 3) and two.shape == (3, 3 + 3 + 3 + 6 + 3 + 3)
+    np.testing.assert_allclose(two[:, -3:], (obs["object"][:, :3] - obs["robot1_eef_pos"]).astype(np.float32))
+    np.testing.assert_allclose(two[:, -6:-3], (obs["object"][:, :3] - obs["robot0_eef_pos"]).astype(np.float32))

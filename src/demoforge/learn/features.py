@@ -5,7 +5,7 @@ the world frame). Two things in them hurt a network: a quaternion and its negati
 rotation, so a top-down gripper (w near 0) flips sign between nearly equal poses; and where an
 object is *relative to the hand* is what decides the next motion. So every quaternion becomes the
 first two columns of its rotation matrix (continuous, Zhou et al. 2019), and every object also
-contributes its position minus the end-effector position.
+contributes its position minus each end-effector position.
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ def _objects(obs: dict[str, np.ndarray]) -> list[np.ndarray]:
 def features(obs: dict[str, np.ndarray], keys: tuple[str, ...]) -> np.ndarray:
     """(T, D) float32 policy input from the ``keys`` of an obs dict (each (T, ...)), in order.
 
-    ``*_quat`` keys become 6-D rotations; ``object`` becomes, per object, position, 6-D rotation and
-    (when ``robot0_eef_pos`` is among the keys) position relative to the end effector; other keys
-    pass through flattened.
+    ``*_quat`` keys become 6-D rotations; ``object`` becomes, per object, position, 6-D rotation and its
+    position relative to every end effector among the keys (``robot0_eef_pos``, ``robot1_eef_pos``: each
+    hand needs where the object is for it); other keys pass through flattened.
     """
     parts = []
+    hands = [k for k in keys if k.endswith(EEF_POS.removeprefix("robot0"))]  # robot0_eef_pos, robot1_eef_pos ...
     for key in keys:
         value = obs[key].reshape(len(obs[key]), -1)
         if key.endswith("_quat"):
@@ -46,8 +47,7 @@ def features(obs: dict[str, np.ndarray], keys: tuple[str, ...]) -> np.ndarray:
         elif key == OBJECT:
             for pose in _objects(obs):
                 parts += [pose[:, :3], rotation_6d(pose[:, 3:])]
-                if EEF_POS in keys:
-                    parts.append(pose[:, :3] - obs[EEF_POS])
+                parts += [pose[:, :3] - obs[hand] for hand in hands]  # where it is for each hand
         else:
             parts.append(value)
     return np.concatenate(parts, axis=1).astype(np.float32)
