@@ -84,8 +84,9 @@ def base_scene(
 
     # Each arm's wrist camera by arm name (``right_wrist``), kept in the model so any reader of a stored MJCF
     # resolves the same camera names (sim/render.resolve_cameras).
-    spec.add_text(name=ARM_CAMERAS_TEXT, data=" ".join(
-        f"{arm.name}_wrist={arm.prefix}{arm.cameras[0]}" for arm in robot.arms if arm.cameras))
+    wrists = " ".join(f"{arm.name}_wrist={arm.prefix}{arm.cameras[0]}" for arm in robot.arms if arm.cameras)
+    if wrists:  # MuJoCo refuses an empty text (a robot without cameras)
+        spec.add_text(name=ARM_CAMERAS_TEXT, data=wrists)
     for arm in robot.arms:  # each arm's MJCF, namespaced by its prefix, on its mount
         mount = world.add_frame(pos=[base[k] + arm.mount_pos[k] for k in range(3)])
         if arm.mount_yaw:
