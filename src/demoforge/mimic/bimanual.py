@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from demoforge.errors import DemoforgeError
-from demoforge.mimic.generate import AttemptResult, GenerateConfig, attempt_rng
-from demoforge.mimic.protocol import GenerationWorld
+from demoforge.mimic.generate import AttemptResult, GenerateConfig
+from demoforge.mimic.protocol import Episode, GenerationWorld
 from demoforge.mimic.segments import SourceSet
 from demoforge.mimic.transform import anchor_pose, approach_start, bridge, grasp_correction, retarget, select_source
 from demoforge.tasks.base import Subtask
@@ -61,19 +61,11 @@ class ArmPlan:
         self.queue.extend((pose, float(g)) for pose, g in zip(poses, grippers))
 
 
-def run_arms_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateConfig, index: int) -> AttemptResult:
-    """Generate, execute and validate attempt ``index`` of a task with several arms."""
+def run_arms_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateConfig, index: int,
+                     rng: np.random.Generator, rec: Episode) -> AttemptResult:
+    """Generate, execute and validate attempt ``index`` of a task with several arms, from the reset world
+    ``run_attempt`` hands over (with the attempt's ``rng`` and its started episode ``rec``)."""
     task = world.task
-    rng = attempt_rng(cfg.seed, index)
-    try:
-        world.reset(rng, cfg.variation)
-    except DemoforgeError as exc:
-        if cfg.scenes is None:
-            raise
-        return AttemptResult(None, False, f"rejected scene: {exc}", 0, 0, rejected=True)
-    if cfg.scenes is not None and not world.start_is_valid():
-        return AttemptResult(None, False, "rejected scene: objects interpenetrate at the start", 0, 0, rejected=True)
-    rec = world.episode(cfg.cameras, cfg.image_size, cfg.depth, cfg.segmentation)
     plans = [ArmPlan(a, name, task.arm_subtasks(a), world.eef_pose(a)) for a, name in enumerate(world.arm_names)]
     offsets = {  # per arm, a random shift of each of its boundaries
         p.arm: [int(rng.integers(cfg.boundary_offset[0], cfg.boundary_offset[1] + 1)) for _ in p.subtasks[:-1]]

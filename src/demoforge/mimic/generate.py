@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from demoforge.data.demo import Demo
 from demoforge.errors import DemoforgeError
-from demoforge.mimic.protocol import GenerationWorld
+from demoforge.mimic.protocol import Episode, GenerationWorld
 from demoforge.mimic.segments import SourceSet
 from demoforge.scenes.spec import SceneAxes
 from demoforge.mimic.transform import anchor_pose, approach_start, bridge, grasp_correction, retarget, select_source
@@ -115,12 +115,8 @@ def attempt_rng(seed: int, index: int) -> np.random.Generator:
 
 
 def run_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateConfig, index: int) -> AttemptResult:
-    """Generate, execute and validate attempt number ``index``."""
-    if len(world.arm_names) > 1:
-        from demoforge.mimic.bimanual import run_arms_attempt  # it builds on this module
-
-        return run_arms_attempt(world, sources, cfg, index)
-    task = world.task
+    """Generate, execute and validate attempt number ``index``: reset from ``(seed, index)`` (an impossible
+    sampled scene is rejected, not failed), then the one-arm or the several-arm generator."""
     rng = attempt_rng(cfg.seed, index)
     try:
         world.reset(rng, cfg.variation)
@@ -131,6 +127,17 @@ def run_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateConfig,
     if cfg.scenes is not None and not world.start_is_valid():
         return AttemptResult(None, False, "rejected scene: objects interpenetrate at the start", 0, 0, rejected=True)
     rec = world.episode(cfg.cameras, cfg.image_size, cfg.depth, cfg.segmentation)
+    if len(world.arm_names) > 1:
+        from demoforge.mimic.bimanual import run_arms_attempt  # it builds on this module
+
+        return run_arms_attempt(world, sources, cfg, index, rng, rec)
+    return _run_one_arm_attempt(world, sources, cfg, index, rng, rec)
+
+
+def _run_one_arm_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateConfig, index: int,
+                         rng: np.random.Generator, rec: Episode) -> AttemptResult:
+    """The subtasks in order, each a bridge then its re-targeted source segment, from a reset world."""
+    task = world.task
     n_bounds = len(task.subtasks) - 1
     offsets = [int(rng.integers(cfg.boundary_offset[0], cfg.boundary_offset[1] + 1)) for _ in range(n_bounds)]
     target, gripper = world.eef_pose(), -1.0
