@@ -15,7 +15,7 @@ import numpy as np
 from demoforge import geometry as geo
 from demoforge.sim.env import SimEnv
 from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
-from demoforge.tasks.motion import Motion, grasp_pose, together
+from demoforge.tasks.motion import Motion, grasp_pose, grip_at, together
 from demoforge.tasks.objects import add_box_geom, add_box_object, add_free_body, place_pose
 
 RIGHT, LEFT = 0, 1  # arm order of bimanual_panda
@@ -131,15 +131,8 @@ class Handover(Task):
         return np.array([0.0, GRASP_FROM_CENTRE if arm == LEFT else -GRASP_FROM_CENTRE, 0.0])
 
     def _grasp(self, motion: Motion, hover: float) -> ExpertStream:
-        env = motion.env
-        grasp = grasp_pose(self.object_pose(env, "bar"), self._bar_end(motion.arm), yaw=np.pi / 2)
-        above = grasp.copy()
-        above[2, 3] += hover
-        yield from motion.move(above)
-        yield from motion.settle()
-        grasp = grasp_pose(self.object_pose(env, "bar"), self._bar_end(motion.arm), yaw=np.pi / 2)
-        yield from motion.move(grasp, speed=0.45, precise=True)
-        yield from motion.grip(1.0)
+        end = self._bar_end(motion.arm)
+        yield from grip_at(motion, lambda: grasp_pose(self.object_pose(motion.env, "bar"), end, yaw=np.pi / 2), hover)
 
     def _pick_and_present(self, motion: Motion) -> ExpertStream:
         env, rng = motion.env, motion.rng

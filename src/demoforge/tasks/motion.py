@@ -142,16 +142,24 @@ def pick(
     """
     rng = motion.rng
     hover = hover if hover is not None else float(rng.uniform(0.07, 0.12))
-    grasp = grasp_pose(object_pose(pick_object), grasp_offset)
-    above = grasp.copy()
+    yield from grip_at(motion, lambda: grasp_pose(object_pose(pick_object), grasp_offset), hover, settle)
+    yield from motion.lift(float(rng.uniform(*lift)), speed=0.7)
+
+
+def grip_at(motion: Motion, world_T_grasp: callable, hover: float, settle: bool = True) -> ExpertStream:
+    """Hover ``hover`` metres above ``world_T_grasp()``, descend to it and close the gripper.
+
+    The grasp pose is read again before the descent: the object may have been nudged meanwhile. With
+    ``settle`` the arm is let catch up with a fast approach first, so the fingers do not come down beside
+    the object and knock it.
+    """
+    above = world_T_grasp().copy()
     above[2, 3] += hover
     yield from motion.move(above)
     if settle:
         yield from motion.settle()
-    grasp = grasp_pose(object_pose(pick_object), grasp_offset)  # the object may have been nudged
-    yield from motion.move(grasp, speed=0.45, precise=True)
+    yield from motion.move(world_T_grasp(), speed=0.45, precise=True)
     yield from motion.grip(1.0)
-    yield from motion.lift(float(rng.uniform(*lift)), speed=0.7)
 
 
 def pick_and_place(

@@ -12,7 +12,7 @@ import numpy as np
 
 from demoforge.sim.env import SimEnv
 from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
-from demoforge.tasks.motion import Motion, grasp_pose, move_together, together
+from demoforge.tasks.motion import Motion, grasp_pose, grip_at, move_together, together
 from demoforge.tasks.objects import add_box_object
 
 RIGHT, LEFT = 0, 1  # arm order of bimanual_panda
@@ -96,12 +96,6 @@ class TwoArmLift(Task):
         yield from together([right, left], [right.pause(int(rng.integers(8, 14))), left.pause(int(rng.integers(8, 14)))])
 
     def _grasp_end(self, motion: Motion) -> ExpertStream:
-        rng = motion.rng
-        grasp = grasp_pose(self.object_pose(motion.env, "box"), end_offset(motion.arm), yaw=np.pi / 2)
-        above = grasp.copy()
-        above[2, 3] += float(rng.uniform(0.07, 0.12))
-        yield from motion.move(above)
-        yield from motion.settle()
-        grasp = grasp_pose(self.object_pose(motion.env, "box"), end_offset(motion.arm), yaw=np.pi / 2)
-        yield from motion.move(grasp, speed=0.45, precise=True)
-        yield from motion.grip(1.0)
+        hover = float(motion.rng.uniform(0.07, 0.12))
+        yield from grip_at(motion, lambda: grasp_pose(self.object_pose(motion.env, "box"), end_offset(motion.arm),
+                                                      yaw=np.pi / 2), hover)
