@@ -23,6 +23,8 @@ from pathlib import Path
 import mujoco
 import pytest
 
+from demoforge.machine import cpu_vendor
+
 # What makes the arrays (keep it small: pour costs about 10 s per demo).
 RECIPES = {
     "stack": {"sources": 3, "demos": 3, "attempts": 4, "variation": "D1"},
@@ -62,16 +64,6 @@ PINS: dict[str, dict[str, str]] = {
         "pour/failed.hdf5": "3922bc59c1870da3e9d0452d7bfa6a1616e33dd29f2a450d9646304540a58f89"
     }
 }
-
-
-def cpu_vendor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("vendor_id"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def platform_key() -> str:

@@ -7,15 +7,25 @@ import platform
 from pathlib import Path
 
 
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (falls back to platform.processor())."""
+def _cpuinfo(field: str) -> str | None:
+    """The first ``field`` of /proc/cpuinfo (None off Linux)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith(field):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown"
+    return None
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (falls back to platform.processor())."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_vendor() -> str:
+    """CPU vendor (``AuthenticAMD``, ``GenuineIntel``) from /proc/cpuinfo: float kernels differ by vendor."""
+    return _cpuinfo("vendor_id") or platform.processor() or "unknown"
 
 
 def ram_gib() -> float:
