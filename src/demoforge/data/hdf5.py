@@ -71,11 +71,14 @@ class DatasetWriter:
         self.total += len(demo)
         return name
 
-    def add_copy(self, group: h5py.Group) -> str:
-        """Append a demo group of another file unchanged (arrays copied bit for bit)."""
-        datasets: list[h5py.Dataset] = []
-        group.visititems(lambda _, node: datasets.append(node) if isinstance(node, h5py.Dataset) else None)
-        ensure_space(self.tmp.parent, array_bytes(datasets), growing=self.tmp)
+    def add_copy(self, group: h5py.Group, nbytes: int | None = None) -> str:
+        """Append a demo group of another file unchanged (arrays copied bit for bit). ``nbytes``: its size if
+        known (e.g. its file's size), else its arrays are walked to find out."""
+        if nbytes is None:
+            datasets: list[h5py.Dataset] = []
+            group.visititems(lambda _, node: datasets.append(node) if isinstance(node, h5py.Dataset) else None)
+            nbytes = array_bytes(datasets)
+        ensure_space(self.tmp.parent, nbytes, growing=self.tmp)
         name = demo_key(self.count)
         group.file.copy(group, self.data, name=name)
         self.count += 1

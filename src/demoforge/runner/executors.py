@@ -50,8 +50,8 @@ class InlineExecutor:
 
     slots = 1
 
-    def __init__(self, cfg: GenerateConfig, shard_dir: Path) -> None:
-        self.worker = AttemptWorker(cfg)
+    def __init__(self, cfg: GenerateConfig, shard_dir: Path, worker: AttemptWorker | None = None) -> None:
+        self.worker = worker if worker is not None else AttemptWorker(cfg)
         self.shard_dir = shard_dir
         self.queue: deque[int] = deque()
 
@@ -212,8 +212,11 @@ def generation_worker_bytes(cfg: GenerateConfig) -> int:
 
 
 def make_executor(
-    cfg: GenerateConfig, shard_dir: Path, workers: int | None, executor: str, address: str | None
+    cfg: GenerateConfig, shard_dir: Path, workers: int | None, executor: str, address: str | None,
+    worker: AttemptWorker | None = None,
 ) -> Executor:
+    """The executor for ``executor`` and ``workers``; in-process it runs on ``worker`` when given (built by
+    ``validate``), so the sources are not read twice."""
     if executor == "ray":
         from demoforge.runner.ray_executor import RayExecutor
 
@@ -222,6 +225,6 @@ def make_executor(
         raise DemoforgeError(f"unknown executor {executor!r}; expected local or ray")
     workers, _ = plan_workers(workers, cfg.attempt_limit, generation_worker_bytes(cfg))  # callers say why
     if workers <= 1:
-        return InlineExecutor(cfg, shard_dir)
+        return InlineExecutor(cfg, shard_dir, worker)
     return ProcessExecutor(cfg, shard_dir, workers)
 

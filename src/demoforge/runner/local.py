@@ -13,25 +13,23 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import h5py
 
-from demoforge.data.hdf5 import DatasetWriter, read_demos, read_env_args
+from demoforge.data.hdf5 import DatasetWriter, read_env_args
 from demoforge.errors import DemoforgeError, InputFileError, OutputError
 from demoforge.mimic.generate import GenerateConfig
-from demoforge.mimic.segments import build_source_set, load_annotations
 from demoforge.outputs import OutputFolder, write_json
+from demoforge.runner.attempts import AttemptWorker
 from demoforge.runner.executors import make_executor
 from demoforge.runner.identity import file_sha256, run_identity, versions
 from demoforge.runner.run_folder import CONFIG, RUN_ENTRIES, AttemptSummary, RunFolder, RunStats
 from demoforge.runner.shards import DEMO_KEY, finished_attempts, shard_path
 from demoforge.scenes.sample import check_family
 from demoforge.sim.render import check_image_size, resolve_cameras
-from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
-from demoforge.rollout.world import env_args_for, make_world, object_extents
+from demoforge.rollout.world import env_args_for
 
 IDENTITY_KEYS = ("source_sha256",)  # besides the GenerateConfig, what the message names when two runs differ
 
@@ -69,24 +67,22 @@ def check_source_task(source: Path, task_name: str) -> None:
         raise DemoforgeError(f"{source}: demos were recorded for task {recorded!r}, not {task_name!r} (--task)")
 
 
-def validate(cfg: GenerateConfig) -> dict:
-    """Check every input before any output exists; returns the run's ``env_args``."""
-    task = get_task(cfg.task)
+def validate(cfg: GenerateConfig) -> AttemptWorker:
+    """Check every input before any output exists; returns a worker built from them (sources read, world
+    compiled), which the in-process executor then uses instead of building its own."""
+    get_task(cfg.task)  # an unknown task is named before anything else
     source = Path(cfg.source)
     if not source.exists():
         raise InputFileError(source, "source file does not exist (record some with `demoforge source`)")
     check_source_task(source, cfg.task)
-    demos = read_demos(source, require_datagen=True)
-    annotations = load_annotations(cfg.annotations, task) if cfg.annotations else None
-    build_source_set(demos, task, partial(object_extents, task), annotations, label=str(source))
-    task.variation(cfg.variation)
+    worker = AttemptWorker(cfg)
+    worker.task.variation(cfg.variation)
     if cfg.scenes is not None:
         check_family(cfg.scenes, cfg.variation)
-    world = make_world(task, load_robot(cfg.robot))
     if cfg.cameras:
-        resolve_cameras(world.env.model, cfg.cameras)
-        check_image_size(world.env.model, cfg.image_size, cfg.image_size)
-    return env_args_for(world, cfg.variation)
+        resolve_cameras(worker.world.env.model, cfg.cameras)
+        check_image_size(worker.world.env.model, cfg.image_size, cfg.image_size)
+    return worker
 
 
 def run_config(cfg: GenerateConfig) -> dict:
@@ -147,7 +143,8 @@ def generate(
     only once the new one is complete. ``workers=None`` means every core here (local) or every CPU
     of the cluster (ray).
     """
-    env_args = validate(cfg)
+    worker = validate(cfg)
+    env_args = env_args_for(worker.world, cfg.variation)
     config = run_config(cfg)
     inputs = [cfg.source] + ([cfg.annotations] if cfg.annotations else [])
     inputs += [p for p in (cfg.robot,) if Path(p).is_file()]
@@ -163,12 +160,13 @@ def generate(
                 return _finished_stats(run)  # a finished run, checked to be this one
         done = _verified(finished_attempts(run.shards), config["run_id"], run) if resume else {}
         write_json(run.config, config)
-        return _run(cfg, run, env_args, config["run_id"], done, on_attempt, workers, executor, address)
+        return _run(cfg, run, env_args, config["run_id"], done, on_attempt, workers, executor, address, worker)
 
 
 def _run(
     cfg: GenerateConfig, run: RunFolder, env_args: dict, run_id: str, done: dict[int, AttemptSummary],
     on_attempt: ProgressCallback | None, workers: int | None, executor: str, address: str | None,
+    worker: AttemptWorker | None = None,
 ) -> RunStats:
     """Run the attempts not ``done`` yet until the stop is known, then merge."""
     shard_dir = run.shards
@@ -182,7 +180,7 @@ def _run(
         progress.add(summary)
     stop = _stop_index(done, cfg)
     if stop is None and _frontier(done) < cfg.attempt_limit:
-        pool = make_executor(cfg, shard_dir, workers, executor, address)
+        pool = make_executor(cfg, shard_dir, workers, executor, address, worker)
         try:
             next_index, in_flight = 0, 0
             while stop is None:
@@ -279,9 +277,10 @@ def _merge(run: RunFolder, cfg: GenerateConfig, env_args: dict, used: list[Attem
     _check_space_to_merge(run.path, [shard_path(run.shards, s.index) for s in used])
     with DatasetWriter(run.failed, env_args) as failed, DatasetWriter(run.demos, env_args) as kept:
         for summary in used:
-            with h5py.File(shard_path(run.shards, summary.index), "r") as shard:
+            path = shard_path(run.shards, summary.index)
+            with h5py.File(path, "r") as shard:
                 if DEMO_KEY in shard:
-                    (kept if summary.success else failed).add_copy(shard[DEMO_KEY])
+                    (kept if summary.success else failed).add_copy(shard[DEMO_KEY], path.stat().st_size)
     if not cfg.keep_failed:
         run.failed.unlink(missing_ok=True)
     stats = RunStats.of_attempts(used, wall, cfg.num_demos, cfg.task, cfg.variation, cfg.scenes)

@@ -152,6 +152,10 @@ class SimEnv:
     def body_pose(self, body: str) -> np.ndarray:
         return self.body_pose_by_id(self._id("body", body))
 
+    def body_position(self, body: str) -> np.ndarray:
+        """A body's world position (a copy): the translation of ``body_pose`` without building the 4x4."""
+        return self.views.xpos[self._id("body", body)].copy()
+
     def _id(self, kind: str, name: str) -> int:
         """Id of a named model element (cached; KeyError as MuJoCo's own lookup for an unknown name)."""
         key = (kind, name)
@@ -232,21 +236,30 @@ class SimEnv:
                 return True
         return False
 
-    def is_grasping(self, body: str, arm: int = 0) -> bool:
-        """Both fingers of an arm touch the body (a two-sided grasp)."""
+    def geoms_touching(self, body: str) -> set[int]:
+        """Ids of the geoms in contact with a body (or its descendants) right now: one pass over the contacts,
+        for tasks that ask several questions about one object each step."""
+        touching: set[int] = set()
         ncon = self.data.ncon
         if ncon == 0:
-            return False
+            return touching
         in_body = self._body_geom_sets.get(body)
         if in_body is None:
             in_body = self._body_geom_sets[body] = frozenset(self.body_geoms(body).tolist())
-        touching = set()
         for g0, g1 in self.data.contact.geom[:ncon].tolist():
             if g0 in in_body:
                 touching.add(g1)
             if g1 in in_body:
                 touching.add(g0)
-        return self._finger_sets[arm] <= touching
+        return touching
+
+    def fingers(self, arm: int = 0) -> frozenset[int]:
+        """Geom ids of an arm's fingers."""
+        return self._finger_sets[arm]
+
+    def is_grasping(self, body: str, arm: int = 0) -> bool:
+        """Both fingers of an arm touch the body (a two-sided grasp)."""
+        return self._finger_sets[arm] <= self.geoms_touching(body)
 
     def unstable(self) -> bool:
         """Physics blew up: MuJoCo flagged a bad acceleration/state or the state is not finite."""

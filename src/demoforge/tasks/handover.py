@@ -84,7 +84,7 @@ class Handover(Task):
         return float(np.linalg.norm(env.data.qvel[joint.dofadr[0] : joint.dofadr[0] + 3]))
 
     def touching(self, env: SimEnv, arm: int) -> bool:
-        return env.in_contact(env.arms[arm].finger_geom_ids, env.body_geoms("bar"))
+        return not env.fingers(arm).isdisjoint(env.geoms_touching("bar"))
 
     def in_bin(self, env: SimEnv) -> bool:
         """The bar's centre is inside the bin's walls and below its rim."""
@@ -93,20 +93,22 @@ class Handover(Task):
         return abs(x) < BIN_INNER[0] and abs(y) < BIN_INNER[1] and z < BIN_WALL_HALF_H
 
     def signals(self, env: SimEnv) -> dict[str, bool]:
-        left = env.is_grasping("bar", LEFT)
-        right = env.is_grasping("bar", RIGHT)
-        bar = env.body_pose("bar")[:3, 3]
-        offset = bar - HANDOVER_POINT - [0.0, 0.0, env.table_z]
+        touching = env.geoms_touching("bar")  # one pass over the contacts for all four signals
+        left, right = env.fingers(LEFT) <= touching, env.fingers(RIGHT) <= touching
+        offset = env.body_position("bar") - HANDOVER_POINT - [0.0, 0.0, env.table_z]
         presented = left and np.all(np.abs(offset) < PRESENTED_NEAR) and self.bar_speed(env) < PRESENTED_SPEED
         return {
             "left_grasp": left,
             "presented": bool(presented),
             "right_grasp": right,
-            "left_released": right and not self.touching(env, LEFT),
+            "left_released": right and env.fingers(LEFT).isdisjoint(touching),
         }
 
     def success(self, env: SimEnv) -> bool:
-        return self.in_bin(env) and not self.touching(env, LEFT) and not self.touching(env, RIGHT)
+        if not self.in_bin(env):
+            return False
+        touching = env.geoms_touching("bar")
+        return env.fingers(LEFT).isdisjoint(touching) and env.fingers(RIGHT).isdisjoint(touching)
 
     def failure_reason(self, env: SimEnv) -> str:
         held = [name for arm, name in ((LEFT, "left"), (RIGHT, "right")) if self.touching(env, arm)]

@@ -39,8 +39,8 @@ class Lift(Task):
         return {"grasp_cube": env.is_grasping("cube")}
 
     def success(self, env: SimEnv) -> bool:
-        bottom = env.body_pose("cube")[2, 3] - env.half_height("cube_geom")
-        return env.is_grasping("cube") and bottom - env.table_z >= LIFT_HEIGHT
+        bottom = env.body_position("cube")[2] - env.half_height("cube_geom")
+        return bottom - env.table_z >= LIFT_HEIGHT and env.is_grasping("cube")
 
     def expert(self, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
         """Pick and lift well past the threshold, then hold still so success holds to the end."""
