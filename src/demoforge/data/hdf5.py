@@ -163,6 +163,25 @@ def write_datagen(group: h5py.Group, datagen: DatagenInfo) -> None:
         info.create_dataset(f"subtask_term_signals/{key}", data=value)
 
 
+def rewrite_with(path: str | Path, env_args: dict, keep: int | None = None, add: Demo | None = None) -> int:
+    """Rewrite ``path`` as its first ``keep`` demos (all when None) plus ``add``, and return how many it holds.
+
+    The new file is built beside and renamed over the old one, so a process killed at any moment leaves
+    either the old file or the new one, never a partial file (teleop appends each kept demo this way).
+    """
+    path = Path(path)
+    with DatasetWriter(path, env_args) as writer:
+        if path.exists():
+            with open_dataset(path) as old:
+                names = demo_names(old) if "data" in old else []
+                for name in names[: len(names) if keep is None else keep]:
+                    writer.add_copy(old["data"][name])
+        if add is not None:
+            writer.add(add)
+        count = writer.count
+    return count
+
+
 def write_dataset(path: str | Path, demos: list[Demo], env_args: dict) -> Path:
     with DatasetWriter(path, env_args) as writer:
         for demo in demos:

@@ -7,6 +7,7 @@ Both the scripted expert (source demos) and the generator (new demos) drive epis
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import mujoco
@@ -74,11 +75,14 @@ class Recorder:
     def full(self) -> bool:
         return self.t >= self.capacity
 
-    def step(self, world_T_target: np.ndarray, gripper: float | np.ndarray, noise: np.ndarray | None = None) -> bool:
+    def step(self, world_T_target: np.ndarray, gripper: float | np.ndarray, noise: np.ndarray | None = None,
+             advance: Callable[[], None] | None = None) -> bool:
         """Record the current state, act toward ``world_T_target`` (plus normalised ``noise``), step physics.
 
         One arm: a (4, 4) target and a gripper value; more: (arms, 4, 4) and one gripper per arm.
-        Returns False once the physics became unstable (the episode must then stop).
+        ``advance`` runs the control period's physics instead of ``env.step_physics`` (teleop splits it to
+        stream poses in between; it must run exactly ``env.substeps`` steps). Returns False once the physics
+        became unstable (the episode must then stop).
         """
         env, t = self.env, self.t
         targets = world_T_target.reshape(self.num_arms, 4, 4)
@@ -91,7 +95,7 @@ class Recorder:
             action += noise
         np.maximum(action, -1.0, out=action)  # np.clip(action, -1, 1), without its Python layers
         np.minimum(action, 1.0, out=action)
-        return self._record_and_act(t, targets, grippers)
+        return self._record_and_act(t, targets, grippers, advance)
 
     def act(
         self, action: np.ndarray, world_T_target: np.ndarray, gripper: float | np.ndarray,
@@ -127,7 +131,8 @@ class Recorder:
             eefs[i, :3, 3] = xpos[site]
         return eefs
 
-    def _record_and_act(self, t: int, targets: np.ndarray, grippers: list[float]) -> bool:
+    def _record_and_act(self, t: int, targets: np.ndarray, grippers: list[float],
+                        advance: Callable[[], None] | None = None) -> bool:
         """Store step ``t`` (state, images, intent, object poses, signals; eef and action are in place), apply
         ``actions[t]`` and step the physics; then the reward of the state reached."""
         env, data = self.env, self.env.data
@@ -148,7 +153,10 @@ class Recorder:
             part = action[7 * i : 7 * i + 7]
             self._convert[i].action_to_target(eefs[i], arm.world_T_base, part, executed[i])
             env.apply_target(executed[i], float(part[6]), i)
-        env.step_physics()
+        if advance is None:
+            env.step_physics()
+        else:
+            advance()
         self.t = t + 1
         if env.unstable():
             self.unstable = True

@@ -300,9 +300,10 @@ class SimEnv:
         """An action vector as one 7-D action per arm."""
         return [action[7 * i : 7 * i + 7] for i in range(len(self.arms))]
 
-    def step_physics(self) -> None:
-        """One control period of physics; body and site poses are then current (contacts are one substep old)."""
-        mujoco.mj_step(self.model, self.data, nstep=self.substeps)
+    def step_physics(self, nstep: int | None = None) -> None:
+        """One control period of physics (or ``nstep`` substeps of it); body and site poses are then current
+        (contacts are one substep old). Parts that add up to a period give the same bits as one call."""
+        mujoco.mj_step(self.model, self.data, nstep=self.substeps if nstep is None else nstep)
         mujoco.mj_kinematics(self.model, self.data)
 
 
