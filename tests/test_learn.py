@@ -45,6 +45,17 @@ def test_training_lowers_the_loss_and_the_policy_reloads(stack_run: tuple[Path, 
     assert_user_error(mismatch, "input features", "another task")
 
 
+def test_default_inputs_are_every_arms_state(tmp_path: Path) -> None:
+    """Without obs_keys, a two-arm dataset trains on both arms' proprioception (study and train alike)."""
+    import demoforge as df
+
+    src, _ = df.record_sources("two_arm_stack", 2, tmp_path / "src.hdf5", seed=0)
+    train(_config(src, steps=3, log_every=1), tmp_path / "policy")
+    keys = Policy.load(tmp_path / "policy").cfg.obs_keys
+    assert keys == ["robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "robot0_joint_vel",
+                    "robot1_eef_pos", "robot1_eef_quat", "robot1_gripper_qpos", "robot1_joint_vel", "object"]
+
+
 def test_interrupted_training_resumes_to_the_same_weights(stack_run: tuple[Path, dict], tmp_path: Path) -> None:
     out, _ = stack_run
     cfg = _config(out / "demos.hdf5", checkpoint_every=50, steps=120)

@@ -347,6 +347,89 @@ def source(
 
 @app.command()
 @user_errors
+def teleop(
+    task: Annotated[str | None, typer.Option(help="task name (default: stack; with --replay-input, the log's)")] = None,
+    out: Annotated[Path, typer.Option(help="HDF5 file the kept demos are appended to")] = Path("src.hdf5"),
+    robot: Annotated[str | None, typer.Option(
+        help="built-in robot name or robot config file (default: the task's robot)")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="placements: demo i starts from a sample drawn with (seed, i)")] = 0,
+    variation: Annotated[str, typer.Option(help="reset distribution the demos start from")] = "D0",
+    host: Annotated[str | None, typer.Option(
+        help="address to listen on (default: 127.0.0.1; with --https, every address so a headset can connect)")] = None,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port to listen on (0: any free port)")] = 8765,
+    https: Annotated[bool, typer.Option(
+        help="serve over HTTPS with a self-signed certificate (WebXR on a headset needs it)")] = False,
+    session_log: Annotated[Path | None, typer.Option(
+        "--session", help="where to save the input stream (default: beside --out, OUT.session.jsonl)")] = None,
+    replay_input: Annotated[Path | None, typer.Option(
+        help="drive the session from a saved input stream instead of a browser (no server)")] = None,
+    append: Annotated[bool, typer.Option(help="add demos to an existing --out of the same task and robot")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace --out (once the first new demo is kept)")] = False,
+) -> None:
+    """Record source demos by hand in the browser: keyboard, gamepad, or a headset's hands (WebXR)."""
+    from demoforge.capture.teleop.session import TeleopSession, replay_log
+
+    if append and overwrite:
+        raise DemoforgeError("--append and --overwrite exclude each other: add to --out, or replace it")
+    existing = "append" if append else "replace" if overwrite else "refuse"
+    if out.exists() and not append:
+        check_output_file(out, overwrite, ours=is_dataset_file)
+    if replay_input is not None:
+        def on_outcome(o: Any) -> None:
+            verdict = "kept" if o.kept else f"discarded ({o.reason})"
+            console.print(f"demo {o.episode}: {o.steps} steps, {verdict}", highlight=False)
+
+        session = replay_log(replay_input, out, task=task, robot=robot, existing=existing, on_outcome=on_outcome)
+        console.print(f"{session.kept} demos in [bold]{out}[/] ({session.discarded} discarded)")
+        return
+    log = session_log or _free_log_path(out)
+    session = TeleopSession(task or "stack", out, robot=robot, seed=seed, variation=variation, log=log,
+                            existing=existing)
+    _serve_teleop(session, host, port, https, log)
+
+
+def _free_log_path(out: Path) -> Path:
+    """``OUT.session.jsonl``, or ``OUT.session-2.jsonl`` ... when that exists (a log is never overwritten)."""
+    path, n = out.with_name(out.stem + ".session.jsonl"), 1
+    while path.exists():
+        n += 1
+        path = out.with_name(f"{out.stem}.session-{n}.jsonl")
+    return path
+
+
+def _serve_teleop(session: Any, host: str | None, port: int, https: bool, log: Path) -> None:
+    import asyncio
+    import errno
+
+    from demoforge.capture.teleop.server import TeleopServer
+    from demoforge.capture.teleop.tls import certificate, lan_address, qr_text, server_context
+
+    context, shown = None, "localhost"
+    if https:
+        shown = lan_address()
+        context = server_context(*certificate(shown))
+    server = TeleopServer(session, host or ("0.0.0.0" if https else "127.0.0.1"), port, context)
+
+    def ready(srv: Any) -> None:
+        url = f"{'https' if https else 'http'}://{shown}:{srv.port}"
+        out_console.print(f"teleop {session.task.name} on {session.world.env.robot.name}: open [bold]{url}[/]",
+                          soft_wrap=True)
+        if https:
+            out_console.print(qr_text(url), highlight=False)
+            out_console.print("the certificate is self-signed: accept it once in the headset's browser", soft_wrap=True)
+        console.print(f"kept demos go to {session.out}; input stream: {log}; Ctrl-C ends the session", soft_wrap=True)
+
+    try:
+        asyncio.run(server.serve(on_ready=ready))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise DemoforgeError(f"port {port} is in use (another teleop?); pass --port with another number") from None
+        raise
+    console.print(f"{session.kept} demos in [bold]{session.out}[/] ({session.discarded} discarded)")
+
+
+@app.command()
+@user_errors
 def annotate(
     file: Annotated[Path, typer.Argument(help="source HDF5 file")],
     task: Annotated[str, typer.Option(help="task the demos perform")] = "stack",
@@ -703,7 +786,7 @@ def train(
     cfg = learn.train.TrainConfig(
         data=str(data), steps=steps, batch_size=batch_size, lr=lr, chunk=chunk, execute=execute, seed=seed,
         cameras=_split(cameras), obs_noise=obs_noise, include_failed=include_failed,
-        obs_keys=_split(obs_keys) or learn.data.default_obs_keys(_env_args(data), with_objects=not cameras),
+        obs_keys=_split(obs_keys) or None,
     )
     with _progress() as progress:
         bar = progress.add_task("training", total=steps, info="")

@@ -27,8 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from demoforge.errors import DemoforgeError, InputFileError, OutputError
 from demoforge.data.keys import resolve_alias
 from demoforge.learn.data import (
-    LOW_DIM_KEYS,
     Samples,
+    default_obs_keys,
     failed_attempts,
     load_samples,
     make_folder,
@@ -62,7 +62,8 @@ class TrainConfig(BaseModel):
     execute: int = Field(4, ge=1, description="actions executed per query at run time")
     hidden: int = Field(512, ge=8)
     layers: int = Field(3, ge=1)
-    obs_keys: list[str] = Field(default_factory=lambda: list(LOW_DIM_KEYS))
+    obs_keys: list[str] | None = Field(
+        None, description="state inputs (default: every arm's proprioception, then the objects without cameras)")
     cameras: list[str] = Field(default_factory=list, description="image inputs obs/<camera>_image (CNN encoder)")
     shift: int = Field(4, ge=0, description="random-shift augmentation of images, pixels")
     obs_noise: float = Field(0.0, ge=0, description="Gaussian noise on the normalised state inputs (std): robustness to drift")
@@ -79,11 +80,12 @@ def _lr_scale(step: int, cfg: TrainConfig) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def _policy_config(cfg: TrainConfig, train: Samples, task: str, cameras: tuple[str, ...]) -> PolicyConfig:
+def _policy_config(cfg: TrainConfig, train: Samples, task: str, keys: tuple[str, ...],
+                   cameras: tuple[str, ...]) -> PolicyConfig:
     obs_mean, obs_std = normaliser(train.obs)
     act_mean, act_std = normaliser(train.actions)
     return PolicyConfig(
-        obs_keys=list(cfg.obs_keys), obs_dim=train.obs.shape[1], cameras=list(cameras),
+        obs_keys=list(keys), obs_dim=train.obs.shape[1], cameras=list(cameras),
         image_size=0 if train.images is None else train.images.shape[2], action_dim=train.actions.shape[-1],
         chunk=cfg.chunk,
         execute=min(cfg.execute, cfg.chunk),
@@ -203,14 +205,14 @@ def train(
     task = read_env_args(cfg.data).get("env_name", "")
     sha256 = data_sha256(cfg.data)
     state = _checkpoint(cfg, out, sha256) if resume else None
-    keys = tuple(cfg.obs_keys)
+    keys = tuple(cfg.obs_keys or default_obs_keys(read_env_args(cfg.data), with_objects=not cfg.cameras))
     train_names = _split_or_empty(cfg.data, "train") or split_names(cfg.data, "all")
     valid_names = _split_or_empty(cfg.data, "valid")
     _check_failed(cfg, train_names + valid_names)
     cameras = tuple(resolve_alias(c) for c in cfg.cameras)  # "wrist" is stored as robot0_eye_in_hand
     train_set = load_samples(cfg.data, train_names, keys, cfg.chunk, cameras)
     valid_set = load_samples(cfg.data, valid_names, keys, cfg.chunk, cameras) if valid_names else None
-    pcfg = _policy_config(cfg, train_set, task, cameras)
+    pcfg = _policy_config(cfg, train_set, task, keys, cameras)
     torch.manual_seed(cfg.seed)
     model = ChunkPolicyNet(pcfg)
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
