@@ -123,11 +123,12 @@ class Gamepad(_Message):
 
 
 class Command(_Message):
-    """A session command from the page: stop (and judge) the demo, discard it, drop the last kept one, take
-    over the driving of the session, or end the session."""
+    """A session command: stop (and judge) the demo, discard it, drop the last kept one, take over the
+    driving of the session from another tab, end the session; ``disconnect`` is what the server logs when
+    the driving tab goes away (its demo in progress is discarded)."""
 
     type: Literal["command"]
-    name: Literal["stop", "discard", "discard_last", "take_control", "quit"]
+    name: Literal["stop", "discard", "discard_last", "take_control", "quit", "disconnect"]
 
 
 InputMessage = Annotated[HandFrame | ControllerFrame | HandLost | Keys | Gamepad | Command, Field(discriminator="type")]

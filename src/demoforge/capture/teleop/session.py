@@ -124,14 +124,16 @@ class TeleopSession:
 
     def __init__(
         self, task: str, out: Path, robot: str | None = None, seed: int = 0, variation: str = "D0",
-        log: Path | None = None, append: bool = False,
+        log: Path | None = None, existing: str = "refuse",
     ) -> None:
+        """``existing``: what to do with an ``out`` that exists: ``refuse``, ``append`` (same task and robot)
+        or ``replace`` (by the new demos, once the first is kept: until then the old file stays)."""
         self.task = get_task(task)
         self.task.variation(variation)
         self.world: World = make_world(self.task, load_robot(robot or self.task.robot))
         self.env_args = env_args_for(self.world, variation)
         self.out, self.seed, self.variation = Path(out), seed, variation
-        self.kept = self._existing_demos(append)
+        self.kept = self._existing_demos(existing)
         self.discarded = 0
         self.episode = -1
         self.tick_count = 0
@@ -148,11 +150,11 @@ class TeleopSession:
         self.log = SessionLog(log, header) if log is not None else None
         self._next_episode()
 
-    def _existing_demos(self, append: bool) -> int:
+    def _existing_demos(self, existing: str) -> int:
         """Demos already in the output file (when appending to it); its task and robot must be this session's."""
-        if not self.out.exists():
+        if not self.out.exists() or existing == "replace":
             return 0
-        if not append:
+        if existing != "append":
             raise DemoforgeError(f"{self.out}: exists; pass --append to add demos to it, or --overwrite to replace it")
         args = read_env_args(self.out)
         kwargs = args.get("env_kwargs") or {}
@@ -211,6 +213,8 @@ class TeleopSession:
             self._end(False, "discarded by the operator")
         elif name == "discard_last" and self.kept > 0:
             self.kept = rewrite_with(self.out, self.env_args, keep=self.kept - 1)
+        elif name == "disconnect":
+            self.disconnect()
         elif name == "quit":
             if self.state == "recording":
                 self._end(False, "the session ended during the demo")
@@ -278,7 +282,7 @@ class TeleopSession:
         }
 
 
-def replay_log(log: Path, out: Path, task: str | None = None, robot: str | None = None, append: bool = False,
+def replay_log(log: Path, out: Path, task: str | None = None, robot: str | None = None, existing: str = "refuse",
                on_outcome: Callable[[Outcome], None] | None = None) -> TeleopSession:
     """Drive a session from a saved log, tick by tick as fast as the physics goes, to the last tick the log
     saw (a demo still in progress then is dropped, as the live session dropped it); returns the session."""
@@ -286,7 +290,7 @@ def replay_log(log: Path, out: Path, task: str | None = None, robot: str | None 
     header = record.header
     try:
         session = TeleopSession(task or header["task"], out, robot=robot or header.get("robot"),
-                                seed=int(header["seed"]), variation=header.get("variation", "D0"), append=append)
+                                seed=int(header["seed"]), variation=header.get("variation", "D0"), existing=existing)
     except (KeyError, ValueError, TypeError) as exc:
         raise InputFileError(log, f"has an incomplete session header ({exc})", field="header") from None
     seen, i, events = 0, 0, record.events

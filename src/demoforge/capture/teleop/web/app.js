@@ -1,0 +1,168 @@
+// The teleop page: connects to the server, draws the live scene, sends the operator's input, shows the
+// session's state. `window.demoforge` exposes the live state for tests and curious users.
+import * as THREE from 'three';
+import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+import { buildScene, targetMarkers } from './scene.js';
+import { keyboard, gamepad, xrInputs } from './inputs.js';
+
+const $ = (id) => document.getElementById(id);
+const app = window.demoforge = {
+  scene: null, frame: null, status: null, driver: false, errors: [], frames: 0, latencies: [], sent: 0,
+};
+
+// ---- rendering ---------------------------------------------------------------------------------
+const renderer = new THREE.WebGLRenderer({ antialias: false, powerPreference: 'high-performance' });
+renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
+renderer.setSize(window.innerWidth, window.innerHeight);
+renderer.xr.enabled = true;
+renderer.xr.setReferenceSpaceType('local-floor');
+$('view').appendChild(renderer.domElement);
+
+const scene3 = new THREE.Scene();
+scene3.background = new THREE.Color(0x2a2f38);
+scene3.add(new THREE.HemisphereLight(0xffffff, 0x444455, 1.6));
+const sun = new THREE.DirectionalLight(0xffffff, 1.8);
+sun.position.set(1, 3, 2);
+scene3.add(sun);
+
+const camera = new THREE.PerspectiveCamera(55, window.innerWidth / window.innerHeight, 0.02, 50);
+camera.position.set(0.55, 1.75, 0.45); // behind and to the right of the robot, looking down at the table
+const orbit = new OrbitControls(camera, renderer.domElement);
+orbit.target.set(0, 0.8, -0.75);
+orbit.update();
+window.addEventListener('resize', () => {
+  camera.aspect = window.innerWidth / window.innerHeight;
+  camera.updateProjectionMatrix();
+  renderer.setSize(window.innerWidth, window.innerHeight);
+});
+
+let world = null; // {root, setPoses}
+let markers = null;
+let pendingFrame = null;
+
+function showScene(description) {
+  if (world) scene3.remove(world.root);
+  world = buildScene(description);
+  // The operator stands behind the robot: shift the world so that spot is the viewer's origin.
+  const [ox, oy, oz] = description.operator;
+  const shift = new THREE.Matrix4().makeTranslation(oy, -oz, ox);
+  world.root.matrix.premultiply(shift);
+  world.root.matrixWorldNeedsUpdate = true;
+  markers = targetMarkers(world.root, description.arms.length);
+  scene3.add(world.root);
+}
+
+// ---- the connection ----------------------------------------------------------------------------
+const sentAt = new Map(); // seq -> performance.now() when sent (latency of input to rendered pose)
+let seq = 0;
+let socket = null;
+
+function send(msg) {
+  if (!socket || socket.readyState !== WebSocket.OPEN) return;
+  seq += 1;
+  msg.seq = seq;
+  sentAt.set(seq, performance.now());
+  if (sentAt.size > 4000) sentAt.delete(sentAt.keys().next().value);
+  socket.send(JSON.stringify(msg));
+  app.sent += 1;
+}
+app.send = send;
+
+function connect() {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  socket = new WebSocket(`${scheme}://${location.host}/ws`);
+  socket.onmessage = (event) => {
+    const msg = JSON.parse(event.data);
+    if (msg.type === 'frame') { pendingFrame = msg; app.frames += 1; }
+    else if (msg.type === 'scene') { app.scene = msg; showScene(msg); }
+    else if (msg.type === 'status') { app.status = msg; showStatus(msg); }
+    else if (msg.type === 'role') { app.driver = msg.driver; showRole(); }
+    else if (msg.type === 'error') { app.errors.push(msg.message); $('error').textContent = msg.message; }
+  };
+  socket.onclose = () => {
+    $('state').textContent = 'disconnected';
+    $('state').className = 'state';
+    app.connected = false;
+    setTimeout(connect, 1000);
+  };
+  socket.onopen = () => { app.connected = true; };
+}
+
+function showStatus(s) {
+  $('task').textContent = s.description;
+  $('state').textContent = { ready: 'ready: move to start recording', recording: 'recording', done: 'saved / next' }[s.state] || s.state;
+  $('state').className = `state ${s.state}`;
+  $('kept').textContent = s.kept;
+  $('discarded').textContent = s.discarded;
+  const last = $('last');
+  if (s.last) {
+    last.textContent = s.last.kept ? `demo ${s.last.episode}: kept` : `demo ${s.last.episode}: discarded (${s.last.reason})`;
+    last.className = `last ${s.last.kept ? 'kept' : 'discarded'}`;
+  }
+  $('arm').textContent = s.arms.length > 1 ? `keys drive the ${s.arms[s.active]} arm (Tab to switch)` : '';
+}
+
+function showRole() {
+  $('role').textContent = app.driver ? 'you are driving' : 'watching: another tab drives';
+  $('take-control').hidden = app.driver;
+}
+
+// ---- the page's buttons ------------------------------------------------------------------------
+const command = (name) => () => send({ type: 'command', name });
+$('stop').onclick = command('stop');
+$('discard').onclick = command('discard');
+$('discard-last').onclick = command('discard_last');
+$('take-control').onclick = command('take_control');
+for (const b of document.querySelectorAll('button')) b.addEventListener('keydown', (e) => { if (e.code === 'Space') e.preventDefault(); });
+
+keyboard(send);
+const pollPad = gamepad(send);
+const readXR = xrInputs(send);
+
+// ---- immersive WebXR ---------------------------------------------------------------------------
+async function setupXR() {
+  if (!navigator.xr) return;
+  let mode = null;
+  for (const m of ['immersive-vr', 'immersive-ar']) {
+    try { if (await navigator.xr.isSessionSupported(m)) { mode = m; break; } } catch (e) { /* not supported */ }
+  }
+  if (!mode) return;
+  const button = $('enter-xr');
+  button.hidden = false;
+  button.textContent = mode === 'immersive-ar' ? 'enter AR' : 'enter VR';
+  button.onclick = async () => {
+    const session = await navigator.xr.requestSession(mode, { optionalFeatures: ['local-floor', 'hand-tracking'] });
+    await renderer.xr.setSession(session);
+    app.xr = true;
+    session.addEventListener('end', () => { app.xr = false; });
+  };
+}
+setupXR();
+
+// ---- the loop ----------------------------------------------------------------------------------
+renderer.setAnimationLoop((time, xrFrame) => {
+  const now = performance.now();
+  if (xrFrame) readXR(xrFrame, renderer.xr.getReferenceSpace(), now);
+  pollPad();
+  let applied = null;
+  if (pendingFrame && world) {
+    applied = pendingFrame;
+    pendingFrame = null;
+    world.setPoses(applied.bodies);
+    markers.set(applied.targets, applied.grippers);
+    app.frame = applied;
+    $('step').textContent = applied.step;
+  }
+  renderer.render(scene3, camera);
+  if (applied) {
+    const rendered = performance.now();
+    for (const [s, t] of sentAt) {
+      if (s > applied.ack) break;
+      app.latencies.push(rendered - t);
+      sentAt.delete(s);
+    }
+    if (app.latencies.length > 10000) app.latencies.splice(0, 5000);
+  }
+});
+
+connect();
