@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
@@ -116,16 +117,7 @@ class TeleopServer:
                 self._loop.call_soon_threadsafe(self._done.set)
 
     def _frame(self) -> None:
-        session, env = self.session, self.session.world.env
-        mapper = session.mapper
-        frame = {
-            "type": "frame", "tick": session.tick_count, "ack": session.last_ack, "state": session.state,
-            "step": session.recorder.t if session.recorder is not None else 0,
-            "bodies": body_poses(env.data, self._bodies),
-            "targets": [[round(float(v), 5) for v in (*t[:3, 3], *xyzw(geo.pose_to_quat(t)))] for t in mapper.targets],
-            "grippers": [round(g, 4) for g in mapper.grippers],
-        }
-        self._post("frame", json.dumps(frame))
+        self._post("frame", json.dumps(frame_of(self.session, self._bodies)))
 
     def _status(self) -> None:
         text = json.dumps(self.session.status())
@@ -281,6 +273,18 @@ class TeleopServer:
             timer = threading.Timer(2.0, self._stop.set)  # if the control thread does not end, stop it anyway
             timer.daemon = True
             timer.start()
+
+
+def frame_of(session: TeleopSession, bodies: np.ndarray) -> dict:
+    """What the page draws now: the poses of ``bodies`` and each arm's commanded target and gripper."""
+    mapper = session.mapper
+    return {
+        "type": "frame", "tick": session.tick_count, "ack": session.last_ack, "state": session.state,
+        "step": session.recorder.t if session.recorder is not None else 0,
+        "bodies": body_poses(session.world.env.data, bodies),
+        "targets": [[round(float(v), 5) for v in (*t[:3, 3], *xyzw(geo.pose_to_quat(t)))] for t in mapper.targets],
+        "grippers": [round(g, 4) for g in mapper.grippers],
+    }
 
 
 def operator_view(session: TeleopSession) -> dict:

@@ -1,0 +1,205 @@
+"""Teleop without a browser: the session records what an operator does, keeps only successes, appends them
+atomically, and its log replays the session exactly; input is checked and mapped as documented."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+import demoforge as df
+from demoforge.capture.teleop.inputs import (
+    INPUT_MESSAGE, NUM_JOINTS, WORLD_R_XR, Command, InputMapper, Keys, pinch_to_gripper,
+)
+from demoforge.capture.teleop.server import frame_of
+from demoforge.capture.teleop.session import TeleopSession, read_log, replay_log
+from demoforge.render.web_scene import body_ids, describe
+from teleop_driver import Frame, StackOperator
+from test_cli import assert_user_error, run
+
+
+def drive_stack(session: TeleopSession, max_ticks: int = 900) -> StackOperator:
+    """Run the keyboard operator against ``session`` until a demo ends; the session's own ticks, no server."""
+    scene = describe(session.world.env.model)
+    ids = body_ids(scene)
+    operator, held, ended = StackOperator(), frozenset(), len(session.outcomes)
+    for _ in range(max_ticks):
+        frame = Frame.of(scene, frame_of(session, ids))
+        down, tap = operator.keys(frame)
+        wanted = frozenset(down) | ({"Space"} if tap else set())
+        if wanted != held:
+            session.submit(Keys(type="keys", down=sorted(wanted)))
+            held = wanted
+        session.tick()
+        if len(session.outcomes) > ended:
+            break
+    return operator
+
+
+def arrays(path: Path) -> dict[str, np.ndarray]:
+    found = {}
+    with h5py.File(path, "r") as f:
+        f["data"].visititems(lambda name, node: found.update({name: node[()]}) if isinstance(node, h5py.Dataset) else None)
+    return found
+
+
+@pytest.fixture(scope="module")
+def keyboard_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, TeleopSession]:
+    folder = tmp_path_factory.mktemp("teleop")
+    out, log = folder / "src.hdf5", folder / "src.session.jsonl"
+    session = TeleopSession("stack", out, seed=3, log=log)
+    operator = drive_stack(session)
+    session.submit(Command(type="command", name="quit"))
+    session.tick()
+    session.close()
+    assert session.outcomes and session.outcomes[0].kept, (session.outcomes, operator.log)
+    return out, log, session
+
+
+def test_a_keyboard_demo_is_kept_and_is_an_ordinary_source(keyboard_session: tuple[Path, Path, TeleopSession]) -> None:
+    out, _, session = keyboard_session
+    assert session.kept == 1
+    demo = df.read_demos(out)[0]  # with datagen_info, like a scripted source
+    assert demo.meta["expert"] == "teleop" and demo.success and len(demo) == session.outcomes[0].steps
+    assert demo.datagen.subtask_term_signals["grasp_cube_a"].any()
+    check = run("replay", str(out), "--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_session_log_replays_the_demos_bit_for_bit(keyboard_session: tuple[Path, Path, TeleopSession],
+                                                       tmp_path: Path) -> None:
+    out, log, session = keyboard_session
+    record = read_log(log)
+    assert record.header["task"] == "stack" and record.header["seed"] == 3
+    assert [o for _, o in record.outcomes] == session.outcomes
+    again = replay_log(log, tmp_path / "again.hdf5")
+    assert again.outcomes == session.outcomes
+    first, second = arrays(out), arrays(tmp_path / "again.hdf5")
+    assert first.keys() == second.keys()
+    for key in first:
+        assert np.array_equal(first[key], second[key]), key
+    cli = run("teleop", "--replay-input", str(log), "--out", str(tmp_path / "cli.hdf5"))
+    assert cli.returncode == 0 and "1 demos in" in cli.stdout + cli.stderr, cli.stderr
+
+
+def test_one_teleoperated_demo_generates_on_d1(keyboard_session: tuple[Path, Path, TeleopSession], tmp_path: Path) -> None:
+    out, _, _ = keyboard_session
+    stats = df.generate(df.GenerateConfig(task="stack", source=str(out), num_demos=20, max_attempts=20,
+                                          variation="D1", seed=0), tmp_path / "run")
+    assert stats.dgr >= 0.8, stats.failures
+
+
+def test_stop_discard_and_discard_last(tmp_path: Path) -> None:
+    out = tmp_path / "src.hdf5"
+    session = TeleopSession("stack", out, seed=1)
+    session.submit(Keys(type="keys", down=["KeyE"]))  # a move starts recording
+    for _ in range(5):
+        session.tick()
+    assert session.state == "recording"
+    session.submit(Command(type="command", name="stop"))  # not done: judged and discarded, with the reason
+    session.tick()
+    assert session.outcomes[-1].kept is False and "not" in session.outcomes[-1].reason and not out.exists()
+    for _ in range(30):  # the pause, then the next placement
+        session.tick()
+    assert session.state in ("ready", "recording") and session.episode == 1
+    drive_stack(session)
+    assert session.kept == 1 and len(df.read_demos(out)) == 1
+    session.submit(Command(type="command", name="discard_last"))
+    session.tick()
+    assert session.kept == 0
+    with h5py.File(out, "r") as f:
+        assert len(f["data"]) == 0 and f["data"].attrs["env_args"]
+
+
+def test_appending_needs_the_same_task_and_robot(keyboard_session: tuple[Path, Path, TeleopSession],
+                                                 tmp_path: Path) -> None:
+    out, _, _ = keyboard_session
+    with pytest.raises(df.DemoforgeError, match="--append"):
+        TeleopSession("stack", out)
+    with pytest.raises(df.DemoforgeError, match="holds demos of 'stack'"):
+        TeleopSession("lift", out, existing="append")
+    assert TeleopSession("stack", out, existing="append").kept == 1
+    taken = run("teleop", "--out", str(out), "--task", "stack", "--port", "0", "--replay-input", "missing.jsonl")
+    assert_user_error(taken, str(out), "--overwrite")
+
+
+def _hand(wrist: tuple[float, float, float], thumb_middle: float, thumb_index: float) -> dict:
+    """A hand message: all joints at the wrist, thumb tip, index tip and middle tip placed at the given gaps."""
+    joints = [[*wrist, 0.0, 0.0, 0.0, 1.0] for _ in range(NUM_JOINTS)]
+    joints[4] = [wrist[0], wrist[1] + 0.1, wrist[2], 0.0, 0.0, 0.0, 1.0]
+    joints[9] = [wrist[0] + thumb_index, wrist[1] + 0.1, wrist[2], 0.0, 0.0, 0.0, 1.0]
+    joints[14] = [wrist[0], wrist[1] + 0.1, wrist[2] + thumb_middle, 0.0, 0.0, 0.0, 1.0]
+    return {"type": "hand", "hand": "right", "joints": joints}
+
+
+def test_hand_clutch_moves_the_target_relative_and_pinch_drives_the_gripper() -> None:
+    start = np.eye(4)
+    start[:3, 3] = [0.5, 0.0, 1.0]
+    mapper = InputMapper(["arm0"], [start])
+    hand = INPUT_MESSAGE.validate_python
+    mapper.apply(hand(_hand((0.1, 1.2, -0.3), 0.08, 0.09)))  # tracked, not engaged: nothing moves
+    mapper.apply(hand(_hand((0.1, 1.2, -0.5), 0.08, 0.09)))
+    assert np.array_equal(mapper.targets[0], start) and not mapper.moved
+    mapper.apply(hand(_hand((0.1, 1.2, -0.5), 0.01, 0.09)))  # middle pinch engages
+    mapper.apply(hand(_hand((0.1, 1.3, -0.6), 0.01, 0.09)))  # 10 cm forward (XR -z) and 10 cm up (XR +y)
+    assert np.allclose(mapper.targets[0][:3, 3], [0.6, 0.0, 1.1]) and mapper.moved
+    assert mapper.grippers[0] == -1.0  # thumb-index 9 cm: open
+    mapper.apply(hand(_hand((0.1, 1.3, -0.6), 0.03, 0.01)))  # still engaged (hysteresis), index pinched: closed
+    assert mapper.grippers[0] == 1.0
+    mapper.apply(hand(_hand((0.1, 1.3, -0.6), 0.06, 0.09)))  # let go of the clutch ...
+    mapper.apply(hand(_hand((0.3, 1.0, -0.2), 0.06, 0.09)))  # ... and move the hand back: the target stays
+    assert np.allclose(mapper.targets[0][:3, 3], [0.6, 0.0, 1.1]) and mapper.grippers[0] == 1.0
+    mapper.apply(hand(_hand((0.3, 1.0, -0.2), 0.01, 0.09)))  # engage again, move left (XR -x = world +y)
+    mapper.apply(hand(_hand((0.2, 1.0, -0.2), 0.01, 0.09)))
+    assert np.allclose(mapper.targets[0][:3, 3], [0.6, 0.1, 1.1])
+    assert pinch_to_gripper(0.045) == pytest.approx(0.0)
+    assert np.allclose(WORLD_R_XR @ [0, 0, -1], [1, 0, 0]) and np.isclose(np.linalg.det(WORLD_R_XR), 1.0)
+
+
+def test_keys_move_the_active_arm_at_the_documented_speed() -> None:
+    mapper = InputMapper(["right", "left"], [np.eye(4), np.eye(4)])
+    mapper.apply(Keys(type="keys", down=["KeyW", "KeyE"]))
+    mapper.tick()
+    assert np.allclose(mapper.targets[0][:3, 3], [0.005, 0.0, 0.005]) and np.array_equal(mapper.targets[1], np.eye(4))
+    mapper.apply(Keys(type="keys", down=["Tab"]))  # Tab: the other arm; nothing held moves
+    mapper.apply(Keys(type="keys", down=["ShiftLeft", "KeyA", "Space"]))
+    mapper.tick()
+    assert mapper.active == 1 and np.allclose(mapper.targets[1][:3, 3], [0.0, 0.00125, 0.0])
+    assert mapper.grippers == [-1.0, 1.0]
+
+
+@pytest.mark.parametrize("bad", [
+    '{"type": "hand", "hand": "right", "joints": []}',
+    '{"type": "controller", "hand": "right", "pose": [0, 0, 0, 0, 0, 0, 1], "squeeze": NaN, "trigger": 0}',
+    '{"type": "controller", "hand": "right", "pose": [1e9, 0, 0, 0, 0, 0, 1], "squeeze": 0, "trigger": 0}',
+    '{"type": "controller", "hand": "right", "pose": [0, 0, 0, 0, 0, 0, 0], "squeeze": 0, "trigger": 0}',
+    '{"type": "controller", "hand": "middle", "pose": [0, 0, 0, 0, 0, 0, 1], "squeeze": 0, "trigger": 0}',
+    '{"type": "keys", "down": ["KeyW"], "extra": 1}',
+    '{"type": "keys", "down": ["' + "K" * 100 + '"]}',
+    '{"type": "gamepad", "axes": [2.0], "buttons": []}',
+    '{"type": "command", "name": "rm -rf"}',
+    '{"type": "teleport"}',
+    '[1, 2, 3]',
+])
+def test_malformed_input_is_refused(bad: str) -> None:
+    with pytest.raises(ValidationError):
+        INPUT_MESSAGE.validate_python(json.loads(bad))
+
+
+def test_a_torn_log_line_is_ignored_and_a_bad_one_named(keyboard_session: tuple[Path, Path, TeleopSession],
+                                                        tmp_path: Path) -> None:
+    _, log, session = keyboard_session
+    lines = log.read_text().splitlines()
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text("\n".join(lines) + '\n{"tick": 99999, "msg": {"type": "ke')  # killed mid-write
+    assert len(read_log(torn).events) == len(read_log(log).events)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([lines[0], '{"tick": 1, "msg": {"type": "keys", "down": 5}}', *lines[1:]]) + "\n")
+    result = run("teleop", "--replay-input", str(bad), "--out", str(tmp_path / "x.hdf5"))
+    assert_user_error(result, str(bad), "line 2")
+    assert not (tmp_path / "x.hdf5").exists() and math.isfinite(session.tick_count)
