@@ -10,10 +10,11 @@ export MUJOCO_GL ?= egl
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	npm ci --no-audit --no-fund --silent  # IWER (WebXR emulation) for the teleop page's browser tests
 	@touch $@
 
 demo: setup
