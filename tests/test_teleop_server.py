@@ -1,0 +1,206 @@
+"""The teleop server as a real process with real WebSocket clients: an operator records over the wire,
+hostile clients cannot stop it or spoil the file, and Ctrl-C or kill -9 never loses a kept demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import h5py
+import pytest
+
+from teleop_driver import Frame, StackOperator
+from test_cli import run
+
+pytestmark = pytest.mark.abuse
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``demoforge teleop`` in a subprocess, on a free port."""
+
+    def __init__(self, out: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.out = out
+        env = {**os.environ, "MUJOCO_GL": "egl"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "demoforge.cli", "teleop", "--task", "stack", "--out", str(out), "--port",
+             str(self.port), "--seed", "0", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise AssertionError(self.proc.communicate())
+                time.sleep(0.2)
+        raise AssertionError("the server did not start")
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def stop(self, sig: int = signal.SIGINT) -> tuple[int, str]:
+        self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, out + err
+
+
+async def receive(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 20.0) -> dict:
+    """The next message of ``kind`` (others are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = await ws.receive(timeout=max(0.1, deadline - time.monotonic()))
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            raise AssertionError(f"connection ended: {msg}")
+        data = json.loads(msg.data)
+        if data["type"] == kind:
+            return data
+
+
+async def operate(ws: aiohttp.ClientWebSocketResponse, scene: dict, until_kept: int, max_s: float = 60.0,
+                  stop_after_ticks: int | None = None) -> dict:
+    """Stack by keys over the wire, one decision per control tick, until ``until_kept`` demos are kept (or,
+    with ``stop_after_ticks``, return mid-demo after that many ticks of recording)."""
+    operator, held, last_tick, recorded = StackOperator(), frozenset(), -1, 0
+    deadline = time.monotonic() + max_s
+    status: dict = {}
+    while time.monotonic() < deadline:
+        msg = json.loads((await ws.receive(timeout=10)).data)
+        if msg["type"] == "status":
+            status = msg
+            if msg["kept"] >= until_kept:
+                return status
+            continue
+        if msg["type"] != "frame" or msg["tick"] == last_tick:
+            continue
+        last_tick = msg["tick"]
+        if msg["state"] == "recording":
+            recorded += 1
+            if stop_after_ticks is not None and recorded >= stop_after_ticks:
+                return status
+        if msg["state"] == "done":
+            operator, held = StackOperator(), frozenset()
+            continue
+        down, tap = operator.keys(Frame.of(scene, msg))
+        wanted = frozenset(down) | ({"Space"} if tap else set())
+        if wanted != held:
+            await ws.send_str(json.dumps({"type": "keys", "down": sorted(wanted)}))
+            held = wanted
+    raise AssertionError(f"no kept demo in time: {status}, {operator.log}")
+
+
+async def connect(session: aiohttp.ClientSession, url: str) -> tuple[aiohttp.ClientWebSocketResponse, dict, bool]:
+    ws = await session.ws_connect(url, max_msg_size=0)
+    scene = await receive(ws, "scene")
+    role = await receive(ws, "role")
+    return ws, scene, role["driver"]
+
+
+def demos_in(path: Path) -> int:
+    with h5py.File(path, "r") as f:
+        return len(f["data"])
+
+
+def test_hostile_clients_leave_the_server_running_and_the_file_whole(tmp_path: Path) -> None:
+    out = tmp_path / "src.hdf5"
+    server = Server(out)
+
+    async def scenario() -> dict:
+        async with aiohttp.ClientSession() as http:
+            driver, scene, is_driver = await connect(http, server.url)
+            assert is_driver
+            await operate(driver, scene, until_kept=1)
+            # a second tab watches; its input is refused with a reason, not applied
+            watcher, _, watching_driver = await connect(http, server.url)
+            assert not watching_driver
+            await watcher.send_str(json.dumps({"type": "keys", "down": ["KeyW"]}))
+            assert "another tab is driving" in (await receive(watcher, "error"))["message"]
+            # garbage of every kind from the watcher, and a flood
+            for text in ["{not json", "[]", '{"type": "keys", "down": "KeyW"}', "null", '"x"' * 10,
+                         '{"type": "controller", "hand": "left", "pose": [NaN, 0, 0, 0, 0, 0, 1], "squeeze": 1, "trigger": 0}',
+                         '{"type": "hand", "hand": "left", "joints": ' + json.dumps([[1e300] * 7] * 25) + "}",
+                         "[" * 50000]:
+                await watcher.send_str(text)
+            await watcher.send_bytes(b"\x00\x01binary")
+            for _ in range(5000):
+                await watcher.send_str('{"type": "keys", "down": ["KeyQ"]}')
+            oversized = await http.ws_connect(server.url)
+            await oversized.send_str(json.dumps({"type": "keys", "down": ["x" * 100_000]}))
+            closed = await oversized.receive(timeout=10)
+            while closed.type == aiohttp.WSMsgType.TEXT:  # the scene and frames sent before it spoke
+                closed = await oversized.receive(timeout=10)
+            assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+            # the watcher takes control; the old driver is told; then it starts a demo and vanishes mid-way
+            await watcher.send_str(json.dumps({"type": "command", "name": "take_control"}))
+            assert (await receive(watcher, "role"))["driver"] is True
+            assert (await receive(driver, "role"))["driver"] is False
+            await driver.close()
+            await operate(watcher, scene, until_kept=99, stop_after_ticks=30)
+            await watcher.close()
+            # the server still serves, and reports one kept and the abandoned demo discarded
+            fresh, _, fresh_driver = await connect(http, server.url)
+            assert fresh_driver
+            status = await receive(fresh, "status")
+            for _ in range(40):
+                if status["discarded"] >= 1:
+                    break
+                status = await receive(fresh, "status")
+            frame = await receive(fresh, "frame")
+            await fresh.close()
+            return {"status": status, "frame": frame}
+
+    try:
+        seen = asyncio.run(scenario())
+    finally:
+        code, output = server.stop()
+    assert seen["frame"]["bodies"] and seen["status"]["kept"] == 1, seen["status"]
+    assert seen["status"]["last"]["reason"] == "the operator disconnected", seen["status"]
+    assert code == 0, output
+    assert "Traceback" not in output, output
+    assert demos_in(out) == 1 and not list(tmp_path.glob("*.partial*"))
+    check = run("replay", str(out), "--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("how", ["kill", "interrupt"])
+def test_a_stopped_server_keeps_every_kept_demo_and_no_half_one(tmp_path: Path, how: str) -> None:
+    out = tmp_path / "src.hdf5"
+    server = Server(out)
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as http:
+            ws, scene, _ = await connect(http, server.url)
+            await operate(ws, scene, until_kept=1)
+            await operate(ws, scene, until_kept=99, stop_after_ticks=40)  # the second demo is under way ...
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        code, output = server.stop(signal.SIGKILL if how == "kill" else signal.SIGINT)  # ... when the server stops
+    assert code == (-signal.SIGKILL if how == "kill" else 0), output
+    assert demos_in(out) == 1 and not list(tmp_path.glob("*.partial*"))
+    log = out.with_name("src.session.jsonl")
+    assert log.exists()
+    again = tmp_path / "again.hdf5"
+    replayed = run("teleop", "--replay-input", str(log), "--out", str(again))
+    assert replayed.returncode == 0 and demos_in(again) == 1, replayed.stderr
+    resumed = Server(out, "--append")  # a new session adds to the same file
+    code, output = resumed.stop()
+    assert code == 0 and "1 demos in" in " ".join(output.split()), output
