@@ -3,7 +3,8 @@
 A subtask ends at the first rising edge (0 -> 1) of its termination signal after the previous
 boundary; the last subtask ends with the demo. A user annotation file can override the boundaries:
 ``{"demo_0": [45, 110], ...}`` (end step of every subtask but the last) or
-``{"demo_0": {"grasp_cube_a": 45}, ...}``.
+``{"demo_0": {"grasp_cube_a": 45}, ...}``; with several arms, by subtask name only, every subtask of
+every arm but each arm's last (``boundary_names``).
 """
 
 from __future__ import annotations
@@ -51,22 +52,37 @@ def boundaries_from_signals(demo: Demo, task: Task, label: str, arm: int = 0) ->
     return bounds
 
 
+def boundary_names(task: Task) -> list[str]:
+    """The subtasks whose ends a user may set, arm after arm: every subtask of an arm but its last."""
+    return [sub.name for arm in range(task.num_arms) for sub in task.arm_subtasks(arm)[:-1]]
+
+
+def split_by_arm(bounds: list[int], task: Task) -> list[list[int]]:
+    """Boundaries in ``boundary_names`` order as one list per arm."""
+    out, start = [], 0
+    for arm in range(task.num_arms):
+        n = len(task.arm_subtasks(arm)) - 1
+        out.append(list(bounds[start : start + n]))
+        start += n
+    return out
+
+
 def validate_boundaries(bounds: list[int], length: int, task: Task, label: str) -> list[int]:
-    """Check user boundaries: one per subtask but the last, integers, strictly increasing, inside the demo."""
-    expected = len(task.subtasks) - 1
-    if len(bounds) != expected:
-        names = ", ".join(s.name for s in task.subtasks[:-1])
-        raise DemoforgeError(f"{label}: expected {expected} boundaries (ends of {names}); got {len(bounds)}")
-    out = []
+    """Check user boundaries: one per subtask but each arm's last (``boundary_names`` order), integers inside the
+    demo, strictly increasing along each arm."""
+    names = boundary_names(task)
+    if len(bounds) != len(names):
+        raise DemoforgeError(f"{label}: expected {len(names)} boundaries (ends of {', '.join(names)}); got {len(bounds)}")
     for b in bounds:
         if isinstance(b, bool) or not isinstance(b, (int, np.integer)):
             raise DemoforgeError(f"{label}: boundary {b!r} is not an integer step index")
         if not 0 < b < length:
             raise DemoforgeError(f"{label}: boundary {b} is outside the demo (1 .. {length - 1})")
-        if out and b <= out[-1]:
-            raise DemoforgeError(f"{label}: boundaries must increase strictly; got {out[-1]} then {b}")
-        out.append(int(b))
-    return out
+    for arm_bounds in split_by_arm(bounds, task):
+        for before, after in zip(arm_bounds, arm_bounds[1:]):
+            if after <= before:
+                raise DemoforgeError(f"{label}: boundaries must increase strictly along an arm; got {before} then {after}")
+    return [int(b) for b in bounds]
 
 
 class Annotations(dict[str, list]):
@@ -90,7 +106,7 @@ def load_annotations(path: str | Path, task: Task) -> Annotations:
         raise InputFileError(path, f"not valid JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise InputFileError(path, 'expected an object like {"demo_0": [45, 110]}')
-    names = [s.name for s in task.subtasks[:-1]]
+    names = boundary_names(task)
     out: dict[str, list] = {}
     for demo, value in raw.items():
         if isinstance(value, dict):
@@ -103,14 +119,18 @@ def load_annotations(path: str | Path, task: Task) -> Annotations:
             value = [value[n] for n in names]
         if not isinstance(value, list):
             raise InputFileError(path, "expected a list of step indices", field=demo)
+        if task.num_arms > 1 and not isinstance(raw[demo], dict):
+            raise InputFileError(path, f"a {task.num_arms}-arm task needs subtask names: {{{', '.join(names)}}}",
+                                 field=demo)
         out[demo] = value
     return Annotations(path, out)
 
 
 def signals_from_boundaries(bounds: list[int], length: int, task: Task) -> dict[str, np.ndarray]:
-    """Termination signals that rise exactly at the given boundaries (and stay on)."""
+    """Termination signals that rise exactly at the given boundaries (``boundary_names`` order) and stay on."""
     steps = np.arange(length)
-    return {sub.signal: (steps >= b).astype(np.int8) for sub, b in zip(task.subtasks[:-1], bounds)}
+    subtasks = [sub for arm in range(task.num_arms) for sub in task.arm_subtasks(arm)[:-1]]
+    return {sub.signal: (steps >= b).astype(np.int8) for sub, b in zip(subtasks, bounds) if sub.signal is not None}
 
 
 @dataclass(frozen=True)
@@ -153,7 +173,7 @@ def source_boundaries(
         unknown = sorted(set(annotations) - known)
         if unknown:
             raise InputFileError(given, f"demos {unknown} are not in {label}", field=unknown[0])
-    bounds = []
+    per_arm = []
     for i, demo in enumerate(demos):
         name = demo.meta.get("name", f"demo_{i}")
         where = f"{label} {name}"
@@ -161,14 +181,7 @@ def source_boundaries(
         if missing:
             raise DemoforgeError(f"{where}: datagen_info/object_poses lacks {missing} needed by task {task.name!r}")
         if annotations is not None and name in annotations:
-            if task.num_arms > 1:
-                raise InputFileError(given, f"boundaries of {task.num_arms}-arm tasks come from the termination "
-                                            "signals; annotation files are for one-arm tasks", field=name)
-            bounds.append(validate_boundaries(annotations[name], len(demo), task, f"{given} [{name}]"))
+            per_arm.append(split_by_arm(validate_boundaries(annotations[name], len(demo), task, f"{given} [{name}]"), task))
         else:
-            bounds.append(boundaries_from_signals(demo, task, where))
-    if task.num_arms == 1:
-        return bounds, None
-    per_arm = [[boundaries_from_signals(demo, task, f"{label} {demo.meta.get('name', f'demo_{i}')}", arm)
-                for arm in range(task.num_arms)] for i, demo in enumerate(demos)]
-    return bounds, per_arm
+            per_arm.append([boundaries_from_signals(demo, task, where, arm) for arm in range(task.num_arms)])
+    return [arms[0] for arms in per_arm], (per_arm if task.num_arms > 1 else None)
