@@ -18,7 +18,7 @@ from demoforge.capture.teleop.inputs import (
 )
 from demoforge.capture.teleop.server import frame_of
 from demoforge.capture.teleop.session import TeleopSession, read_log, replay_log
-from demoforge.render.web_scene import body_ids, describe
+from demoforge.sim.web_scene import body_ids, describe
 from teleop_driver import Frame, StackOperator
 from test_cli import assert_user_error, run
 

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from demoforge.capture.teleop.inputs import CONTROL_DT, INPUT_MESSAGE, Command
 from demoforge.capture.teleop.session import TeleopSession
-from demoforge.render.web_scene import body_ids, body_poses, describe, xyzw
+from demoforge.sim.web_scene import body_ids, body_poses, describe, xyzw
 from demoforge import geometry as geo
 
 WEB_DIR = Path(__file__).parent / "web"
