@@ -32,7 +32,12 @@ FAST_TESTS := tests/test_geometry.py tests/test_outputs.py tests/test_controller
 	tests/test_run_folder.py
 test-fast: setup
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(PY) -m pytest -n 2 -q $(FAST_TESTS) -m "not slow and not abuse" -k "not fuzz and not annotate_leaves"
+	$(PY) -m pytest -n 2 -q $(FAST_TESTS) -m "not slow and not abuse" -k "$(FAST_SKIP)"
+# Of the bad-input matrix (every damage x every command), the inner loop keeps generate and replay; of the
+# hand-edit cases of replay --check, the actions; `make test` runs them all.
+FAST_SKIP := not fuzz and not annotate_leaves and not bad_annotation_file and not annotation_file_that_is \
+	and not ((bad_content or unreadable_input_file) and (annotate or render or export or video)) \
+	and not (hand_edit and datagen_info)
 
 # The oldest MuJoCo demoforge supports, in its own environment (CI runs this after `make test`).
 OLDEST_MUJOCO := 3.3.0
