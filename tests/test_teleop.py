@@ -173,6 +173,30 @@ def test_keys_move_the_active_arm_at_the_documented_speed() -> None:
     assert mapper.grippers == [-1.0, 1.0]
 
 
+def test_with_two_arms_each_hand_drives_its_own_arm() -> None:
+    mapper = InputMapper(["right", "left"], [np.eye(4), np.eye(4)])
+    for hand, dx in (("left", 0.0), ("left", -0.05)):  # engage, then 5 cm to the XR left: world +y
+        msg = _hand((0.2 + dx, 1.2, -0.4), 0.01, 0.09)
+        mapper.apply(INPUT_MESSAGE.validate_python({**msg, "hand": hand}))
+    assert np.allclose(mapper.targets[1][:3, 3], [0.0, 0.05, 0.0]) and np.array_equal(mapper.targets[0], np.eye(4))
+    session = TeleopSession("handover", Path("/nonexistent/unused.hdf5"))
+    assert session.world.arm_names == ["right", "left"] and session.mapper.arm_of("left") == 1
+
+
+def test_gamepad_sticks_move_and_buttons_toggle() -> None:
+    mapper = InputMapper(["right", "left"], [np.eye(4), np.eye(4)])
+    pad = INPUT_MESSAGE.validate_python
+    mapper.apply(pad({"type": "gamepad", "axes": [0.0, -1.0, 0.1, -0.5], "buttons": [0.0] * 16}))
+    mapper.tick()  # left stick up: forward at full speed; right stick up halfway: up at half; 0.1 is in the deadzone
+    assert np.allclose(mapper.targets[0][:3, 3], [0.005, 0.0, 0.0025])
+    mapper.apply(pad({"type": "gamepad", "axes": [0.0] * 4, "buttons": [1.0] + [0.0] * 4 + [1.0] + [0.0] * 10}))
+    mapper.apply(pad({"type": "gamepad", "axes": [0.0] * 4, "buttons": [1.0] + [0.0] * 4 + [1.0] + [0.0] * 10}))
+    assert mapper.grippers == [1.0, -1.0] and mapper.active == 1  # A toggled once (held, not re-pressed); RB: next arm
+    mapper.apply(pad({"type": "gamepad", "axes": [-1.0, 0.0, 0.0, 0.0], "buttons": [0.0] * 16}))
+    mapper.tick()  # stick left: world +y, on the left arm now
+    assert np.allclose(mapper.targets[1][:3, 3], [0.0, 0.005, 0.0])
+
+
 @pytest.mark.parametrize("bad", [
     '{"type": "hand", "hand": "right", "joints": []}',
     '{"type": "controller", "hand": "right", "pose": [0, 0, 0, 0, 0, 0, 1], "squeeze": NaN, "trigger": 0}',

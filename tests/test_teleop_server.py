@@ -32,10 +32,10 @@ def free_port() -> int:
 class Server:
     """``demoforge teleop`` in a subprocess, on a free port."""
 
-    def __init__(self, out: Path, *extra: str) -> None:
+    def __init__(self, out: Path, *extra: str, env: dict | None = None) -> None:
         self.port = free_port()
         self.out = out
-        env = {**os.environ, "MUJOCO_GL": "egl"}
+        env = {**os.environ, "MUJOCO_GL": "egl", **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "demoforge.cli", "teleop", "--task", "stack", "--out", str(out), "--port",
              str(self.port), "--seed", "0", *extra],
@@ -204,3 +204,35 @@ def test_a_stopped_server_keeps_every_kept_demo_and_no_half_one(tmp_path: Path, 
     resumed = Server(out, "--append")  # a new session adds to the same file
     code, output = resumed.stop()
     assert code == 0 and "1 demos in" in " ".join(output.split()), output
+
+
+def test_https_serves_the_page_with_a_certificate_for_the_lan_address(tmp_path: Path) -> None:
+    import ssl
+
+    from cryptography import x509
+
+    from demoforge.capture.teleop.tls import lan_address
+
+    server = Server(tmp_path / "src.hdf5", "--https", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+
+    async def fetch() -> tuple[int, str, dict]:
+        insecure = ssl.create_default_context()
+        insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE  # self-signed, as the user accepts it
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"https://127.0.0.1:{server.port}/", ssl=insecure) as page:
+                body = await page.text()
+            ws = await http.ws_connect(f"wss://127.0.0.1:{server.port}/ws", ssl=insecure)
+            scene = await receive(ws, "scene")
+            await ws.close()
+            return page.status, body, scene
+
+    try:
+        status, body, scene = asyncio.run(fetch())
+    finally:
+        code, output = server.stop()
+    assert status == 200 and "demoforge teleop" in body and scene["geoms"]
+    address = lan_address()
+    assert code == 0 and f"https://{address}:{server.port}" in output and "\u2588" in output, output  # URL and QR
+    pem = next((tmp_path / "cache" / "demoforge" / "tls").glob("*.pem")).read_bytes()
+    names = x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert address in {str(ip) for ip in names.get_values_for_type(x509.IPAddress)} | {"127.0.0.1"}
