@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import errno
 import functools
 import inspect
 import json
@@ -433,14 +434,27 @@ def _serve_teleop(session: Any, host: str | None, port: int, https: bool, log: P
 def annotate(
     file: Annotated[Path, typer.Argument(help="source HDF5 file")],
     task: Annotated[str, typer.Option(help="task the demos perform")] = "stack",
-    annotations: Annotated[Path | None, typer.Option(help='JSON {"demo_0": [end of subtask 1, ...]} overriding signals')] = None,
+    annotations: Annotated[Path | None, typer.Option(help='JSON {"demo_0": [end of subtask 1, ...]} overriding signals '
+                                                       "(with --ui: the file to start from and save to)")] = None,
     out: Annotated[Path | None, typer.Option(help="write here instead of updating FILE in place")] = None,
     robot: Annotated[str | None, typer.Option(help="robot config file (default: the robot the file names)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
+    ui: Annotated[bool, typer.Option(
+        help="drag the subtask boundaries on a timeline in the browser and save an annotation file "
+             "(--annotations, default FILE's stem + .annotations.json); FILE is not changed")] = False,
+    host: Annotated[str, typer.Option(help="with --ui: address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="with --ui: port to listen on (0: any free port)")] = 8766,
 ) -> None:
-    """Write per-step datagen_info (poses, gripper, subtask signals) into a source file."""
+    """Write per-step datagen_info (poses, gripper, subtask signals) into a source file, or (--ui) set the subtask
+    boundaries in the browser."""
     from demoforge.capture.annotate import annotate_file
 
+    if ui:
+        if out is not None or overwrite:
+            raise DemoforgeError("--out and --overwrite do not go with --ui, which writes only an annotation file; "
+                                 "apply it afterwards with `demoforge annotate FILE --annotations ANN.json --out ...`")
+        _serve_annotate(file, task, annotations, robot, host, port)
+        return
     check_output_file(out if out is not None else file, overwrite, replaces_input=out is None, ours=is_dataset_file)
     path, boundaries = annotate_file(file, task, annotations, out, robot, replace=overwrite)
     table = Table(title=f"subtask boundaries in {path}")
@@ -449,6 +463,42 @@ def annotate(
     for i, bounds in enumerate(boundaries):
         table.add_row(f"demo_{i}", ", ".join(map(str, bounds)))
     out_console.print(table)
+
+
+def _serve_annotate(file: Path, task: str, annotations: Path | None, robot: str | None, host: str, port: int) -> None:
+    import asyncio
+
+    from demoforge.capture.annotate_ui.server import AnnotateServer
+    from demoforge.capture.annotate_ui.session import AnnotationSession
+
+    with console.status(f"reading {file}") as status:
+        def on_demo(done: int, total: int) -> None:
+            status.update(f"subtask boundaries from the stored states: demo {done} of {total}")
+
+        session = AnnotationSession(file, task, annotations, robot, on_demo=on_demo)
+    server = AnnotateServer(session, host, port)
+
+    def ready(srv: Any) -> None:
+        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host
+        n = len(session.demos)
+        out_console.print(f"annotate {n} demo{'s' * (n != 1)} of {file} ({session.task.name}): open "
+                          f"[bold]http://{shown}:{srv.port}[/]", soft_wrap=True)
+        start = ", starting from it" if session.started_from else ""
+        console.print(f"Save writes {session.out}{start}; Ctrl-C ends", soft_wrap=True, highlight=False)
+
+    try:
+        asyncio.run(server.serve(on_ready=ready))
+    except OSError as exc:  # the listening socket: a port in use, an address not on this machine
+        if exc.errno == errno.EADDRINUSE:
+            raise DemoforgeError(f"port {port} is in use; pass --port with another number (0: any free port)") from None
+        raise DemoforgeError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); check --host and --port") from None
+    saved = [b.name for b in session.bounds.values() if b.saved]
+    if session.started_from is None:
+        console.print("nothing saved")
+        return
+    console.print(f"{session.out} holds boundaries for {len(saved)} demo{'s' * (len(saved) != 1)}; apply them with",
+                  highlight=False)
+    out_console.print(session.commands()[0], soft_wrap=True, highlight=False, markup=False)
 
 
 @app.command()

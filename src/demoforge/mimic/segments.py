@@ -104,6 +104,13 @@ def load_annotations(path: str | Path, task: Task) -> Annotations:
         raise InputFileError(path, f"cannot read the annotation file ({exc.strerror})") from None
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError (a binary file) is a ValueError too
         raise InputFileError(path, f"not valid JSON ({exc})") from None
+    return parse_annotations(raw, task, path)
+
+
+def parse_annotations(raw: object, task: Task, path: str | Path) -> Annotations:
+    """An annotation file's parsed JSON as demo name -> boundaries (``boundary_names`` order); the file's rules
+    without its reading (``annotate --ui`` checks what the page sends with it). Errors name ``path``."""
+    path = Path(path)
     if not isinstance(raw, dict):
         raise InputFileError(path, 'expected an object like {"demo_0": [45, 110]}')
     names = boundary_names(task)
