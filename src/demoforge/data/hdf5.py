@@ -171,7 +171,7 @@ def rewrite_with(path: str | Path, env_args: dict, keep: int | None = None, add:
     """
     path = Path(path)
     with DatasetWriter(path, env_args) as writer:
-        if path.exists():
+        if path.exists() and keep != 0:
             with open_dataset(path) as old:
                 names = demo_names(old) if "data" in old else []
                 for name in names[: len(names) if keep is None else keep]:
