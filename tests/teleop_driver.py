@@ -3,15 +3,19 @@
 It sees what a person at the page sees (the frame: body poses and the commanded target) and decides which
 keys to hold, closed loop, like someone nudging the gripper into place: coarse moves, then fine ones
 (Shift), a pause to let the gripper close, a lift, a carry, a careful set-down. The same plan drives the
-session directly (no server), a raw WebSocket client, and the real page in a browser.
+session directly (no server), a raw WebSocket client, and the real page in a browser; ``HandStackOperator``
+follows the same goals with a tracked hand (WebXR: tests/teleop_hands.js moves the emulated hand).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.spatial.transform import Rotation
+
+from demoforge.capture.teleop.inputs import WORLD_R_XR
 
 CUBE_HALF = 0.02  # metres: stack's cubes (tasks/stack.py add_cubes)
 GRIPPER_DOWN = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
@@ -71,21 +75,32 @@ class StackOperator:
             self.wait -= 1
             return [], False
         if self.goal is None:
-            self.goal = self._goal(frame, target)
+            self.goal = self.next_goal(frame)
             if self.goal is None:  # a gripper action
-                self.phase += 1
+                self.advance("gripper")
                 self.wait = 8
-                self.log.append(f"phase {self.phase - 1}: gripper")
                 return [], True
         down = keys_toward(target, self.goal, self.tolerance)
         if not down:
-            self.log.append(f"phase {self.phase}: reached {np.round(self.goal[:3, 3], 3).tolist()}")
-            self.phase += 1
+            self.advance(f"reached {np.round(self.goal[:3, 3], 3).tolist()}")
             self.goal = None
             self.wait = 2
         return down, False
 
-    def _goal(self, frame: Frame, target: np.ndarray) -> np.ndarray | None:
+    def advance(self, note: str) -> None:
+        """The current phase is over (``note`` says how): on to the next."""
+        self.log.append(f"phase {self.phase}: {note}")
+        self.phase += 1
+
+    @property
+    def closes(self) -> bool:
+        """Whether the current phase's gripper action closes the gripper (it opens it otherwise)."""
+        return self.phase == 2
+
+    def next_goal(self, frame: Frame) -> np.ndarray | None:
+        """The pose the target goes to in the current phase, from the scene as it is now; None when the phase
+        is a gripper action (close in phase 2, open in phase 6)."""
+        target = frame.targets[0]
         a, b = frame.bodies["cube_a"], frame.bodies["cube_b"]
         if self.phase in (0, 1):  # above cube_a, then down to it, fingers across a face
             yaw = yaw_of(target) + wrap(yaw_of(a) - yaw_of(target), np.pi / 2)
@@ -109,6 +124,157 @@ class StackOperator:
         goal = target.copy()
         goal[2, 3] += 0.08
         return goal
+
+
+Command = dict  # an instruction for the emulated hand (tests/teleop_hands.js: handDriver.apply)
+
+
+def world_to_xr(v: np.ndarray) -> list[float]:
+    """A world vector in the XR reference space's axes (inputs.py maps XR to world with WORLD_R_XR)."""
+    return [float(x) for x in WORLD_R_XR.T @ v]
+
+
+@dataclass
+class HandStackOperator:
+    """StackOperator's goals reached with a tracked right hand, the way a person would do it.
+
+    The hand starts relaxed and drifts to a comfortable spot (nothing records: the clutch is not held), then
+    pinches thumb and middle finger (the clutch) and brings the target to each of the plan's goals, closed loop
+    on the target the server streams back; it pauses between moves, closes the gripper by pinching the index
+    finger too, and during the carry lets go of the clutch half way, pulls the hand back and takes hold again,
+    overshoots the spot above cube_b a little and corrects. Once the demo is kept it lets go.
+
+    ``step`` is called once per control tick seen, with the streamed frame and whether the hand is still busy
+    with the last motion or shape change; it returns the commands for the hand (tests/teleop_hands.js).
+    """
+
+    tolerance: float = 0.004
+    overshoot: float = 0.015  # metres past the spot above cube_b, along the carry
+    plan: StackOperator = field(default_factory=StackOperator)
+    log: list[str] = field(default_factory=list)
+    done: bool = False
+    overshot: float = 0.0  # how far past that spot the target actually went (metres)
+    regrasped: bool = False
+    state_after_free_move: str = ""  # the session's state once the unclutched hand has moved ("ready": not recording)
+
+    def __post_init__(self) -> None:
+        self._frame: Frame | None = None
+        self._busy = False
+        self._script: Iterator[Command | None] = self._stack()
+        self._letting_go = False
+
+    def step(self, frame: Frame, busy: bool) -> list[Command]:
+        self._frame, self._busy = frame, busy
+        if frame.state == "done" and not self._letting_go:  # kept (or ended): let go, start nothing new
+            self._letting_go = True
+            self._script = self._let_go()
+        commands: list[Command] = []
+        while not self.done:
+            try:
+                command = next(self._script)
+            except StopIteration:
+                self.done = True
+                break
+            if command is None:
+                break
+            commands.append(command)
+        return commands
+
+    # ---- the script ------------------------------------------------------------------------------
+    def _stack(self) -> Iterator[Command | None]:
+        plan = self.plan
+        yield from self._pause(6)  # look at the scene
+        yield {"move": [0.03, -0.04, 0.05]}  # the hand to a comfortable spot, the clutch not held
+        yield from self._settle()
+        self.state_after_free_move = self._frame.state
+        self.log.append(f"hand placed, the session is {self._frame.state}")
+        yield {"shape": "clutch", "frames": 6}  # pinch thumb and middle finger: hold on to the target
+        yield from self._settle()
+        yield from self._pause(4)
+        pauses = {0: 6, 1: 10, 3: 4, 4: 4, 5: 8, 7: 2}
+        while plan.phase <= 7:
+            goal = plan.next_goal(self._frame)
+            if goal is None:  # pinch the index too (close), or open it again
+                yield {"shape": "clutch_grip" if plan.closes else "clutch", "frames": 10}
+                yield from self._settle()
+                yield from self._pause(8)
+                plan.advance("gripper closed" if plan.closes else "gripper opened")
+                continue
+            phase = plan.phase
+            if phase == 4:
+                yield from self._carry(goal)
+            else:
+                yield from self._reach(goal, self.tolerance)
+            plan.advance(f"reached {np.round(goal[:3, 3], 3).tolist()}")
+            yield {"hold": True}
+            yield from self._pause(pauses.get(phase, 2))
+        yield from self._let_go()
+
+    def _carry(self, goal: np.ndarray) -> Iterator[Command | None]:
+        start = self._target()[:3, 3].copy()
+        way = goal[:3, 3] - start
+        way[2] = 0.0
+        length = float(np.linalg.norm(way))
+        along = way / length
+        past = goal.copy()
+        past[:3, 3] += self.overshoot * along
+        yield self._track(past)
+        while float((self._target()[:3, 3] - start) @ along) < 0.5 * length:
+            yield None
+        # half way: stop, let go of the clutch (the gripper stays closed), pull the hand back, take hold again
+        yield {"hold": True}
+        yield from self._pause(3)
+        yield {"shape": "grip", "frames": 5}
+        yield from self._settle()
+        yield {"move": world_to_xr(-0.08 * along + np.array([0.0, 0.0, -0.02]))}
+        yield from self._settle()
+        yield from self._pause(3)
+        yield {"shape": "clutch_grip", "frames": 5}
+        yield from self._settle()
+        self.regrasped = True
+        self.log.append(f"regrasped at {np.round(self._target()[:3, 3], 3).tolist()}")
+        yield from self._pause(2)
+        yield self._track(past)
+        while keys_toward(self._target(), past, 0.006):
+            self.overshot = max(self.overshot, float((self._target()[:3, 3] - goal[:3, 3]) @ along))
+            yield None
+        yield {"hold": True}
+        yield from self._pause(4)
+        for _ in range(4):  # the hand was still moving when it stopped
+            self.overshot = max(self.overshot, float((self._target()[:3, 3] - goal[:3, 3]) @ along))
+            yield None
+        self.log.append(f"overshot by {1000 * self.overshot:.1f} mm")
+        yield from self._reach(goal, self.tolerance)
+
+    def _let_go(self) -> Iterator[Command | None]:
+        yield {"hold": True}
+        yield {"shape": "open", "frames": 6}
+        yield from self._settle()
+        self.log.append("let go")
+
+    # ---- pieces ----------------------------------------------------------------------------------
+    def _target(self) -> np.ndarray:
+        assert self._frame is not None
+        return self._frame.targets[0]
+
+    @staticmethod
+    def _track(goal: np.ndarray) -> Command:
+        return {"track": [float(v) for v in goal[:3, 3]], "yaw": yaw_of(goal)}
+
+    def _reach(self, goal: np.ndarray, tolerance: float) -> Iterator[Command | None]:
+        yield self._track(goal)
+        while keys_toward(self._target(), goal, tolerance):
+            yield None
+
+    def _settle(self) -> Iterator[None]:
+        yield None  # the command reaches the hand before it reports busy
+        while self._busy:
+            yield None
+
+    @staticmethod
+    def _pause(ticks: int) -> Iterator[None]:
+        for _ in range(ticks):
+            yield None
 
 
 def _top_down(position: np.ndarray, yaw: float) -> np.ndarray:
