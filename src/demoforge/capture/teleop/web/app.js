@@ -134,7 +134,12 @@ async function setupXR() {
     const session = await navigator.xr.requestSession(mode, { optionalFeatures: ['local-floor', 'hand-tracking'] });
     await renderer.xr.setSession(session);
     app.xr = true;
-    session.addEventListener('end', () => { app.xr = false; });
+    // Leaving XR or recentring the headset moves the reference space: let go of both clutches first, so the
+    // target does not jump by the offset.
+    const letGo = () => { for (const hand of ['left', 'right']) send({ type: 'lost', hand }); };
+    session.addEventListener('end', () => { app.xr = false; letGo(); });
+    const space = renderer.xr.getReferenceSpace();
+    if (space) space.addEventListener('reset', letGo);
   };
 }
 setupXR();
