@@ -82,23 +82,28 @@ def measure(presses: int, seed: int = 0) -> dict:
             "p90": float(np.percentile(latencies, 90)), "max": float(latencies.max())}
 
 
-def section(result: dict, seconds: float) -> str:
-    ok = "met" if result["median"] <= 50 else "NOT met"
+def section(results: list[dict], seconds: float) -> str:
+    medians = [r["median"] for r in results]
+    ok = "met" if float(np.median(medians)) <= 50 else "NOT met"
     return "\n".join([
         SECTION,
         "",
         f"- date: {date.today().isoformat()}; machine: {machine.describe()}",
-        f"- command: `python benchmarks/teleop.py` ({seconds:.0f} s); `demoforge teleop --task stack` on localhost, "
-        "the page in headless Chromium with SwiftShader (WebGL drawn on the CPU)",
+        f"- command: `python benchmarks/teleop.py` ({seconds:.0f} s, {len(results)} runs); `demoforge teleop --task stack` "
+        "on localhost, the page in headless Chromium with SwiftShader (WebGL drawn on the CPU, no GPU here)",
         "",
-        "| frames received per s | inputs measured | median ms | p90 ms | max ms |",
-        "|--:|--:|--:|--:|--:|",
-        f"| {result['fps']:.1f} | {result['samples']} | {result['median']:.1f} | {result['p90']:.1f} | {result['max']:.1f} |",
+        "| run | frames received per s | inputs measured | median ms | p90 ms | max ms |",
+        "|--:|--:|--:|--:|--:|--:|",
+        *(f"| {i + 1} | {r['fps']:.1f} | {r['samples']} | {r['median']:.1f} | {r['p90']:.1f} | {r['max']:.1f} |"
+          for i, r in enumerate(results)),
         "",
         "Latency is from sending a key's message to the end of the render of the first frame that includes its "
-        f"effect (the page's own clock). Target: median <= 50 ms ({ok}). An input waits for the next 20 Hz control "
+        f"effect (the page's own clock). Target: median <= 50 ms (median of the runs' medians: "
+        f"{float(np.median(medians)):.1f} ms, {ok}). An input waits for the next 20 Hz control "
         "tick (25 ms on average, 50 at most); the tick's physics is split in two halves with a frame sent after "
-        "each (40 frames/s), then the page draws at its next animation frame.",
+        "each (40 frames/s), then the page draws at its next animation frame. Without a GPU, Chromium's animation "
+        "frames come at 35-55 per second here even with the page's adaptive resolution (it draws fewer pixels when "
+        "frames come slower than 40 per second), which adds about 10-15 ms that a GPU-backed browser does not have.",
         "",
     ])
 
@@ -113,11 +118,12 @@ def write(doc: Path, text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=60)
+    parser.add_argument("--runs", type=int, default=3, help="server and browser started afresh for each")
     parser.add_argument("--out", type=Path, default=None, help="markdown file to write section 9 into")
     args = parser.parse_args()
     start = time.perf_counter()
-    result = measure(args.presses)
-    text = section(result, time.perf_counter() - start)
+    results = [measure(args.presses, seed) for seed in range(args.runs)]
+    text = section(results, time.perf_counter() - start)
     print(text)
     if args.out is not None:
         write(args.out, text)

@@ -144,9 +144,24 @@ async function setupXR() {
 }
 setupXR();
 
+// ---- adaptive resolution: a CPU renderer (no GPU) draws fewer pixels rather than fewer frames ----------
+const fullRatio = Math.min(window.devicePixelRatio, 2);
+let ratio = fullRatio, lastDraw = 0, slow = 0, fast = 0;
+function adaptResolution(now) {
+  const interval = now - lastDraw;
+  lastDraw = now;
+  if (renderer.xr.isPresenting || interval > 500) return; // XR sizes its own buffers; a hidden tab pauses
+  slow = interval > 25 ? slow + 1 : 0; // under 40 frames/s for a while: draw 3/4 of the pixels
+  fast = interval < 14 ? fast + 1 : 0; // over 70 frames/s for a while: draw more again
+  if (slow > 5 && ratio > 0.25) { ratio *= 0.75; slow = 0; renderer.setPixelRatio(ratio); }
+  if (fast > 60 && ratio < fullRatio) { ratio = Math.min(fullRatio, ratio / 0.75); fast = 0; renderer.setPixelRatio(ratio); }
+  app.pixelRatio = ratio;
+}
+
 // ---- the loop ----------------------------------------------------------------------------------
 renderer.setAnimationLoop((time, xrFrame) => {
   const now = performance.now();
+  adaptResolution(now);
   if (xrFrame) readXR(xrFrame, renderer.xr.getReferenceSpace(), now);
   pollPad();
   let applied = null;
@@ -158,7 +173,9 @@ renderer.setAnimationLoop((time, xrFrame) => {
     app.frame = applied;
     $('step').textContent = applied.step;
   }
+  const drawStart = performance.now();
   renderer.render(scene3, camera);
+  app.renderMs = 0.9 * (app.renderMs || 0) + 0.1 * (performance.now() - drawStart); // diagnostics: draw cost
   if (applied) {
     const rendered = performance.now();
     for (const [s, t] of sentAt) {

@@ -47,7 +47,7 @@ function geometryFor(geom, meshes) {
 
 function materialFor(geom, textures) {
   const [r, g, b, a] = geom.rgba;
-  const params = { color: new THREE.Color(r, g, b), roughness: 0.75, metalness: 0.05 };
+  const params = { color: new THREE.Color(r, g, b) };
   if (a < 1) Object.assign(params, { transparent: true, opacity: a });
   const mat = geom.material;
   if (mat && mat.texture !== undefined) {
@@ -65,7 +65,7 @@ function materialFor(geom, textures) {
     texture.needsUpdate = true;
     params.map = texture;
   }
-  return new THREE.MeshStandardMaterial(params);
+  return new THREE.MeshLambertMaterial(params);
 }
 
 // The scene graph for `description`; returns {root, bodies, setPoses(flat)}.
