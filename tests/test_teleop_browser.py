@@ -42,6 +42,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 IWER = ROOT / "node_modules" / "iwer" / "build" / "iwer.min.js"
 HANDS = Path(__file__).resolve().parent / "teleop_hands.js"
+CONTROLLERS = Path(__file__).resolve().parent / "teleop_controllers.js"
 VIEWPORT = {"width": 480, "height": 360}  # small: the page renders through SwiftShader on the CPU
 DRIVE_TIMEOUT = 150.0  # seconds of wall time a demo may take (a demo is at most 400 ticks = 20 s of sim time)
 
@@ -352,3 +353,43 @@ def test_hands_in_webxr_keep_a_demo_that_replays_and_generates(tmp_path: Path, r
     for key in first:
         assert np.array_equal(first[key], second[key]), key
     check_generates(server.out, tmp_path / "run")
+
+
+@needs_chromium
+@needs_iwer
+def test_controllers_in_webxr_squeeze_to_move_the_target_and_trigger_the_gripper(tmp_path: Path,
+                                                                                  real_time_turn: Callable) -> None:
+    def target_and_state(page: Page) -> tuple[np.ndarray, float, str]:
+        frame = page.evaluate("window.demoforge.frame")
+        return np.array(frame["targets"][0][:3]), frame["grippers"][0], frame["state"]
+
+    def settle(page: Page) -> None:
+        ack = page.evaluate("window.demoforge.sent")
+        page.wait_for_function(f"window.demoforge.frame.ack >= {ack}", polling=20, timeout=10_000)
+        time.sleep(0.3)  # a few more ticks for the newest controller pose
+
+    move = "z => { const c = window.iwerDevice.controllers.right; c.position.z += z; }"
+    button = "([id, v]) => window.iwerDevice.controllers.right.updateButtonValue(id, v)"
+    with real_time_turn(), teleop_server(tmp_path) as server, chromium() as browser:
+        page, crashes = open_page(browser, server.url, (IWER, CONTROLLERS))
+        page.click("#enter-xr", timeout=30_000)
+        page.wait_for_function("window.demoforge.xr && window.demoforge.sent > 5", polling=50, timeout=30_000)
+        settle(page)
+        start, gripper, state = target_and_state(page)
+        page.evaluate(move, -0.1)  # 10 cm forward without squeezing: the target stays, nothing records
+        settle(page)
+        after_free, _, state_free = target_and_state(page)
+        page.evaluate(button, ["squeeze", 1.0])
+        settle(page)
+        page.evaluate(move, -0.1)  # squeezed: 10 cm forward (XR -z) moves the target 10 cm along world +x
+        settle(page)
+        moved, _, state_moved = target_and_state(page)
+        page.evaluate(button, ["trigger", 1.0])
+        settle(page)
+        _, closed, _ = target_and_state(page)
+        assert not crashes and page.evaluate("window.demoforge.errors") == []
+        code, printed = server.interrupt()
+    assert code == 0, printed
+    assert np.allclose(after_free, start) and gripper == -1.0 and state == state_free == "ready"
+    assert np.allclose(moved - start, [0.1, 0.0, 0.0], atol=2e-3), moved - start
+    assert state_moved == "recording" and closed == 1.0
