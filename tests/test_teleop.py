@@ -227,3 +227,40 @@ def test_a_torn_log_line_is_ignored_and_a_bad_one_named(keyboard_session: tuple[
     result = run("teleop", "--replay-input", str(bad), "--out", str(tmp_path / "x.hdf5"))
     assert_user_error(result, str(bad), "line 2")
     assert not (tmp_path / "x.hdf5").exists() and math.isfinite(session.tick_count)
+
+
+def test_the_page_gets_the_models_own_geometry_textures_and_xyzw_poses() -> None:
+    import base64
+    import io
+
+    import mujoco
+    from PIL import Image
+
+    from demoforge.sim.web_scene import body_poses
+
+    model = mujoco.MjModel.from_xml_string("""
+    <mujoco><asset>
+      <texture name="t" type="2d" builtin="checker" width="8" height="8" rgb1="1 0 0" rgb2="0 0 1"/>
+      <material name="m" texture="t" texrepeat="2 3"/>
+      <mesh name="tet" vertex="0 0 0  0.1 0 0  0 0.1 0  0 0 0.1"/>
+    </asset><worldbody>
+      <geom name="floor" type="plane" size="1 1 0.1" material="m"/>
+      <body name="b" pos="0 0 1" quat="0.7071068 0 0 0.7071068"><freejoint/>
+        <geom name="tet" type="mesh" mesh="tet"/><geom name="hidden" type="box" size=".1 .1 .1" group="3"/>
+      </body>
+    </worldbody></mujoco>""")
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    scene = describe(model)
+    names = [g["name"] for g in scene["geoms"]]
+    assert names == ["floor", "tet"]  # collision-only group 3 is not drawn
+    floor, tet = scene["geoms"]
+    assert floor["material"]["texture"] == 0 and floor["material"]["repeat"] == [2.0, 3.0]
+    image = Image.open(io.BytesIO(base64.b64decode(scene["textures"][0]["png"])))
+    assert image.size == (8, 8)
+    mesh = scene["meshes"][tet["mesh"]]
+    assert len(np.frombuffer(base64.b64decode(mesh["vertices"]), np.float32)) == 12
+    assert len(np.frombuffer(base64.b64decode(mesh["faces"]), np.uint32)) == 12
+    poses = np.array(body_poses(data, body_ids(scene))).reshape(-1, 7)
+    b = [x["name"] for x in scene["bodies"]].index("b")
+    assert np.allclose(poses[b], [0, 0, 1, 0, 0, 0.70711, 0.70711], atol=1e-5)  # (x, y, z, qx, qy, qz, qw)
