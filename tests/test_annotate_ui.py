@@ -12,10 +12,8 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -31,17 +29,12 @@ from demoforge.data.hdf5 import read_demos
 from demoforge.mimic.segments import boundaries_from_signals, load_annotations, rising_edge, source_boundaries
 from demoforge.tasks import get_task
 
+from servers import free_port, wait_until_listening
 from test_cli import assert_user_error, run
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -54,14 +47,7 @@ class Server:
              str(self.port), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "MUJOCO_GL": "egl"},
         )
-        while True:  # no deadline: a busy machine is slow, and a server that dies is noticed
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise AssertionError(self.proc.communicate())
-                time.sleep(0.2)
+        wait_until_listening(self.proc, self.port)
 
     @property
     def url(self) -> str:

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,11 @@ import aiohttp
 import h5py
 import pytest
 
+from servers import free_port, wait_until_listening
 from teleop_driver import Frame, StackOperator
 from test_cli import run
 
 pytestmark = pytest.mark.abuse
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -41,16 +35,7 @@ class Server:
              str(self.port), "--seed", "0", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise AssertionError(self.proc.communicate())
-                time.sleep(0.2)
-        raise AssertionError("the server did not start")
+        wait_until_listening(self.proc, self.port, timeout=60)
 
     @property
     def url(self) -> str:
