@@ -158,6 +158,8 @@ function adaptResolution(now) {
   app.pixelRatio = ratio;
 }
 
+let stepShown = -1, stepShownAt = 0;
+
 // ---- the loop ----------------------------------------------------------------------------------
 renderer.setAnimationLoop((time, xrFrame) => {
   const now = performance.now();
@@ -171,7 +173,9 @@ renderer.setAnimationLoop((time, xrFrame) => {
     world.setPoses(applied.bodies);
     markers.set(applied.targets, applied.grippers);
     app.frame = applied;
-    $('step').textContent = applied.step;
+    if (now - stepShownAt > 200 && applied.step !== stepShown) { // the panel's text, a few times a second: DOM
+      stepShownAt = now; stepShown = applied.step; $('step').textContent = applied.step; // work costs frames
+    }
   }
   const drawStart = performance.now();
   renderer.render(scene3, camera);
