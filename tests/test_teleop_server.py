@@ -112,6 +112,15 @@ def test_hostile_clients_leave_the_server_running_and_the_file_whole(tmp_path: P
             driver, scene, is_driver = await connect(http, server.url)
             assert is_driver
             await operate(driver, scene, until_kept=1)
+            roles: list[bool] = []  # the driver keeps reading (a tab that stops reading for 5 s is dropped)
+
+            async def drain() -> None:
+                async for message in driver:
+                    data = json.loads(message.data) if message.type == aiohttp.WSMsgType.TEXT else {}
+                    if data.get("type") == "role":
+                        roles.append(data["driver"])
+
+            drainer = asyncio.create_task(drain())
             # a second tab watches; its input is refused with a reason, not applied
             watcher, _, watching_driver = await connect(http, server.url)
             assert not watching_driver
@@ -135,8 +144,13 @@ def test_hostile_clients_leave_the_server_running_and_the_file_whole(tmp_path: P
             # the watcher takes control; the old driver is told; then it starts a demo and vanishes mid-way
             await watcher.send_str(json.dumps({"type": "command", "name": "take_control"}))
             assert (await receive(watcher, "role"))["driver"] is True
-            assert (await receive(driver, "role"))["driver"] is False
+            for _ in range(200):
+                if roles:
+                    break
+                await asyncio.sleep(0.05)
+            assert roles == [False], roles  # the old driver is told it now watches
             await driver.close()
+            drainer.cancel()
             await operate(watcher, scene, until_kept=99, stop_after_ticks=30)
             await watcher.close()
             # the server still serves, and reports one kept and the abandoned demo discarded
