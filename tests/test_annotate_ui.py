@@ -12,8 +12,6 @@ import io
 import json
 import os
 import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -29,7 +27,7 @@ from demoforge.data.hdf5 import read_demos
 from demoforge.mimic.segments import boundaries_from_signals, load_annotations, rising_edge, source_boundaries
 from demoforge.tasks import get_task
 
-from servers import free_port, wait_until_listening
+from servers import ServerProcess, free_port, wait_until_listening
 from test_cli import assert_user_error, run
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -42,12 +40,11 @@ class Server:
 
     def __init__(self, file: Path, task: str, *extra: str) -> None:
         self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "demoforge.cli", "annotate", str(file), "--task", task, "--ui", "--port",
-             str(self.port), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "MUJOCO_GL": "egl"},
+        self.process = ServerProcess(
+            ["annotate", str(file), "--task", task, "--ui", "--port", str(self.port), *extra],
+            file.with_name(f"annotate-{self.port}.log"), {**os.environ, "MUJOCO_GL": "egl"},
         )
-        wait_until_listening(self.proc, self.port)
+        wait_until_listening(self.process, self.port)
 
     @property
     def url(self) -> str:
@@ -69,11 +66,8 @@ class Server:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
-    def stop(self) -> tuple[int, str, str]:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        out, err = self.proc.communicate(timeout=60)
-        return self.proc.returncode, out, err
+    def stop(self) -> tuple[int, str]:
+        return self.process.stop(signal.SIGINT)
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +81,8 @@ def stack_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stack_server(stack_src: Path):
     server = Server(stack_src, "stack")
     yield server
-    code, out, err = server.stop()
-    assert code == 0, err
+    code, out = server.stop()
+    assert code == 0, out
 
 
 @pytest.fixture(scope="module")
@@ -326,8 +320,8 @@ def test_two_arms_one_track_each_saved_by_subtask_name(handover_src: Path, page,
             assert status == 400 and needle in json.loads(reply)["error"], reply
         assert ann.read_bytes() == before
     finally:
-        code, out, err = server.stop()
-    assert code == 0, err
+        code, out = server.stop()
+    assert code == 0, out
     assert f"demoforge annotate {handover_src} --task handover --annotations {ann}" in " ".join(out.split())
 
 
@@ -354,8 +348,8 @@ def test_starts_from_an_annotation_file_and_refuses_a_busy_port(stack_src: Path,
         busy = run("annotate", str(stack_src), "--task", "stack", "--ui", "--port", str(server.port))
         assert_user_error(busy, f"port {server.port} is in use")
     finally:
-        code, _, err = server.stop()
-    assert code == 0, err
+        code, out = server.stop()
+    assert code == 0, out
     assert ann.read_text() == '{"demo_1": [33]}'  # nothing saved: the file is as it was
 
 

@@ -116,6 +116,21 @@ def test_stop_discard_and_discard_last(tmp_path: Path) -> None:
         assert len(f["data"]) == 0 and f["data"].attrs["env_args"]
 
 
+def test_a_demo_over_the_time_limit_is_discarded_and_its_log_replays_with_that_limit(tmp_path: Path) -> None:
+    out, log = tmp_path / "src.hdf5", tmp_path / "src.session.jsonl"
+    session = TeleopSession("stack", out, log=log, time_limit=1.0)  # 20 control ticks
+    assert session.status()["max_steps"] == 20
+    session.submit(Keys(type="keys", down=["KeyE"]))  # a move starts recording, and never stacks
+    for _ in range(25):
+        session.tick()
+    session.close()
+    assert [(o.kept, o.reason, o.steps) for o in session.outcomes] == [(False, "too long: not done within 20 steps", 20)]
+    assert read_log(log).header["max_steps"] == 20 and not out.exists()
+    assert replay_log(log, tmp_path / "again.hdf5").outcomes == session.outcomes
+    refused = run("teleop", "--out", str(tmp_path / "x.hdf5"), "--time-limit", "0")
+    assert_user_error(refused, "--time-limit")
+
+
 def test_appending_needs_the_same_task_and_robot(keyboard_session: tuple[Path, Path, TeleopSession],
                                                  tmp_path: Path) -> None:
     out, _, _ = keyboard_session

@@ -44,7 +44,7 @@ IWER = ROOT / "node_modules" / "iwer" / "build" / "iwer.min.js"
 HANDS = Path(__file__).resolve().parent / "teleop_hands.js"
 CONTROLLERS = Path(__file__).resolve().parent / "teleop_controllers.js"
 VIEWPORT = {"width": 480, "height": 360}  # small: the page renders through SwiftShader on the CPU
-DRIVE_TIMEOUT = 150.0  # seconds of wall time a demo may take (a demo is at most 400 ticks = 20 s of sim time)
+DRIVE_TIMEOUT = 150.0  # seconds of wall time a demo may take (the session's own limit: 60 s of sim time)
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt install chromium)")
 needs_iwer = pytest.mark.skipif(not IWER.exists(), reason=f"IWER is not installed ({IWER} missing: run npm ci)")
@@ -121,7 +121,7 @@ def chromium() -> Iterator[Browser]:
 def real_time_turn(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], AbstractContextManager[None]]:
     """A turn for a browser-driven teleop session: one at a time across pytest-xdist workers.
 
-    A session runs in real time (a demo must be done within 400 control ticks, 20 s) and each headless Chromium
+    A session runs in real time (a demo must be done within the session's time limit) and each headless Chromium
     renders the page on the CPU: two at once on a small, busy machine starve each other's page, key events and
     server, and neither operator finishes in time. Only the recording takes turns; the checks after it do not.
     """

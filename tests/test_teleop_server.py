@@ -7,8 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import aiohttp
 import h5py
 import pytest
 
-from servers import free_port, wait_until_listening
+from servers import ServerProcess, free_port, wait_until_listening
 from teleop_driver import Frame, StackOperator
 from test_cli import run
 
@@ -30,21 +28,18 @@ class Server:
         self.port = free_port()
         self.out = out
         env = {**os.environ, "MUJOCO_GL": "egl", **(env or {})}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "demoforge.cli", "teleop", "--task", "stack", "--out", str(out), "--port",
-             str(self.port), "--seed", "0", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        self.process = ServerProcess(
+            ["teleop", "--task", "stack", "--out", str(out), "--port", str(self.port), "--seed", "0", *extra],
+            out.with_name(f"{out.stem}-server-{self.port}.log"), env,
         )
-        wait_until_listening(self.proc, self.port, timeout=60)
+        wait_until_listening(self.process, self.port)
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def stop(self, sig: int = signal.SIGINT) -> tuple[int, str]:
-        self.proc.send_signal(sig)
-        out, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, out + err
+        return self.process.stop(sig)
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 20.0) -> dict:

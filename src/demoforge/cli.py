@@ -366,6 +366,8 @@ def teleop(
         help="drive the session from a saved input stream instead of a browser (no server)")] = None,
     append: Annotated[bool, typer.Option(help="add demos to an existing --out of the same task and robot")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace --out (once the first new demo is kept)")] = False,
+    time_limit: Annotated[float, typer.Option(
+        min=1.0, help="seconds a demo may last; a longer one is discarded as too long")] = 60.0,
 ) -> None:
     """Record source demos by hand in the browser: keyboard, gamepad, or a headset's hands (WebXR)."""
     from demoforge.capture.teleop.session import TeleopSession, replay_log
@@ -385,7 +387,7 @@ def teleop(
         return
     log = session_log or _free_log_path(out)
     session = TeleopSession(task or "stack", out, robot=robot, seed=seed, variation=variation, log=log,
-                            existing=existing)
+                            existing=existing, time_limit=time_limit)
     _serve_teleop(session, host, port, https, log)
 
 

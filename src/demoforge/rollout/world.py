@@ -87,9 +87,9 @@ class World:
         return self.task.failure_reason(self.env)
 
     def episode(self, cameras: list[str], image_size: int = 84, depth: bool = False,
-                segmentation: bool = False) -> Recorder:
+                segmentation: bool = False, max_steps: int | None = None) -> Recorder:
         rig = self.camera_rig(cameras, image_size, depth, segmentation) if cameras else None
-        recorder = Recorder(self, cameras=rig)
+        recorder = Recorder(self, max_steps=max_steps, cameras=rig)
         recorder.start()
         return recorder
 

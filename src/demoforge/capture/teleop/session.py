@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from demoforge.capture.teleop.inputs import INPUT_MESSAGE, Command, InputMapper, InputMessage
+from demoforge.capture.teleop.inputs import CONTROL_DT, INPUT_MESSAGE, Command, InputMapper, InputMessage
 from demoforge.data.hdf5 import read_env_args, rewrite_with, demo_names, open_dataset
 from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.rollout.episode import Recorder
@@ -33,6 +33,7 @@ from demoforge.tasks import get_task
 from demoforge.version import __version__
 
 PAUSE_TICKS = 20  # after a demo ends, its result shows for a second before the next placement
+TIME_LIMIT_S = 60.0  # a person is slower than the scripted expert: a demo may take a minute by default
 
 
 @dataclass(frozen=True)
@@ -124,15 +125,17 @@ class TeleopSession:
 
     def __init__(
         self, task: str, out: Path, robot: str | None = None, seed: int = 0, variation: str = "D0",
-        log: Path | None = None, existing: str = "refuse",
+        log: Path | None = None, existing: str = "refuse", time_limit: float = TIME_LIMIT_S,
     ) -> None:
         """``existing``: what to do with an ``out`` that exists: ``refuse``, ``append`` (same task and robot)
-        or ``replace`` (by the new demos, once the first is kept: until then the old file stays)."""
+        or ``replace`` (by the new demos, once the first is kept: until then the old file stays).
+        ``time_limit``: seconds a demo may last before it is discarded as too long."""
         self.task = get_task(task)
         self.task.variation(variation)
         self.world: World = make_world(self.task, load_robot(robot or self.task.robot))
         self.env_args = env_args_for(self.world, variation)
         self.out, self.seed, self.variation = Path(out), seed, variation
+        self.max_steps = max(1, round(time_limit / CONTROL_DT))
         self.kept = self._existing_demos(existing)
         self.discarded = 0
         self.episode = -1
@@ -146,7 +149,7 @@ class TeleopSession:
         self._queue: list[InputMessage] = []
         self._lock = threading.Lock()
         header = {"demoforge": __version__, "task": self.task.name, "robot": self.world.env.robot.name,
-                  "seed": seed, "variation": variation}
+                  "seed": seed, "variation": variation, "max_steps": self.max_steps}
         self.log = SessionLog(log, header) if log is not None else None
         self._next_episode()
 
@@ -192,7 +195,7 @@ class TeleopSession:
         elif not self.finished:
             self.mapper.tick()
             if self.state == "ready" and self.mapper.moved:
-                self.recorder = self.world.episode([])
+                self.recorder = self.world.episode([], max_steps=self.max_steps)
                 self.state = "recording"
             if self.state == "recording":
                 self._step(advance)
@@ -277,7 +280,7 @@ class TeleopSession:
             "discarded": self.discarded, "task": self.task.name, "description": self.task.description,
             "arms": self.world.arm_names, "active": self.mapper.active,
             "step": self.recorder.t if self.recorder is not None else 0,
-            "max_steps": self.task.max_steps,
+            "max_steps": self.max_steps,
             "last": None if last is None else {"episode": last.episode, "kept": last.kept, "reason": last.reason},
         }
 
@@ -289,8 +292,11 @@ def replay_log(log: Path, out: Path, task: str | None = None, robot: str | None 
     record = read_log(log)
     header = record.header
     try:
-        session = TeleopSession(task or header["task"], out, robot=robot or header.get("robot"),
-                                seed=int(header["seed"]), variation=header.get("variation", "D0"), existing=existing)
+        task = task or header["task"]
+        max_steps = int(header.get("max_steps") or get_task(task).max_steps)  # a header without it: the task's own
+        session = TeleopSession(task, out, robot=robot or header.get("robot"), seed=int(header["seed"]),
+                                variation=header.get("variation", "D0"), existing=existing,
+                                time_limit=max_steps * CONTROL_DT)
     except (KeyError, ValueError, TypeError) as exc:
         raise InputFileError(log, f"has an incomplete session header ({exc})", field="header") from None
     seen, i, events = 0, 0, record.events

@@ -8,6 +8,7 @@ import { keyboard, gamepad, xrInputs } from './inputs.js';
 const $ = (id) => document.getElementById(id);
 const app = window.demoforge = {
   scene: null, frame: null, status: null, driver: false, errors: [], frames: 0, latencies: [], sent: 0,
+  arrivals: [], // per measured input: ms from sending it to the arrival of the first frame that covers it
 };
 
 // ---- rendering ---------------------------------------------------------------------------------
@@ -53,7 +54,7 @@ function showScene(description) {
 }
 
 // ---- the connection ----------------------------------------------------------------------------
-const sentAt = new Map(); // seq -> performance.now() when sent (latency of input to rendered pose)
+const sentAt = new Map(); // seq -> {sent, arrived}: performance.now() (latency of input to rendered pose)
 let seq = 0;
 let socket = null;
 
@@ -61,7 +62,7 @@ function send(msg) {
   if (!socket || socket.readyState !== WebSocket.OPEN) return;
   seq += 1;
   msg.seq = seq;
-  sentAt.set(seq, performance.now());
+  sentAt.set(seq, { sent: performance.now(), arrived: null });
   if (sentAt.size > 4000) sentAt.delete(sentAt.keys().next().value);
   socket.send(JSON.stringify(msg));
   app.sent += 1;
@@ -73,7 +74,12 @@ function connect() {
   socket = new WebSocket(`${scheme}://${location.host}/ws`);
   socket.onmessage = (event) => {
     const msg = JSON.parse(event.data);
-    if (msg.type === 'frame') { pendingFrame = msg; app.frames += 1; }
+    if (msg.type === 'frame') {
+      pendingFrame = msg;
+      app.frames += 1;
+      const now = performance.now();
+      for (const [s, t] of sentAt) { if (s > msg.ack) break; if (t.arrived === null) t.arrived = now; }
+    }
     else if (msg.type === 'scene') { app.scene = msg; showScene(msg); }
     else if (msg.type === 'status') { app.status = msg; showStatus(msg); }
     else if (msg.type === 'role') { app.driver = msg.driver; showRole(); }
@@ -94,6 +100,7 @@ function showStatus(s) {
   $('state').className = `state ${s.state}`;
   $('kept').textContent = s.kept;
   $('discarded').textContent = s.discarded;
+  $('max-steps').textContent = s.max_steps;
   const last = $('last');
   if (s.last) {
     last.textContent = s.last.kept ? `demo ${s.last.episode}: kept` : `demo ${s.last.episode}: discarded (${s.last.reason})`;
@@ -184,10 +191,11 @@ renderer.setAnimationLoop((time, xrFrame) => {
     const rendered = performance.now();
     for (const [s, t] of sentAt) {
       if (s > applied.ack) break;
-      app.latencies.push(rendered - t);
+      app.latencies.push(rendered - t.sent);
+      app.arrivals.push(t.arrived - t.sent);
       sentAt.delete(s);
     }
-    if (app.latencies.length > 10000) app.latencies.splice(0, 5000);
+    if (app.latencies.length > 10000) { app.latencies.splice(0, 5000); app.arrivals.splice(0, 5000); }
   }
 });
 
