@@ -27,12 +27,11 @@ from demoforge.data.hdf5 import read_demos
 from demoforge.mimic.segments import boundaries_from_signals, load_annotations, rising_edge, source_boundaries
 from demoforge.tasks import get_task
 
-from servers import ServerProcess, free_port, wait_until_listening
+from servers import CHROMIUM_ARGS, ServerProcess, free_port, wait_until_listening
 from test_cli import assert_user_error, run
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 
 
 class Server:

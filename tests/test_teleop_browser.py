@@ -34,6 +34,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 import demoforge as df
 from demoforge.capture.teleop.inputs import FINE, KEY_MOVES, KEY_SPEED, KEY_TURN, KEY_TURNS
+from servers import CHROMIUM_ARGS
 from teleop_driver import Frame, HandStackOperator, StackOperator, wrap, yaw_of
 from test_cli import run
 from test_teleop import arrays
@@ -110,7 +111,7 @@ def teleop_server(folder: Path) -> Iterator[Server]:
 def chromium() -> Iterator[Browser]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"])
+                                    args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:

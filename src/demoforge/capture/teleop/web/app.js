@@ -27,6 +27,7 @@ sun.position.set(1, 3, 2);
 scene3.add(sun);
 
 const camera = new THREE.PerspectiveCamera(55, window.innerWidth / window.innerHeight, 0.02, 50);
+app.view = { renderer, scene: scene3, camera }; // for diagnostics from the console
 camera.position.set(0.55, 1.75, 0.45); // behind and to the right of the robot, looking down at the table
 const orbit = new OrbitControls(camera, renderer.domElement);
 orbit.target.set(0, 0.8, -0.75);
