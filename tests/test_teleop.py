@@ -188,6 +188,15 @@ def test_keys_move_the_active_arm_at_the_documented_speed() -> None:
     assert mapper.grippers == [-1.0, 1.0]
 
 
+def test_a_mouse_drag_moves_and_turns_the_active_arms_target() -> None:
+    mapper = InputMapper(["right", "left"], [np.eye(4), np.eye(4)])
+    mapper.apply(Keys(type="keys", down=["Tab"]))
+    mapper.apply(INPUT_MESSAGE.validate_python({"type": "drag", "move": [0.01, -0.02, 0.0], "yaw": 0.1}))
+    assert mapper.moved and np.array_equal(mapper.targets[0], np.eye(4))
+    assert np.allclose(mapper.targets[1][:3, 3], [0.01, -0.02, 0.0])
+    assert np.allclose(mapper.targets[1][:3, :3], [[math.cos(0.1), -math.sin(0.1), 0], [math.sin(0.1), math.cos(0.1), 0], [0, 0, 1]])
+
+
 def test_with_two_arms_each_hand_drives_its_own_arm() -> None:
     mapper = InputMapper(["right", "left"], [np.eye(4), np.eye(4)])
     for hand, dx in (("left", 0.0), ("left", -0.05)):  # engage, then 5 cm to the XR left: world +y
@@ -221,6 +230,9 @@ def test_gamepad_sticks_move_and_buttons_toggle() -> None:
     '{"type": "keys", "down": ["KeyW"], "extra": 1}',
     '{"type": "keys", "down": ["' + "K" * 100 + '"]}',
     '{"type": "gamepad", "axes": [2.0], "buttons": []}',
+    '{"type": "drag", "move": [0.5, 0, 0]}',
+    '{"type": "drag", "move": [0, 0], "yaw": 0}',
+    '{"type": "drag", "move": [0, 0, 0], "yaw": NaN}',
     '{"type": "command", "name": "rm -rf"}',
     '{"type": "teleport"}',
     '[1, 2, 3]',

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from scipy.spatial.transform import Rotation
 
 import demoforge as df
 from demoforge.capture.teleop.inputs import FINE, KEY_MOVES, KEY_SPEED, KEY_TURN, KEY_TURNS
@@ -44,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IWER = ROOT / "node_modules" / "iwer" / "build" / "iwer.min.js"
 HANDS = Path(__file__).resolve().parent / "teleop_hands.js"
 CONTROLLERS = Path(__file__).resolve().parent / "teleop_controllers.js"
-VIEWPORT = {"width": 480, "height": 360}  # small: the page renders through SwiftShader on the CPU
+VIEWPORT = {"width": 480, "height": 360}  # small: the page is drawn on the CPU
 DRIVE_TIMEOUT = 150.0  # seconds of wall time a demo may take (the session's own limit: 60 s of sim time)
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt install chromium)")
@@ -137,9 +138,10 @@ def real_time_turn(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Abs
     return turn
 
 
-def open_page(browser: Browser, url: str, init_scripts: tuple[Path, ...] = ()) -> tuple[Page, list[str]]:
+def open_page(browser: Browser, url: str, init_scripts: tuple[Path, ...] = (),
+              viewport: dict = VIEWPORT) -> tuple[Page, list[str]]:
     """The teleop page, connected, driving the session; and the list its uncaught errors go to."""
-    page = browser.new_page(viewport=VIEWPORT)
+    page = browser.new_page(viewport=viewport)
     crashes: list[str] = []
     page.on("pageerror", lambda exc: crashes.append(str(exc)))
     for script in init_scripts:
@@ -394,3 +396,59 @@ def test_controllers_in_webxr_squeeze_to_move_the_target_and_trigger_the_gripper
     assert np.allclose(after_free, start) and gripper == -1.0 and state == state_free == "ready"
     assert np.allclose(moved - start, [0.1, 0.0, 0.0], atol=2e-3), moved - start
     assert state_moved == "recording" and closed == 1.0
+
+
+@needs_chromium
+def test_the_mouse_moves_and_turns_the_target_and_leaves_the_view_alone(tmp_path: Path,
+                                                                      real_time_turn: Callable) -> None:
+    """Ctrl+drag moves the target with the cursor (horizontally, along the screen), Ctrl+wheel lifts it,
+    Alt+drag yaws it, and none of them orbits the view; the demo records from the first drag."""
+    def settle(page: Page) -> dict:
+        page.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")  # sent
+        ack = page.evaluate("window.demoforge.sent")
+        page.wait_for_function(f"window.demoforge.frame.ack >= {ack}", polling=20, timeout=10_000)
+        return page.evaluate("window.demoforge.frame")
+
+    on_screen = """t => {  // the target's position (MuJoCo world) in CSS pixels, and the camera's position
+        const v = window.demoforge.view, cam = v.camera, canvas = v.renderer.domElement;
+        const root = v.scene.getObjectByName('mujoco-world');
+        const p = root.localToWorld(new cam.position.constructor(t[0], t[1], t[2])).project(cam);
+        return [(p.x + 1) / 2 * canvas.clientWidth, (1 - p.y) / 2 * canvas.clientHeight,
+                cam.position.x, cam.position.y, cam.position.z];
+    }"""
+    with real_time_turn(), teleop_server(tmp_path) as server, chromium() as browser:
+        page, crashes = open_page(browser, server.url, viewport={"width": 1000, "height": 700})  # beside the panel
+        start = settle(page)
+        target0 = np.array(start["targets"][0])
+        screen0 = np.array(page.evaluate(on_screen, start["targets"][0]))
+        x, y = float(screen0[0]), float(screen0[1])
+        page.keyboard.down("Control")
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 120, y, steps=8)
+        page.mouse.up()
+        moved = settle(page)
+        page.mouse.wheel(0, -500)  # 500 units up: 10 cm, sent over several frames
+        page.keyboard.up("Control")
+        page.wait_for_function(f"window.demoforge.frame.targets[0][2] > {moved['targets'][0][2] + 0.099}",
+                               polling=20, timeout=10_000)
+        lifted = settle(page)
+        page.keyboard.down("Alt")
+        page.mouse.move(x, y + 100)
+        page.mouse.down()
+        page.mouse.move(x + 60, y + 100, steps=6)  # 60 px: -0.3 rad of yaw
+        page.mouse.up()
+        page.keyboard.up("Alt")
+        turned = settle(page)
+        screen1 = np.array(page.evaluate(on_screen, moved["targets"][0]))
+        assert not crashes and page.evaluate("window.demoforge.errors") == []
+        code, printed = server.interrupt()
+    assert code == 0, printed
+    target1, target2, target3 = (np.array(f["targets"][0]) for f in (moved, lifted, turned))
+    assert abs(target1[2] - target0[2]) < 1e-9 and np.linalg.norm(target1[:2] - target0[:2]) > 0.03
+    assert 105 < screen1[0] - screen0[0] < 135 and abs(screen1[1] - screen0[1]) < 15, (screen0, screen1)
+    assert np.allclose(screen1[2:], screen0[2:]), "the drag orbited the view"
+    assert np.allclose(target2[:2], target1[:2]) and abs(target2[2] - target1[2] - 0.1) < 1e-4
+    yaw = [yaw_of(Rotation.from_quat(t[3:]).as_matrix()) for t in (target2, target3)]  # (x, y, z, w)
+    assert np.allclose(target3[:3], target2[:3]) and abs(wrap(yaw[1] - yaw[0]) + 0.3) < 0.01, yaw
+    assert moved["state"] == "recording"

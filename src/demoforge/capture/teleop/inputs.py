@@ -17,6 +17,8 @@ Inputs:
 - controllers: squeeze (grip) engages, the trigger closes the gripper;
 - keyboard: W/S forward/back, A/D left/right, E/Q up/down, J/L yaw, I/K pitch, U/O roll (world axes);
   Space toggles the gripper; Shift moves finely; Tab or 1..9 choose the arm the keys drive;
+- mouse: Ctrl+drag moves the target in the horizontal plane (the page turns the drag into metres along
+  the view's heading), Ctrl+wheel up/down, Alt+drag yaw; plain drag and wheel orbit and zoom the view;
 - gamepad (standard mapping): left stick in the horizontal plane, right stick up/down and yaw, A toggles
   the gripper, LB/RB choose the arm.
 """
@@ -44,6 +46,8 @@ CLUTCH_OFF = 0.04  # ... and that releases it (hysteresis, so a trembling pinch 
 GRIP_CLOSED = 0.02  # m thumb-index distance read as a closed gripper ...
 GRIP_OPEN = 0.07  # ... and as an open one (linear in between)
 MAX_COORD = 10.0  # metres: no tracked pose is this far from the reference space's origin
+MAX_DRAG = 0.05  # m per axis and message of a mouse drag (the page sends one per animation frame) ...
+MAX_DRAG_YAW = 0.3  # ... and rad of yaw
 
 # Indices of WebXR hand joints (XRHand order: wrist, thumb x4, index x5, middle x5, ring x5, pinky x5).
 WRIST, THUMB_TIP, INDEX_TIP, MIDDLE_TIP = 0, 4, 9, 14
@@ -53,6 +57,7 @@ Number = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_COORD, le=MAX_COORD
 Unit = Annotated[float, Field(allow_inf_nan=False, ge=0.0, le=1.0)]
 Axis = Annotated[float, Field(allow_inf_nan=False, ge=-1.0, le=1.0)]
 Handedness = Literal["left", "right"]
+DragStep = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_DRAG, le=MAX_DRAG)]
 
 
 class _Message(BaseModel):
@@ -122,6 +127,15 @@ class Gamepad(_Message):
     buttons: list[Unit] = Field(max_length=32)
 
 
+class Drag(_Message):
+    """A mouse drag since the last one: ``move`` (m, world axes) and ``yaw`` (rad about world z) of the active
+    arm's target; the page converts pixels to metres along its view."""
+
+    type: Literal["drag"]
+    move: tuple[DragStep, DragStep, DragStep]
+    yaw: Annotated[float, Field(allow_inf_nan=False, ge=-MAX_DRAG_YAW, le=MAX_DRAG_YAW)] = 0.0
+
+
 class Command(_Message):
     """A session command: stop (and judge) the demo, discard it, drop the last kept one, take over the
     driving of the session from another tab, end the session; ``disconnect`` is what the server logs when
@@ -131,7 +145,8 @@ class Command(_Message):
     name: Literal["stop", "discard", "discard_last", "take_control", "quit", "disconnect"]
 
 
-InputMessage = Annotated[HandFrame | ControllerFrame | HandLost | Keys | Gamepad | Command, Field(discriminator="type")]
+InputMessage = Annotated[HandFrame | ControllerFrame | HandLost | Keys | Gamepad | Drag | Command,
+                         Field(discriminator="type")]
 INPUT_MESSAGE = TypeAdapter(InputMessage)
 
 
@@ -214,7 +229,7 @@ class InputMapper:
         return self.arm_names.index(hand) if hand in self.arm_names else None
 
     # ---- messages -------------------------------------------------------------------------------
-    def apply(self, msg: HandFrame | ControllerFrame | HandLost | Keys | Gamepad) -> None:
+    def apply(self, msg: HandFrame | ControllerFrame | HandLost | Keys | Gamepad | Drag) -> None:
         if isinstance(msg, HandFrame):
             engaged = self._hand_engaged(msg)
             grip = pinch_to_gripper(_distance(msg.joints, THUMB_TIP, INDEX_TIP)) if engaged else None
@@ -227,6 +242,8 @@ class InputMapper:
             self._keys_changed(frozenset(msg.down))
         elif isinstance(msg, Gamepad):
             self._pad_changed(tuple(msg.axes), tuple(msg.buttons))
+        elif isinstance(msg, Drag):
+            self._nudge(self.active, np.array(msg.move), np.array([0.0, 0.0, msg.yaw]))
 
     def _hand_engaged(self, msg: HandFrame) -> bool:
         d = _distance(msg.joints, THUMB_TIP, MIDDLE_TIP)
@@ -289,11 +306,14 @@ class InputMapper:
         axes = [a if abs(a) > STICK_DEADZONE else 0.0 for a in self._pad_axes] + [0.0] * (4 - len(self._pad_axes))
         move += [-axes[1], -axes[0], -axes[3]]  # stick up is negative: forward, left, up
         turn[2] += -axes[2]
-        if not move.any() and not turn.any():
-            return
-        target = self.targets[self.active].copy()
-        target[:3, 3] += np.clip(move, -1.0, 1.0) * KEY_SPEED * scale * CONTROL_DT
-        angle = np.clip(turn, -1.0, 1.0) * KEY_TURN * scale * CONTROL_DT
+        if move.any() or turn.any():
+            self._nudge(self.active, np.clip(move, -1.0, 1.0) * KEY_SPEED * scale * CONTROL_DT,
+                        np.clip(turn, -1.0, 1.0) * KEY_TURN * scale * CONTROL_DT)
+
+    def _nudge(self, arm: int, move: np.ndarray, angle: np.ndarray) -> None:
+        """Move ``arm``'s target by ``move`` (m) and turn it by the axis-angle ``angle`` (rad), in world axes."""
+        target = self.targets[arm].copy()
+        target[:3, 3] += move
         target[:3, :3] = geo.axisangle_to_mat(angle) @ target[:3, :3]
-        self.targets[self.active] = target
+        self.targets[arm] = target
         self.moved = True

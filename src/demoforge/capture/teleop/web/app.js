@@ -3,7 +3,7 @@
 import * as THREE from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
 import { buildScene, targetMarkers } from './scene.js';
-import { keyboard, gamepad, xrInputs } from './inputs.js';
+import { keyboard, gamepad, mouse, xrInputs } from './inputs.js';
 
 const $ = (id) => document.getElementById(id);
 const app = window.demoforge = {
@@ -127,6 +127,21 @@ keyboard(send);
 const pollPad = gamepad(send);
 const readXR = xrInputs(send);
 
+// The view's horizontal heading in world axes (XR -z is world +x, XR -x is world +y) and the metres one pixel
+// spans at the active target's depth, so a sideways drag moves the target as far as the cursor.
+function dragView() {
+  const look = new THREE.Vector3();
+  camera.getWorldDirection(look);
+  const n = Math.hypot(look.x, look.z) || 1;
+  const forward = [-look.z / n, -look.x / n];
+  const target = app.frame && app.status && world ? app.frame.targets[app.status.active] : null;
+  const at = target ? world.root.localToWorld(new THREE.Vector3(target[0], target[1], target[2])) : orbit.target;
+  const distance = camera.position.distanceTo(at);
+  const metresPerPixel = 2 * distance * Math.tan(THREE.MathUtils.degToRad(camera.fov) / 2) / renderer.domElement.clientHeight;
+  return { forward, right: [forward[1], -forward[0]], metresPerPixel };
+}
+const flushMouse = mouse(send, $('view'), dragView);
+
 // ---- immersive WebXR ---------------------------------------------------------------------------
 async function setupXR() {
   if (!navigator.xr) return;
@@ -174,6 +189,7 @@ renderer.setAnimationLoop((time, xrFrame) => {
   adaptResolution(now);
   if (xrFrame) readXR(xrFrame, renderer.xr.getReferenceSpace(), now);
   pollPad();
+  flushMouse();
   let applied = null;
   if (pendingFrame && world) {
     applied = pendingFrame;

@@ -77,3 +77,54 @@ export function xrInputs(send, minMs = 14) {
     }
   };
 }
+
+// Mouse on the view: Ctrl (or Cmd) + drag moves the active arm's target in the horizontal plane, Ctrl + wheel
+// moves it up and down, Alt + drag turns it about the vertical, Shift makes any of them fine; a plain drag or
+// wheel stays the view's (orbit, zoom). Listening in the capture phase on the view's container keeps a
+// modified drag from reaching the orbit controls. Motion is summed and sent once per animation frame
+// (`flush`), in world metres: `view()` gives the view's horizontal heading and metres per pixel.
+export function mouse(send, element, view) {
+  const MAX = 0.05, MAX_YAW = 0.3, YAW_PER_PX = 0.005, M_PER_WHEEL = 0.0002;
+  const sum = { x: 0, y: 0, z: 0, yaw: 0 };
+  let drag = null;
+  const fine = (e) => (e.shiftKey ? 0.25 : 1);
+  const capture = { capture: true };
+  element.addEventListener('pointerdown', (e) => {
+    if (e.button !== 0 || !(e.ctrlKey || e.metaKey || e.altKey)) return;
+    e.preventDefault();
+    e.stopPropagation();
+    drag = { x: e.clientX, y: e.clientY, turn: e.altKey && !(e.ctrlKey || e.metaKey) };
+    element.setPointerCapture(e.pointerId);
+  }, capture);
+  element.addEventListener('pointermove', (e) => {
+    if (!drag) return;
+    e.stopPropagation();
+    const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+    drag.x = e.clientX;
+    drag.y = e.clientY;
+    if (drag.turn) { sum.yaw -= dx * YAW_PER_PX * fine(e); return; }
+    const { forward, right, metresPerPixel } = view();
+    const k = metresPerPixel * fine(e);
+    sum.x += (right[0] * dx - forward[0] * dy) * k; // screen up is away from the viewer
+    sum.y += (right[1] * dx - forward[1] * dy) * k;
+  }, capture);
+  const end = (e) => { if (drag) { drag = null; e.stopPropagation(); } };
+  element.addEventListener('pointerup', end, capture);
+  element.addEventListener('pointercancel', end, capture);
+  element.addEventListener('wheel', (e) => {
+    if (!(e.ctrlKey || e.metaKey)) return;
+    e.preventDefault(); // Ctrl + wheel would zoom the page
+    e.stopPropagation();
+    sum.z -= e.deltaY * M_PER_WHEEL * fine(e);
+  }, { capture: true, passive: false });
+  // Send what was summed, at most the server's per-message bounds; the rest goes with the next frames.
+  return function flush() {
+    if (!sum.x && !sum.y && !sum.z && !sum.yaw) return;
+    const take = (key, max) => {
+      const v = Math.max(-max, Math.min(max, Math.round(sum[key] * 1e5) / 1e5));
+      sum[key] = Math.abs(sum[key] - v) < 1e-6 ? 0 : sum[key] - v;
+      return v;
+    };
+    send({ type: 'drag', move: [take('x', MAX), take('y', MAX), take('z', MAX)], yaw: take('yaw', MAX_YAW) });
+  };
+}
