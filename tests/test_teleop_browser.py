@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IWER = ROOT / "node_modules" / "iwer" / "build" / "iwer.min.js"
 HANDS = Path(__file__).resolve().parent / "teleop_hands.js"
 CONTROLLERS = Path(__file__).resolve().parent / "teleop_controllers.js"
+GAMEPAD = Path(__file__).resolve().parent / "teleop_gamepad.js"
 VIEWPORT = {"width": 480, "height": 360}  # small: the page is drawn on the CPU
 DRIVE_TIMEOUT = 150.0  # seconds of wall time a demo may take (the session's own limit: 60 s of sim time)
 
@@ -452,3 +453,33 @@ def test_the_mouse_moves_and_turns_the_target_and_leaves_the_view_alone(tmp_path
     yaw = [yaw_of(Rotation.from_quat(t[3:]).as_matrix()) for t in (target2, target3)]  # (x, y, z, w)
     assert np.allclose(target3[:3], target2[:3]) and abs(wrap(yaw[1] - yaw[0]) + 0.3) < 0.01, yaw
     assert moved["state"] == "recording"
+
+
+@needs_chromium
+def test_a_gamepad_drives_the_target_through_the_page(tmp_path: Path, real_time_turn: Callable) -> None:
+    """The page polls the Gamepad API every animation frame: the left stick moves the target at the keys'
+    speed while held, A toggles the gripper."""
+    with real_time_turn(), teleop_server(tmp_path) as server, chromium() as browser:
+        page, crashes = open_page(browser, server.url, (GAMEPAD,))
+        start = page.evaluate("window.demoforge.frame")
+        page.evaluate("window.testPad.axes([0, -1, 0, 0])")  # left stick fully forward
+        page.wait_for_function(f"window.demoforge.frame.targets[0][0] > {start['targets'][0][0] + 0.05}",
+                               polling=20, timeout=20_000)
+        page.evaluate("window.testPad.axes([0, 0, 0, 0])")
+        page.evaluate("window.testPad.button(0, 1)")  # A
+        page.wait_for_function("window.demoforge.frame.grippers[0] === 1", polling=20, timeout=10_000)
+        page.evaluate("window.testPad.button(0, 0)")
+        ack = page.evaluate("window.demoforge.sent")
+        page.wait_for_function(f"window.demoforge.frame.ack >= {ack}", polling=20, timeout=10_000)
+        first = page.evaluate("window.demoforge.frame")
+        time.sleep(0.5)  # released: nothing moves any more
+        second = page.evaluate("window.demoforge.frame")
+        assert not crashes and page.evaluate("window.demoforge.errors") == []
+        code, printed = server.interrupt()
+    assert code == 0, printed
+    moved = np.array(first["targets"][0][:3]) - np.array(start["targets"][0][:3])
+    assert moved[0] > 0.05 and abs(moved[1]) < 1e-9 and abs(moved[2]) < 1e-9, moved
+    assert second["targets"] == first["targets"] and second["grippers"] == [1.0]
+    assert first["state"] == "recording"
+    messages = [json.loads(line)["msg"] for line in server.log.read_text().splitlines() if "msg" in json.loads(line)]
+    assert any(m["type"] == "gamepad" for m in messages)
