@@ -9,9 +9,19 @@ import sys
 import time
 from pathlib import Path
 
+
+
+def _system_has(*libraries: str) -> bool:
+    found = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    return all(lib in found for lib in libraries)
+
+
 # Headless Chromium drawing WebGL with Mesa's llvmpipe through EGL (ANGLE's gl-egl backend): the CPU renderer
-# MuJoCo uses here, about twice as fast per frame as Chromium's own SwiftShader on the teleop page.
-CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=gl-egl", "--ignore-gpu-blocklist"]
+# MuJoCo uses here, faster per frame than Chromium's own SwiftShader on the teleop page (which stays the
+# fallback where Mesa's GLES library is missing).
+CHROMIUM_ARGS = (["--no-sandbox", "--use-angle=gl-egl", "--ignore-gpu-blocklist"]
+                 if _system_has("libEGL.so.1", "libGLESv2.so.2")
+                 else ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"])
 
 
 def free_port() -> int:
