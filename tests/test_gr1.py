@@ -1,0 +1,90 @@
+"""Fourier GR1 with two Fourier hands, composed from the pinned robosuite pack: it compiles with the joints
+and actuators demoforge gives it, holds still at rest, its hands close through coupled fingers, and each
+wrist reaches targets through IK and the arm servos."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from demoforge import geometry as geo
+from demoforge.sim.controller import DiffIK
+from demoforge.sim.gr1 import ARM_JOINTS, DIGITS, HOME_QPOS, SIDES, gr1_spec, hand_actuators, hand_joint
+
+
+@pytest.fixture(scope="module")
+def gr1() -> mujoco.MjModel:
+    return gr1_spec().compile()
+
+
+def at_home(model: mujoco.MjModel) -> mujoco.MjData:
+    data = mujoco.MjData(model)
+    for side in SIDES:
+        for name, q in zip(ARM_JOINTS[side], HOME_QPOS[side]):
+            data.qpos[model.joint(name).qposadr[0]] = q
+            data.ctrl[model.actuator(f"{name}_servo").id] = q
+    mujoco.mj_forward(model, data)
+    return data
+
+
+def test_the_composed_robot_has_the_real_meshes_and_demoforges_servos(gr1: mujoco.MjModel) -> None:
+    joints = {gr1.joint(i).name for i in range(gr1.njnt)}
+    assert all(gr1.joint(i).type[0] == mujoco.mjtJoint.mjJNT_HINGE for i in range(gr1.njnt))  # no free base
+    assert joints == {j for s in SIDES for j in ARM_JOINTS[s]} | {
+        hand_joint(s, j) for s in SIDES for _, driven, coupled in DIGITS for j in (driven, coupled) if j}
+    assert gr1.njnt == 14 + 22 and gr1.nu == 14 + 12 and gr1.neq == 10 and gr1.nmesh >= 81
+    for side in SIDES:
+        for digit, name in zip(DIGITS, hand_actuators(side)):
+            actuator = gr1.actuator(name)
+            assert gr1.joint(actuator.trnid[0]).name == hand_joint(side, digit[1])
+
+
+def test_it_holds_still_at_rest_without_touching_itself(gr1: mujoco.MjModel) -> None:
+    data = at_home(gr1)
+    start = data.qpos.copy()
+    for _ in range(1000):  # 2 s
+        mujoco.mj_step(gr1, data)
+    assert data.ncon == 0
+    assert np.abs(data.qpos - start).max() < 1e-6 and np.abs(data.qvel).max() < 1e-5
+
+
+def test_a_finger_closes_through_its_coupled_joint_and_opens_again(gr1: mujoco.MjModel) -> None:
+    data = at_home(gr1)
+    index = gr1.actuator("right_hand_index")
+    proximal = gr1.joint(hand_joint("right", "index_proximal_joint"))
+    intermediate = gr1.joint(hand_joint("right", "index_intermediate_joint"))
+    ratio = np.ptp(intermediate.range) / np.ptp(proximal.range)
+    data.ctrl[index.id] = 1.0
+    for _ in range(500):  # 1 s
+        mujoco.mj_step(gr1, data)
+    q_prox, q_int = data.qpos[proximal.qposadr[0]], data.qpos[intermediate.qposadr[0]]
+    assert abs(q_prox - 1.0) < 0.03 and abs(q_int - ratio * q_prox) < 0.03, (q_prox, q_int, ratio)
+    data.ctrl[index.id] = 0.0
+    for _ in range(500):
+        mujoco.mj_step(gr1, data)
+    assert data.qpos[proximal.qposadr[0]] < 0.03 and data.qpos[intermediate.qposadr[0]] < 0.05
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_each_wrist_reaches_targets_within_5_mm_and_2_degrees(gr1: mujoco.MjModel, side: str) -> None:
+    data = at_home(gr1)
+    site = gr1.site(f"{side}_fourier_grip_site").id
+    joints = [gr1.joint(j) for j in ARM_JOINTS[side]]
+    qadr = np.array([j.qposadr[0] for j in joints])
+    servos = [gr1.actuator(f"{j}_servo").id for j in ARM_JOINTS[side]]
+    ik = DiffIK(gr1, site, qadr, np.array([j.dofadr[0] for j in joints]), data.qpos[qadr].copy(), iterations=3)
+    start = geo.make_pose(data.site_xpos[site].copy(), data.site_xmat[site].reshape(3, 3).copy())
+    sign = 1.0 if side == "right" else -1.0  # mirror: outward is -y on the right
+    for offset, yaw in (([0.05, 0.0, 0.0], 0.2), ([0.08, -0.03 * sign, 0.1], -0.2), ([-0.05, 0.0, -0.05], 0.1)):
+        target = start.copy()
+        target[:3, 3] += offset
+        target[:3, :3] = geo.axisangle_to_mat(np.array([0.0, 0.0, yaw])) @ target[:3, :3]
+        for _ in range(60):  # 3 s of 20 Hz control: IK from the measured joints, then the servos
+            data.ctrl[servos] = ik.solve(data.qpos[qadr].copy(), target)
+            for _ in range(25):
+                mujoco.mj_step(gr1, data)
+        error_mm = 1000 * np.linalg.norm(data.site_xpos[site] - target[:3, 3])
+        rotation = target[:3, :3] @ data.site_xmat[site].reshape(3, 3).T
+        error_deg = np.degrees(np.linalg.norm(geo.mat_to_axisangle(rotation)))
+        assert error_mm < 5.0 and error_deg < 2.0, (offset, error_mm, error_deg)
