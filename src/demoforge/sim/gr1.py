@@ -63,15 +63,15 @@ def gr1_spec(waist: bool = False) -> mujoco.MjSpec:
     spec = mujoco.MjSpec.from_file(str(asset_path(ROBOSUITE, "robots/gr1/robot.xml")))
     spec.compiler.degree = False
     for joint in list(spec.body("base").joints):  # the free joint: GR1 stands where the scene puts it
-        spec.delete(joint)
+        _delete(spec, joint)
     for geom in [g for g in spec.worldbody.geoms if g.name == "floor"]:  # the scene brings its own floor
-        spec.delete(geom)
+        _delete(spec, geom)
     kept = {j for side in SIDES for j in ARM_JOINTS[side]} | (set(WAIST_JOINTS) if waist else set())
     for joint in list(spec.joints):
         if joint.name not in kept:  # legs (and waist, head): rigid
-            spec.delete(joint)
+            _delete(spec, joint)
     for actuator in list(spec.actuators):
-        spec.delete(actuator)
+        _delete(spec, actuator)
     for side in SIDES:
         for i, name in enumerate(ARM_JOINTS[side]):
             joint = spec.joint(name)
@@ -90,7 +90,7 @@ def _attach_hand(spec: mujoco.MjSpec, side: str) -> None:
     hand = mujoco.MjSpec.from_file(str(asset_path(ROBOSUITE, f"grippers/fourier_{side}_hand.xml")))
     hand.compiler.degree = False
     for actuator in list(hand.actuators):  # one motor per joint: replaced by the hand's 6 actuators below
-        hand.delete(actuator)
+        _delete(hand, actuator)
     for body in _subtree(hand.body(f"{side}_hand")):
         body.gravcomp = 1.0
     spec.body(f"{side}_mount").add_frame().attach_body(hand.body(f"{side}_hand"), f"{side}_fourier_", "")
@@ -120,6 +120,14 @@ def _servo(spec: mujoco.MjSpec, name: str, joint: str, kp: float, kv: float, ctr
     actuator.ctrlrange = list(ctrlrange)
     actuator.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
     actuator.forcerange = [-torque, torque]
+
+
+def _delete(spec: mujoco.MjSpec, element: object) -> None:
+    """Remove ``element`` from ``spec``: ``MjSpec.delete`` in newer MuJoCo, the element's own ``delete`` in 3.3.0."""
+    if hasattr(spec, "delete"):
+        spec.delete(element)
+    else:
+        element.delete()
 
 
 def _subtree(body: mujoco.MjsBody) -> list[mujoco.MjsBody]:
