@@ -88,3 +88,36 @@ def test_each_wrist_reaches_targets_within_5_mm_and_2_degrees(gr1: mujoco.MjMode
         rotation = target[:3, :3] @ data.site_xmat[site].reshape(3, 3).T
         error_deg = np.degrees(np.linalg.norm(geo.mat_to_axisangle(rotation)))
         assert error_mm < 5.0 and error_deg < 2.0, (offset, error_mm, error_deg)
+
+
+def test_gr1_is_a_built_in_robot_that_stands_at_the_table_and_takes_24_d_actions() -> None:
+    from demoforge.sim.env import SimEnv
+    from demoforge.sim.robot import GR1, load_robot
+    from demoforge.sim.scene import base_scene, compile_scene
+
+    assert load_robot("gr1") is GR1 and GR1.action_dim == 2 * (6 + 6)
+    assert [p["eef"] for p in GR1.action_layout()] == [[6, 12], [18, 24]]
+    model, _ = compile_scene(base_scene(GR1))
+    env = SimEnv(model, GR1)
+    for side, arm in zip(SIDES, env.arms):  # the hands' actuators span the joints they drive
+        assert np.allclose(model.actuator_ctrlrange[arm.grip_act_ids], [model.jnt_range[model.actuator_trnid[i, 0]]
+                                                                      for i in arm.grip_act_ids]), side
+    assert env.table_z == pytest.approx(0.8) and env.data.ncon == 0  # behind the table, touching nothing
+    start = [env.eef_pose(i)[:3, 3].copy() for i in range(2)]
+    action = np.zeros(GR1.action_dim)
+    action[2], action[6:12] = -0.4, 1.0  # right hand: down 2 cm a step, every finger closing; left: hold
+    for _ in range(20):
+        env.step(action)
+    right, left = (env.eef_pose(i)[:3, 3] for i in range(2))
+    assert right[2] < start[0][2] - 0.15 and np.linalg.norm(right[:2] - start[0][:2]) < 0.06  # deltas on the measured pose
+    assert np.linalg.norm(left - start[1]) < 1e-3
+    ring = env.data.qpos[model.joint("gr1_" + hand_joint("right", "ring_proximal_joint")).qposadr[0]]
+    assert ring > 1.4 and not env.unstable()  # (the index meets the closing thumb in a fist)
+
+
+def test_a_gripper_task_on_gr1_is_refused_naming_the_hands(tmp_path) -> None:
+    from test_cli import assert_user_error, run
+
+    refused = run("source", "--task", "handover", "--robot", "gr1", "--num", "1", "--out", str(tmp_path / "s.hdf5"))
+    assert_user_error(refused, "handover", "parallel grippers", "gr1", "dexterous hand", "right, left")
+    assert not (tmp_path / "s.hdf5").exists()

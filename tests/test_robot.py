@@ -71,7 +71,7 @@ def test_bad_robot_config_is_rejected_with_the_field(tmp_path: Path, change: dic
 
 
 def test_unknown_robot_name() -> None:
-    with pytest.raises(InputFileError, match="built-in robots: bimanual_panda, panda"):
+    with pytest.raises(InputFileError, match="built-in robots: bimanual_panda, gr1, panda"):
         load_robot("ur5e")
 
 

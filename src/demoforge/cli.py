@@ -348,7 +348,7 @@ def robots() -> None:
         out_console.print(f"[bold]{name}[/]: {len(robot.arms)} arm(s), {robot.action_dim}-D action", soft_wrap=True)
         for arm, part in zip(robot.arms, robot.action_layout()):
             pose, eef = part["pose"], part["eef"]
-            cameras = ", ".join(f"{arm.prefix}{c}" for c in arm.cameras)
+            cameras = ", ".join(f"{arm.names_prefix}{c}" for c in arm.cameras)
             out_console.print(
                 f"  {arm.name} ({arm.prefix}): {arm.eef_kind.replace('_', ' ')}; action columns {pose[0]}-{pose[1] - 1} "
                 f"delta pose, {eef[0]}{f'-{eef[1] - 1}' if eef[1] - eef[0] > 1 else ''} end-effector; "

@@ -40,7 +40,8 @@ class Arm:
         self.finger_geom_ids = np.array([_lookup(model, "geom", g, config) for g in config.finger_geoms])
         self.eef_site_id = _lookup(model, "site", config.eef_site, config)
         self.q_home = np.asarray(config.home_qpos, dtype=float)
-        self.base_body_id = int(model.body_parentid[model.jnt_bodyid[joint_ids[0]]])
+        self.base_body_id = (int(model.body_parentid[model.jnt_bodyid[joint_ids[0]]]) if config.base_body is None
+                             else _lookup(model, "body", config.base_body, config))
         self.ik = DiffIK(model, self.eef_site_id, self.qpos_adr, self.dof_adr, self.q_home, config.ik_joint_cost)
         # What the controller writes every step, as slices where the ids are consecutive.
         self.qpos_index = index_or_slice(self.qpos_adr)
@@ -79,6 +80,7 @@ class SimEnv:
         self.physics = physics
         self.substeps = max(1, int(round(1.0 / (physics.control_hz * model.opt.timestep))))
         self.arms = [Arm(model, arm) for arm in robot.arms]
+        self._layout = robot.action_layout()
         first = self.arms[0]
         self.arm_qpos_adr, self.arm_dof_adr, self.arm_act_ids = first.qpos_adr, first.dof_adr, first.act_ids
         self.grip_act_ids, self.grip_qpos_adr, self.grip_dof_adr = first.grip_act_ids, first.grip_qpos_adr, first.grip_dof_adr
@@ -117,7 +119,8 @@ class SimEnv:
         for arm in self.arms:
             arm.world_T_base = self.body_pose_by_id(arm.base_body_id)
         self.world_T_base = self.arms[0].world_T_base
-        self.table_z = float(self.world_T_base[2, 3])  # the robot is mounted on the work surface
+        # An arm is mounted on the work surface; a humanoid's base stands ``body_pos`` above that mount.
+        self.table_z = float(self.world_T_base[2, 3]) - self.robot.body_pos[2]
 
     def get_state(self) -> np.ndarray:
         state = np.empty(self.state_size)
@@ -270,16 +273,22 @@ class SimEnv:
         return not all(map(math.isfinite, views.qpos.tolist()))  # np.isfinite's answer, at half its cost per step
 
     # ---- acting ------------------------------------------------------------------------------
-    def apply_target(self, world_T_target: np.ndarray, gripper: float, arm: int = 0) -> None:
-        """Set an arm's actuator controls so it servos toward ``world_T_target`` (no physics step)."""
+    def apply_target(self, world_T_target: np.ndarray, gripper: float | np.ndarray, arm: int = 0) -> None:
+        """Set an arm's actuator controls so it servos toward ``world_T_target`` (no physics step); ``gripper``
+        is one command in [-1, 1] for a gripper, one per actuator for a hand (-1 open, +1 closed)."""
         a, views = self.arms[arm], self.views
         views.ctrl[a.act_index] = a.ik.solve(views.qpos[a.qpos_index], world_T_target)
+        if a.config.eef_kind == "dexterous_hand":
+            g = (np.clip(gripper, -1.0, 1.0) + 1.0) * 0.5
+            views.ctrl[a.grip_act_index] = a.grip_open + g * a.grip_span
+            return
         g = (min(max(gripper, -1.0), 1.0) + 1.0) * 0.5
         # grip_open + g * grip_span, element by element in floats (the same IEEE operations as numpy's)
         views.ctrl[a.grip_act_index] = [low + g * span for low, span in a.grip_open_span]
 
     def step(self, action: np.ndarray) -> np.ndarray:
-        """Execute one normalised action (7 per arm, in arm order) for one control period.
+        """Execute one normalised action (per arm in arm order: 6 for the pose, then the end-effector's 1 for a
+        gripper or one per actuator for a hand) for one control period.
 
         Returns the world target pose used: (4, 4) for one arm, (arms, 4, 4) for more.
         """
@@ -292,13 +301,13 @@ class SimEnv:
         targets = np.empty((len(self.arms), 4, 4))
         for i, part in enumerate(self.split_action(action)):
             targets[i] = action_to_target(self.eef_pose(i), self.arms[i].world_T_base, part)
-            self.apply_target(targets[i], float(part[6]), i)
+            self.apply_target(targets[i], part[6:] if self.arms[i].config.eef_kind == "dexterous_hand" else float(part[6]), i)
         self.step_physics()
         return targets
 
     def split_action(self, action: np.ndarray) -> list[np.ndarray]:
-        """An action vector as one 7-D action per arm."""
-        return [action[7 * i : 7 * i + 7] for i in range(len(self.arms))]
+        """An action vector as one action per arm (its 6 pose columns and its end-effector's)."""
+        return [action[part["pose"][0] : part["eef"][1]] for part in self._layout]
 
     def step_physics(self, nstep: int | None = None) -> None:
         """One control period of physics (or ``nstep`` substeps of it); body and site poses are then current
@@ -339,9 +348,10 @@ def vertical_extent(model: mujoco.MjModel, body: str) -> tuple[float, float]:
 def _lookup(model: mujoco.MjModel, kind: str, name: str, arm: ArmConfig) -> int:
     """Id of an arm's element in the composed scene, or an error naming the arm's file and the element."""
     try:
-        return int(getattr(model, kind)(arm.prefix + name).id)
+        return int(getattr(model, kind)(arm.names_prefix + name).id)
     except KeyError:
-        raise DemoforgeError(f"{arm.mjcf}: arm {arm.name!r} has no {kind} named {name!r}") from None
+        where = arm.mjcf or "the robot's body"
+        raise DemoforgeError(f"{where}: arm {arm.name!r} has no {kind} named {name!r}") from None
 
 
 def _is_descendant(model: mujoco.MjModel, body: int, root: int) -> bool:

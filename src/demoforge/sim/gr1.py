@@ -48,6 +48,16 @@ DIGITS = (
 )
 
 
+# The ranges (rad) of the joints the 6 hand actuators drive, as the pack's hand MJCF gives them: each
+# actuator's control range, open at the low end.
+HAND_RANGES = ((0.0, 1.74), (0.0, 1.22), (0.0, 1.57), (0.0, 1.57), (0.0, 1.57), (0.0, 1.57))
+
+
+def hand_geom(side: str, link: str) -> str:
+    """The composed model's name of a Fourier hand link's collision geom (``index_intermediate_link``)."""
+    return f"{side}_fourier_{side[0].upper()}_{link}_col"
+
+
 def hand_joint(side: str, joint: str) -> str:
     """The composed model's name of a Fourier hand joint (``index_proximal_joint`` on the right hand ->
     ``right_fourier_R_index_proximal_joint``)."""

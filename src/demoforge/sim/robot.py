@@ -4,8 +4,10 @@ A robot is one or more arms, in a fixed order (the order of the action vector an
 observation keys). Each arm names its elements as they are in its own MJCF; in the composed scene
 they carry the arm's ``prefix`` (``robot0_``, ``robot1_``: robosuite's names for its robots).
 
-Built in: ``panda`` (one Franka Panda) and ``bimanual_panda`` (two Pandas side by side facing the
-table, as in DexMimicGen's two-arm setups). Bring your own robot with a JSON or TOML file holding
+Built in: ``panda`` (one Franka Panda), ``bimanual_panda`` (two Pandas side by side facing the
+table, as in DexMimicGen's two-arm setups) and ``gr1`` (Fourier GR1's upper body with two dexterous
+Fourier hands, from the pinned robosuite pack: sim/gr1.py). A robot whose arms share one model (a
+humanoid) names that model as its ``body``; its arms then name elements inside it. Bring your own robot with a JSON or TOML file holding
 the fields of ``RobotConfig`` (a single arm may also be written flat, with the fields of
 ``ArmConfig`` at the top level, as before robots had arms).
 """
@@ -31,16 +33,23 @@ class ArmConfig(BaseModel):
 
     name: str = Field("arm0", description="arm name (right, left; a single arm is arm0)")
     prefix: str = Field(ROBOT_PREFIX, description="namespace of this arm's elements in the scene and in obs keys")
-    mjcf: Path = Field(description="arm MJCF file; relative paths are resolved against the config file")
+    mjcf: Path | None = Field(
+        None, description="arm MJCF file; relative paths are resolved against the config file (none: the arm is "
+        "part of the robot's body)")
+    element_prefix: str | None = Field(
+        None, description="namespace of this arm's elements in the scene, if not ``prefix`` (arms of one body)")
+    base_body: str | None = Field(
+        None, description="body whose frame actions are expressed in (default: the first arm joint's parent)")
     mount_pos: tuple[float, float, float] = Field((0.0, 0.0, 0.0), description="arm base relative to the robot base, m")
     mount_yaw: float = Field(0.0, description="arm base rotation about z relative to the robot base, rad")
     arm_joints: list[str] = Field(min_length=1, description="hinge joints of the arm, base to tip")
     arm_actuators: list[str] = Field(min_length=1, description="position actuators driving arm_joints, same order")
     eef_site: str = Field(description="site at the tool centre point; its frame is the end-effector frame")
-    eef_kind: Literal["parallel_gripper"] = Field("parallel_gripper", description="what the arm ends in")
-    gripper_actuators: list[str] = Field(description="position actuators of the gripper")
-    gripper_open: list[float] = Field(description="gripper actuator controls for action -1 (open)")
-    gripper_closed: list[float] = Field(description="gripper actuator controls for action +1 (closed)")
+    eef_kind: Literal["parallel_gripper", "dexterous_hand"] = Field(
+        "parallel_gripper", description="what the arm ends in: a gripper (one command) or a hand (one per actuator)")
+    gripper_actuators: list[str] = Field(description="position actuators of the gripper or hand")
+    gripper_open: list[float] = Field(description="actuator controls for action -1 (open)")
+    gripper_closed: list[float] = Field(description="actuator controls for action +1 (closed)")
     gripper_joints: list[str] = Field(default_factory=list, description="finger joints, reported as gripper qpos")
     finger_geoms: list[str] = Field(min_length=1, description="geoms used to decide whether an object is grasped")
     home_qpos: list[float] = Field(description="arm joint positions at reset, radians")
@@ -64,8 +73,14 @@ class ArmConfig(BaseModel):
 
     @property
     def eef_dim(self) -> int:
-        """Width of this arm's end-effector command in the action vector (a parallel gripper: 1)."""
-        return 1
+        """Width of this arm's end-effector command in the action vector: a parallel gripper 1, a hand one per
+        actuator."""
+        return len(self.gripper_actuators) if self.eef_kind == "dexterous_hand" else 1
+
+    @property
+    def names_prefix(self) -> str:
+        """The prefix of this arm's element names in the composed scene."""
+        return self.prefix if self.element_prefix is None else self.element_prefix
 
 
 class RobotConfig(BaseModel):
@@ -75,6 +90,10 @@ class RobotConfig(BaseModel):
 
     name: str
     arms: tuple[ArmConfig, ...] = Field(min_length=1)
+    body: Literal["gr1"] | None = Field(None, description="a built-in model holding every arm (a humanoid)")
+    body_prefix: str = Field("", description="namespace of the body's elements in the scene")
+    body_pos: tuple[float, float, float] = Field(
+        (0.0, 0.0, 0.0), description="the body's base relative to the scene's robot base (the table-top mount), m")
 
     @model_validator(mode="before")
     @classmethod
@@ -84,6 +103,13 @@ class RobotConfig(BaseModel):
             arm = {k: v for k, v in value.items() if k != "name"}
             return {"name": value.get("name"), "arms": [arm]}
         return value
+
+    @model_validator(mode="after")
+    def _models_given(self) -> RobotConfig:
+        for arm in self.arms:
+            if (arm.mjcf is None) == (self.body is None):
+                raise ValueError(f"arm {arm.name!r}: give an arm mjcf, or a robot body holding the arms (not both)")
+        return self
 
     @model_validator(mode="after")
     def _distinct_arms(self) -> RobotConfig:
@@ -141,7 +167,39 @@ BIMANUAL_PANDA = RobotConfig(
         _panda_arm("left", "robot1_", (0.0, BIMANUAL_SPACING / 2, 0.0)),
     ),
 )
-BUILTIN_ROBOTS: dict[str, RobotConfig] = {"panda": PANDA, "bimanual_panda": BIMANUAL_PANDA}
+
+
+def _gr1_arm(side: str, prefix: str) -> ArmConfig:
+    from demoforge.sim import gr1
+
+    return ArmConfig(
+        name=side,
+        prefix=prefix,
+        element_prefix=GR1_PREFIX,
+        base_body="base",
+        arm_joints=gr1.ARM_JOINTS[side],
+        arm_actuators=[f"{j}_servo" for j in gr1.ARM_JOINTS[side]],
+        eef_site=f"{side}_fourier_grip_site",
+        eef_kind="dexterous_hand",
+        gripper_actuators=gr1.hand_actuators(side),
+        gripper_open=[lo for lo, _ in gr1.HAND_RANGES],
+        gripper_closed=[hi for _, hi in gr1.HAND_RANGES],
+        gripper_joints=[gr1.hand_joint(side, driven) for _, driven, _ in gr1.DIGITS],
+        finger_geoms=[gr1.hand_geom(side, "thumb_distal_link"), gr1.hand_geom(side, "index_intermediate_link")],
+        home_qpos=list(gr1.HOME_QPOS[side]),
+        cameras=[f"eye_in_{side}_hand"],
+    )
+
+
+GR1_PREFIX = "gr1_"
+GR1 = RobotConfig(
+    name="gr1",
+    arms=(_gr1_arm("right", "robot0_"), _gr1_arm("left", "robot1_")),  # right first, as robosuite orders them
+    body="gr1",
+    body_prefix=GR1_PREFIX,
+    body_pos=(-0.3, 0.0, 0.17),  # standing behind the table's edge, pelvis 0.97 m above the floor
+)
+BUILTIN_ROBOTS: dict[str, RobotConfig] = {"panda": PANDA, "bimanual_panda": BIMANUAL_PANDA, "gr1": GR1}
 
 
 def load_robot(name_or_path: str | Path) -> RobotConfig:
@@ -171,6 +229,9 @@ def load_robot(name_or_path: str | Path) -> RobotConfig:
         raise InputFileError(path, f"invalid robot config: {first['msg']}", field=".".join(loc) or None) from None
     arms = []
     for i, arm in enumerate(config.arms):
+        if arm.mjcf is None:
+            arms.append(arm)
+            continue
         mjcf = arm.mjcf if arm.mjcf.is_absolute() else (path.parent / arm.mjcf)
         if not mjcf.is_file():
             field = "mjcf" if len(config.arms) == 1 and "arms" not in raw else f"arms.{i}.mjcf"

@@ -67,7 +67,7 @@ def base_scene(
     )
     add_table(spec, scene.table, top)
     base = scene.robot_base
-    for i, arm in enumerate(robot.arms):
+    for i, arm in enumerate(robot.arms if robot.body is None else ()):  # a humanoid stands on the floor
         world.add_geom(
             name="pedestal" if i == 0 else f"pedestal_{i}", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.09, top / 2, 0],
             pos=[base[0] + arm.mount_pos[0] - 0.05, base[1] + arm.mount_pos[1], top / 2], rgba=[0.3, 0.3, 0.32, 1],
@@ -84,15 +84,26 @@ def base_scene(
 
     # Each arm's wrist camera by arm name (``right_wrist``), kept in the model so any reader of a stored MJCF
     # resolves the same camera names (sim/render.resolve_cameras).
-    wrists = " ".join(f"{arm.name}_wrist={arm.prefix}{arm.cameras[0]}" for arm in robot.arms if arm.cameras)
+    wrists = " ".join(f"{arm.name}_wrist={arm.names_prefix}{arm.cameras[0]}" for arm in robot.arms if arm.cameras)
     if wrists:  # MuJoCo refuses an empty text (a robot without cameras)
         spec.add_text(name=ARM_CAMERAS_TEXT, data=wrists)
+    if robot.body is not None:  # one model holds every arm
+        mount = world.add_frame(pos=[base[k] + robot.body_pos[k] for k in range(3)])
+        spec.attach(robot_body(robot.body), frame=mount, prefix=robot.body_prefix)
+        return spec
     for arm in robot.arms:  # each arm's MJCF, namespaced by its prefix, on its mount
         mount = world.add_frame(pos=[base[k] + arm.mount_pos[k] for k in range(3)])
         if arm.mount_yaw:
             mount.quat = [np.cos(arm.mount_yaw / 2), 0.0, 0.0, np.sin(arm.mount_yaw / 2)]
         spec.attach(mujoco.MjSpec.from_file(str(arm.mjcf)), frame=mount, prefix=arm.prefix)
     return spec
+
+
+def robot_body(name: str) -> mujoco.MjSpec:
+    """A built-in robot body (a model holding every arm) by name."""
+    from demoforge.sim.gr1 import gr1_spec
+
+    return {"gr1": gr1_spec}[name]()
 
 
 def look_at(pos: tuple[float, float, float], target: tuple[float, float, float]) -> list[float]:

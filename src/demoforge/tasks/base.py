@@ -79,6 +79,7 @@ class Task:
     reach: tuple[float, float] = (0.3, 0.72)  # horizontal distance from the robot base a top-down grasp can reach
     success_hold_steps: int = 5  # success must hold for this many final control steps
     max_steps: int = 600  # control steps before an episode is cut
+    eef_kinds: tuple[str, ...] = ("parallel_gripper",)  # end-effectors the task's expert and signals work with
     demo_variation: str = "D1"  # what ``demoforge demo`` generates in by default
 
     # ---- to override ---------------------------------------------------------------------------
@@ -112,13 +113,20 @@ class Task:
         return tuple(s for s in self.subtasks if s.arm == arm)
 
     def check_robot(self, robot: object) -> None:
-        """Refuse a robot with fewer arms than the task needs, naming both."""
+        """Refuse a robot with fewer arms than the task needs, or end-effectors it does not drive, naming both."""
         arms = getattr(robot, "arms", ())
         if len(arms) < self.num_arms:
             have = ", ".join(a.name for a in arms)
             raise DemoforgeError(
                 f"task {self.name!r} needs a robot with {self.num_arms} arms (as {self.robot!r}); robot "
                 f"{getattr(robot, 'name', '?')!r} has {len(arms)} ({have})"
+            )
+        other = [a for a in arms[: self.num_arms] if a.eef_kind not in self.eef_kinds]
+        if other:
+            raise DemoforgeError(
+                f"task {self.name!r} drives {' or '.join(k.replace('_', ' ') + 's' for k in self.eef_kinds)}; robot "
+                f"{getattr(robot, 'name', '?')!r} ends in a {other[0].eef_kind.replace('_', ' ')} on arm(s) "
+                f"{', '.join(a.name for a in other)} (no built-in task drives dexterous hands yet)"
             )
 
     def reset(self, env: SimEnv, rng: np.random.Generator, variation: str = "D0") -> None:
