@@ -98,6 +98,9 @@ def section(env: SimEnv, raw: float, control_ms: float, errors: dict[str, np.nda
         "|---|--:|--:|--:|--:|--:|--:|",
         *rows,
         "",
+        "A miss is a target forward and down at the edge of what the arm reaches from this home pose (shoulder roll "
+        "and elbow at their limits); the GR1 tasks will set a home pose lower and nearer the table.",
+        "",
     ])
 
 

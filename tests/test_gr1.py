@@ -121,3 +121,24 @@ def test_a_gripper_task_on_gr1_is_refused_naming_the_hands(tmp_path) -> None:
     refused = run("source", "--task", "handover", "--robot", "gr1", "--num", "1", "--out", str(tmp_path / "s.hdf5"))
     assert_user_error(refused, "handover", "parallel grippers", "gr1", "dexterous hand", "right, left")
     assert not (tmp_path / "s.hdf5").exists()
+
+
+def test_the_head_camera_sees_the_table_and_both_hands_and_no_reference_sticks() -> None:
+    from demoforge.sim.env import SimEnv
+    from demoforge.sim.render import offscreen_renderer, resolve_cameras
+    from demoforge.sim.robot import GR1
+    from demoforge.sim.scene import base_scene, compile_scene
+
+    model, _ = compile_scene(base_scene(GR1))
+    env = SimEnv(model, GR1)
+    (head,) = resolve_cameras(model, ["head"])
+    renderer = offscreen_renderer(model, 120, 160)
+    renderer.enable_segmentation_rendering()
+    renderer.update_scene(env.data, camera=head)
+    ids, kinds = renderer.render()[..., 0], renderer.render()[..., 1]
+    renderer.close()
+    assert not np.any(kinds == int(mujoco.mjtObj.mjOBJ_SITE))  # frames drawn as sticks stay out of pictures
+    seen = {int(g) for g in ids[kinds == int(mujoco.mjtObj.mjOBJ_GEOM)]}
+    for side in SIDES:
+        assert seen & set(env.body_geoms(f"gr1_{side}_fourier_{side}_hand").tolist()), side
+    assert seen & set(env.body_geoms("table").tolist())

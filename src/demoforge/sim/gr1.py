@@ -37,6 +37,7 @@ ARM_KV = (20.0, 20.0, 10.0, 10.0, 2.0, 2.0, 2.0)
 ARM_TORQUE = (80.0, 80.0, 40.0, 40.0, 15.0, 15.0, 15.0)
 ARM_ARMATURE = 0.05  # kg m^2 reflected rotor inertia per arm joint
 HAND_KP, HAND_KV = 20.0, 0.5
+SITE_GROUP = 4  # MuJoCo draws site groups 0-2 by default
 # The hand's 6 actuators: (name, driven joint, coupled joint or None).
 DIGITS = (
     ("thumb_yaw", "thumb_proximal_yaw_joint", None),
@@ -90,6 +91,8 @@ def gr1_spec(waist: bool = False) -> mujoco.MjSpec:
         for body in _subtree(spec.body(f"{side}_arm_mount")):
             body.gravcomp = 1.0
         _attach_hand(spec, side)
+    for site in spec.sites:  # reference frames (some drawn as long coloured sticks): not in pictures
+        site.group = SITE_GROUP
     for name in WAIST_JOINTS if waist else ():
         _servo(spec, f"{name}_servo", name, 400.0, 20.0, spec.joint(name).range, 80.0)
         spec.joint(name).armature = ARM_ARMATURE

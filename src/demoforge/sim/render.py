@@ -18,8 +18,8 @@ def camera_names(model: mujoco.MjModel) -> list[str]:
 
 
 def camera_aliases(model: mujoco.MjModel) -> dict[str, str]:
-    """Short names of cameras: ``wrist`` (the first arm's), and ``<arm>_wrist`` per arm as the model records
-    them (``right_wrist``, ``left_wrist`` on bimanual_panda)."""
+    """Short names of cameras: ``wrist`` (the first arm's), ``<arm>_wrist`` per arm and the robot's own (``head``
+    on gr1) as the model records them (``right_wrist``, ``left_wrist`` on bimanual_panda)."""
     aliases = dict(CAMERA_ALIASES)
     text = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_TEXT, ARM_CAMERAS_TEXT)
     if text >= 0:

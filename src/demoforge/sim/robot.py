@@ -94,6 +94,9 @@ class RobotConfig(BaseModel):
     body_prefix: str = Field("", description="namespace of the body's elements in the scene")
     body_pos: tuple[float, float, float] = Field(
         (0.0, 0.0, 0.0), description="the body's base relative to the scene's robot base (the table-top mount), m")
+    cameras: dict[str, str] = Field(
+        default_factory=dict, description="cameras the robot carries apart from its arms', by short name "
+        "(``head``): the camera's name in the body")
 
     @model_validator(mode="before")
     @classmethod
@@ -197,7 +200,8 @@ GR1 = RobotConfig(
     arms=(_gr1_arm("right", "robot0_"), _gr1_arm("left", "robot1_")),  # right first, as robosuite orders them
     body="gr1",
     body_prefix=GR1_PREFIX,
-    body_pos=(-0.3, 0.0, 0.17),  # standing behind the table's edge, pelvis 0.97 m above the floor
+    body_pos=(-0.05, 0.0, 0.17),  # at the table's edge (x 0.1), pelvis 0.97 m above the floor: hands over the table
+    cameras={"head": "robotview"},  # in the head, looking down at the hands
 )
 BUILTIN_ROBOTS: dict[str, RobotConfig] = {"panda": PANDA, "bimanual_panda": BIMANUAL_PANDA, "gr1": GR1}
 

@@ -84,7 +84,8 @@ def base_scene(
 
     # Each arm's wrist camera by arm name (``right_wrist``), kept in the model so any reader of a stored MJCF
     # resolves the same camera names (sim/render.resolve_cameras).
-    wrists = " ".join(f"{arm.name}_wrist={arm.names_prefix}{arm.cameras[0]}" for arm in robot.arms if arm.cameras)
+    wrists = " ".join([f"{arm.name}_wrist={arm.names_prefix}{arm.cameras[0]}" for arm in robot.arms if arm.cameras]
+                      + [f"{alias}={robot.body_prefix}{camera}" for alias, camera in robot.cameras.items()])
     if wrists:  # MuJoCo refuses an empty text (a robot without cameras)
         spec.add_text(name=ARM_CAMERAS_TEXT, data=wrists)
     if robot.body is not None:  # one model holds every arm
