@@ -7,7 +7,6 @@ and how closely each wrist tracks targets at rest.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from datetime import date
 from pathlib import Path
@@ -21,6 +20,7 @@ from demoforge import machine
 from demoforge.sim.env import SimEnv
 from demoforge.sim.robot import GR1
 from demoforge.sim.scene import base_scene, compile_scene
+from sections import write_section
 
 SECTION = "## 10. GR1 humanoid"
 STEPS = 60  # control steps (3 s) per target
@@ -104,13 +104,6 @@ def section(env: SimEnv, raw: float, control_ms: float, errors: dict[str, np.nda
     ])
 
 
-def write(doc: Path, text: str) -> None:
-    body = doc.read_text() if doc.exists() else ""
-    pattern = re.compile(rf"{re.escape(SECTION)}\n.*?(?=\n## |\Z)", re.S)
-    body = pattern.sub(text.rstrip("\n"), body) if pattern.search(body) else body.rstrip("\n") + "\n\n" + text
-    doc.write_text(body if body.endswith("\n") else body + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, default=50, help="random targets per arm")
@@ -124,7 +117,7 @@ def main() -> None:
     text = section(env, raw, control, errors, time.perf_counter() - start)
     print(text)
     if args.out is not None:
-        write(args.out, text)
+        write_section(args.out, SECTION, text)
 
 
 if __name__ == "__main__":

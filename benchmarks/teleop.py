@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -26,6 +25,7 @@ import numpy as np
 from playwright.sync_api import sync_playwright
 
 from demoforge import machine
+from sections import write_section
 
 # WebGL drawn by Mesa's llvmpipe through EGL (the CPU renderer MuJoCo uses here); no GPU on this machine.
 CHROMIUM = ["--no-sandbox", "--use-angle=gl-egl", "--ignore-gpu-blocklist"]
@@ -121,13 +121,6 @@ def section(results: list[dict], seconds: float) -> str:
     ])
 
 
-def write(doc: Path, text: str) -> None:
-    body = doc.read_text() if doc.exists() else ""
-    pattern = re.compile(rf"{re.escape(SECTION)}\n.*?(?=\n## |\Z)", re.S)
-    body = pattern.sub(text.rstrip("\n"), body) if pattern.search(body) else body.rstrip("\n") + "\n\n" + text
-    doc.write_text(body if body.endswith("\n") else body + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=60)
@@ -139,7 +132,7 @@ def main() -> None:
     text = section(results, time.perf_counter() - start)
     print(text)
     if args.out is not None:
-        write(args.out, text)
+        write_section(args.out, SECTION, text)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ class Arm:
         self.finger_geom_ids = np.array([_lookup(model, "geom", g, config) for g in config.finger_geoms])
         self.eef_site_id = _lookup(model, "site", config.eef_site, config)
         self.q_home = np.asarray(config.home_qpos, dtype=float)
+        self.hand = config.eef_kind == "dexterous_hand"  # one command per actuator, not one for the gripper
         self.base_body_id = (int(model.body_parentid[model.jnt_bodyid[joint_ids[0]]]) if config.base_body is None
                              else _lookup(model, "body", config.base_body, config))
         self.ik = DiffIK(model, self.eef_site_id, self.qpos_adr, self.dof_adr, self.q_home, config.ik_joint_cost)
@@ -80,7 +81,7 @@ class SimEnv:
         self.physics = physics
         self.substeps = max(1, int(round(1.0 / (physics.control_hz * model.opt.timestep))))
         self.arms = [Arm(model, arm) for arm in robot.arms]
-        self._layout = robot.action_layout()
+        self._action_slices = [slice(part["pose"][0], part["eef"][1]) for part in robot.action_layout()]
         first = self.arms[0]
         self.arm_qpos_adr, self.arm_dof_adr, self.arm_act_ids = first.qpos_adr, first.dof_adr, first.act_ids
         self.grip_act_ids, self.grip_qpos_adr, self.grip_dof_adr = first.grip_act_ids, first.grip_qpos_adr, first.grip_dof_adr
@@ -278,7 +279,7 @@ class SimEnv:
         is one command in [-1, 1] for a gripper, one per actuator for a hand (-1 open, +1 closed)."""
         a, views = self.arms[arm], self.views
         views.ctrl[a.act_index] = a.ik.solve(views.qpos[a.qpos_index], world_T_target)
-        if a.config.eef_kind == "dexterous_hand":
+        if a.hand:
             g = (np.clip(gripper, -1.0, 1.0) + 1.0) * 0.5
             views.ctrl[a.grip_act_index] = a.grip_open + g * a.grip_span
             return
@@ -301,13 +302,13 @@ class SimEnv:
         targets = np.empty((len(self.arms), 4, 4))
         for i, part in enumerate(self.split_action(action)):
             targets[i] = action_to_target(self.eef_pose(i), self.arms[i].world_T_base, part)
-            self.apply_target(targets[i], part[6:] if self.arms[i].config.eef_kind == "dexterous_hand" else float(part[6]), i)
+            self.apply_target(targets[i], part[6:] if self.arms[i].hand else float(part[6]), i)
         self.step_physics()
         return targets
 
     def split_action(self, action: np.ndarray) -> list[np.ndarray]:
         """An action vector as one action per arm (its 6 pose columns and its end-effector's)."""
-        return [action[part["pose"][0] : part["eef"][1]] for part in self._layout]
+        return [action[s] for s in self._action_slices]
 
     def step_physics(self, nstep: int | None = None) -> None:
         """One control period of physics (or ``nstep`` substeps of it); body and site poses are then current
