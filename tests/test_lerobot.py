@@ -109,7 +109,7 @@ def test_info_json_matches_the_v30_layout(exported) -> None:
     assert {k: (f["dtype"], f["shape"]) for k, f in features.items()} == expected
     assert features["observation.state"]["names"] == [
         "eef_pos_x", "eef_pos_y", "eef_pos_z", "eef_quat_x", "eef_quat_y", "eef_quat_z", "eef_quat_w",
-        "gripper_qpos_0", "gripper_qpos_1",
+        "finger_joint1", "finger_joint2",
     ]
     assert features["action"]["names"] == ["dx", "dy", "dz", "rx", "ry", "rz", "gripper"]
     assert features["observation.environment_state"]["names"][:3] == ["cube_pos_x", "cube_pos_y", "cube_pos_z"]

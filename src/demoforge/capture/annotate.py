@@ -47,7 +47,8 @@ def compute_datagen(demo: Demo, task: Task, robot: str | None = None) -> Datagen
     actions = np.clip(demo.actions, -1.0, 1.0)
     eef = np.zeros((T, A, 4, 4))
     target = np.zeros((T, A, 4, 4))
-    gripper = actions[:, 6::7, None].copy()  # (T, arms, 1)
+    parts = env.action_parts
+    gripper = np.stack([actions[:, part][:, 6:] for part in parts], axis=1)  # (T, arms, k)
     objects = {name: np.zeros((T, 4, 4)) for name in task.objects}
     signals = {name: np.zeros(T, dtype=np.int8) for name in task.signal_names}
     stored = [demo.datagen.arm(a) for a in range(A)]
@@ -55,7 +56,7 @@ def compute_datagen(demo: Demo, task: Task, robot: str | None = None) -> Datagen
         env.set_state(demo.states[t])
         for a, arm in enumerate(env.arms):
             eef[t, a] = env.eef_pose(a)
-            action = actions[t, 7 * a : 7 * a + 7]
+            action = actions[t, parts[a]]
             recorded = np.allclose(stored[a].eef_pose[t], eef[t, a], rtol=0.0, atol=POSE_TOL)
             if _is_pose(stored[a].target_pose[t]) and (
                 recorded or _yields_action(eef[t, a], arm.world_T_base, stored[a].target_pose[t], action)
@@ -68,8 +69,8 @@ def compute_datagen(demo: Demo, task: Task, robot: str | None = None) -> Datagen
         for name, value in task.signals(env).items():
             signals[name][t] = value
     for a in range(A):
-        keep = np.clip(stored[a].gripper_action, -1.0, 1.0) == actions[:, 7 * a + 6]
-        gripper[keep, a, 0] = stored[a].gripper_action[keep]
+        keep = np.clip(stored[a].gripper_action, -1.0, 1.0) == gripper[:, a]
+        gripper[:, a][keep] = stored[a].gripper_action[keep]
     one = 0 if A == 1 else slice(None)  # one arm: robomimic's shapes, no arm axis
     return DatagenInfo(eef[:, one], target[:, one], gripper[:, one], objects, signals)
 

@@ -17,7 +17,7 @@ class DatagenInfo:
 
     eef_pose: np.ndarray  # measured end-effector pose before the step's action; (T, arms, 4, 4) beyond one arm
     target_pose: np.ndarray  # intended target of the step (before action noise); likewise
-    gripper_action: np.ndarray  # (T, 1), -1 open .. +1 closed; (T, arms, 1) beyond one arm
+    gripper_action: np.ndarray  # (T, k) end-effector command, -1 open .. +1 closed; (T, arms, k) beyond one arm
     object_poses: dict[str, np.ndarray]
     subtask_term_signals: dict[str, np.ndarray]  # (T,) int8, 1 where the signal holds
 
@@ -30,12 +30,12 @@ class DatagenInfo:
         return 1 if self.eef_pose.ndim == 3 else self.eef_pose.shape[1]
 
     def arm(self, index: int) -> ArmTrack:
-        """One arm's poses and gripper, (T, 4, 4) and (T,), whatever the number of arms."""
+        """One arm's poses and end-effector command, (T, 4, 4) and (T, k), whatever the number of arms."""
         if self.num_arms == 1:
             if index != 0:
                 raise IndexError(f"arm {index} of a one-arm demo")
-            return ArmTrack(self.eef_pose, self.target_pose, self.gripper_action[:, 0])
-        return ArmTrack(self.eef_pose[:, index], self.target_pose[:, index], self.gripper_action[:, index, 0])
+            return ArmTrack(self.eef_pose, self.target_pose, self.gripper_action)
+        return ArmTrack(self.eef_pose[:, index], self.target_pose[:, index], self.gripper_action[:, index])
 
 
 @dataclass(frozen=True)
@@ -44,15 +44,15 @@ class ArmTrack:
 
     eef_pose: np.ndarray  # (T, 4, 4)
     target_pose: np.ndarray  # (T, 4, 4)
-    gripper_action: np.ndarray  # (T,)
+    gripper_action: np.ndarray  # (T, k): a gripper's one command or a hand's one per actuator
 
 
 @dataclass
 class Demo:
     """One episode. ``states[t]`` is the full physics state at which ``actions[t]`` was applied."""
 
-    actions: np.ndarray  # (T, 7 per arm) normalised delta-pose action, each arm's base frame
-    actions_abs: np.ndarray  # (T, 7 per arm) executed absolute target: position (m), axis-angle (rad), gripper
+    actions: np.ndarray  # (T, 6 + k per arm) normalised delta-pose action (each arm's base frame), eef command
+    actions_abs: np.ndarray  # (T, 6 + k per arm) executed absolute target: position (m), axis-angle (rad), eef
     states: np.ndarray  # (T, S) mj_getState(mjSTATE_FULLPHYSICS)
     rewards: np.ndarray  # (T,) 1.0 where the task's success predicate holds after the step
     dones: np.ndarray  # (T,) 1 on the last step

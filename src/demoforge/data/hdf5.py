@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from demoforge.data.demo import DatagenInfo, Demo
-from demoforge.data.keys import ACTION_DIM
+from demoforge.data.keys import ActionLayout
 from demoforge.errors import InputFileError
 from demoforge.outputs import (
     array_bytes, ensure_space, partial_path, publish, remove_quietly, remove_stale_partials,
@@ -272,12 +272,12 @@ def read_demos(path: str | Path, require_datagen: bool = True, names: list[str] 
         if not available:
             raise InputFileError(path, "holds no demos (expected groups data/demo_0, data/demo_1, ...)", field="data")
         wanted = available if names is None else names
-        arms = num_arms(_json_attr(path, f["data"], "env_args", "{}", dict))
+        layout = ActionLayout.from_env_args(_json_attr(path, f["data"], "env_args", "{}", dict))
         demos = []
         for name in wanted:
             if name not in available:
                 raise InputFileError(path, f"no demo {name!r} (it has {available[0]} .. {available[-1]})")
-            demos.append(_read_demo(path, _group(path, f["data"], name), require_datagen, arms))
+            demos.append(_read_demo(path, _group(path, f["data"], name), require_datagen, layout))
         return demos
 
 
@@ -394,15 +394,9 @@ def _check_num_samples(path: Path, group: h5py.Group, T: int) -> None:
         raise InputFileError(path, f"is {value} but the demo has {T} steps (rows of actions); they must agree", field)
 
 
-def num_arms(env_args: dict) -> int:
-    """Arms of the robot that made a file: its ``env_kwargs.action_layout`` (files before it: one arm)."""
-    layout = (env_args.get("env_kwargs") or {}).get("action_layout")
-    return len(layout) if isinstance(layout, list) and layout else 1
-
-
-def _read_demo(path: Path, group: h5py.Group, require_datagen: bool, arms: int = 1) -> Demo:
-    """One demo group, every array checked against T = the number of actions (``ACTION_DIM`` per arm)."""
-    width = ACTION_DIM * arms
+def _read_demo(path: Path, group: h5py.Group, require_datagen: bool, layout: ActionLayout) -> Demo:
+    """One demo group, every array checked against T = the number of actions and the file's action layout."""
+    width = layout.width
     actions = _array(path, group, "actions", ("T", width), finite=True).astype(np.float64)
     T = len(actions)
     if T == 0:
@@ -431,7 +425,7 @@ def _read_demo(path: Path, group: h5py.Group, require_datagen: bool, arms: int =
         rewards=optional("rewards", (T,), np.zeros(T)),
         dones=optional("dones", (T,), dones, INTEGERS),
         obs=obs,
-        datagen=_read_datagen(path, group, T, require_datagen, arms),
+        datagen=_read_datagen(path, group, T, require_datagen, len(layout.arms), layout.eef_dim),
         model_file=_text_attr(path, group, "model_file", ""),
         scene=_text_attr(path, group, "scene", "{}"),
         source=source,
@@ -439,10 +433,10 @@ def _read_demo(path: Path, group: h5py.Group, require_datagen: bool, arms: int =
     )
 
 
-def _read_datagen(path: Path, group: h5py.Group, T: int, required: bool, arms: int = 1) -> DatagenInfo:
+def _read_datagen(path: Path, group: h5py.Group, T: int, required: bool, arms: int = 1, eef_dim: int = 1) -> DatagenInfo:
     """``<demo>/datagen_info`` (checked when present); empty when absent and not ``required``.
 
-    Per-arm arrays have an arm axis beyond one arm: (T, arms, 4, 4) poses, (T, arms, 1) gripper.
+    Per-arm arrays have an arm axis beyond one arm: (T, arms, 4, 4) poses, (T, arms, k) end-effector commands.
     """
     per_arm = () if arms == 1 else (arms,)
     info = _group(path, group, "datagen_info", required=False)
@@ -452,7 +446,7 @@ def _read_datagen(path: Path, group: h5py.Group, T: int, required: bool, arms: i
                 path, "is missing; run `demoforge annotate` on this file first", field=_field(group, "datagen_info")
             )
         empty = np.zeros((T, *per_arm, 4, 4))
-        return DatagenInfo(empty, empty, np.zeros((T, *per_arm, 1)), {}, {})
+        return DatagenInfo(empty, empty, np.zeros((T, *per_arm, eef_dim)), {}, {})
 
     def poses(parent: h5py.Group, key: str, arm_axis: tuple = ()) -> np.ndarray:
         return _array(path, parent, key, (T, *arm_axis, 4, 4), finite=True).astype(np.float64)
@@ -462,7 +456,7 @@ def _read_datagen(path: Path, group: h5py.Group, T: int, required: bool, arms: i
     return DatagenInfo(
         eef_pose=poses(info, "eef_pose", per_arm),
         target_pose=poses(info, "target_pose", per_arm),
-        gripper_action=_array(path, info, "gripper_action", (T, *per_arm, 1), finite=True).astype(np.float64),
+        gripper_action=_array(path, info, "gripper_action", (T, *per_arm, eef_dim), finite=True).astype(np.float64),
         object_poses={key: poses(objects, key) for key in _keys(path, objects)},
         subtask_term_signals={
             key: (_array(path, signals, key, (T,), INTEGERS) != 0).astype(np.int8)

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import mujoco
 import numpy as np
 
-from demoforge.data.keys import ACTION_DIM
 from demoforge.errors import DemoforgeError
 from demoforge.rollout.episode import observe
 from demoforge.rollout.world import World, make_world
@@ -53,7 +52,7 @@ class TaskEnv:
         robot = robot if isinstance(robot, RobotConfig) else load_robot(robot or task.robot)
         self.world: World = make_world(task, robot, scene=scene)
         self.env, self.task, self.variation = self.world.env, task, variation
-        self.action_dim = ACTION_DIM * len(self.env.arms)
+        self.action_dim = self.env.robot.action_dim
         self.rig: CameraRig | None = (
             self.world.camera_rig(list(cameras), image_size, depth, segmentation) if cameras else None
         )
@@ -88,7 +87,7 @@ class TaskEnv:
         if np.shape(action) != (self.action_dim,):
             raise DemoforgeError(
                 f"an action of shape {np.shape(action)} for robot {self.env.robot.name!r}: it takes "
-                f"({self.action_dim},), {ACTION_DIM} per arm ({', '.join(a.name for a in self.env.arms)})"
+                f"({self.action_dim},), {6 + self.env.robot.eef_dim} per arm ({', '.join(a.name for a in self.env.arms)})"
             )
         env = self.env
         env.step(action)

@@ -18,7 +18,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from demoforge.data.hdf5 import demo_names, open_dataset, read_demos, read_meta
+from demoforge.data.hdf5 import demo_names, open_dataset, read_demos, read_env_args, read_meta
+from demoforge.data.keys import ActionLayout
 from demoforge.data.values import ACTION_LIMIT, check_values
 from demoforge.errors import InputFileError, OutputError
 from demoforge.learn.features import features
@@ -40,7 +41,7 @@ def default_obs_keys(env_args: dict, with_objects: bool = True) -> list[str]:
 @dataclass
 class Samples:
     obs: np.ndarray  # (N, D) float32
-    actions: np.ndarray  # (N, chunk, 7) float32
+    actions: np.ndarray  # (N, chunk, A) float32: A = 6 + the end-effector width, per arm
     episodes: int
     images: np.ndarray | None = None  # (N, cameras, H, W, 3) uint8
 
@@ -62,10 +63,11 @@ def failed_attempts(path: str, names: list[str]) -> list[str]:
     return [n for n in names if meta.get(n, {}).get("success") is False or meta.get(n, {}).get("reason")]
 
 
-def action_chunks(actions: np.ndarray, chunk: int) -> np.ndarray:
-    """(T, chunk, 7 per arm): the next ``chunk`` actions from every step, held still past the end."""
+def action_chunks(actions: np.ndarray, chunk: int, eef_columns: np.ndarray) -> np.ndarray:
+    """(T, chunk, A): the next ``chunk`` actions from every step, held still past the end (the pose columns
+    zero, the end-effector columns, ``eef_columns``, at their last command)."""
     hold = np.zeros((chunk, actions.shape[1]), dtype=actions.dtype)
-    hold[:, 6::7] = actions[-1, 6::7]  # every arm keeps its last gripper command
+    hold[:, eef_columns] = actions[-1, eef_columns]  # every arm keeps its last gripper or hand command
     padded = np.concatenate([actions, hold])
     index = np.arange(len(actions))[:, None] + np.arange(chunk)[None]
     return padded[index].astype(np.float32)
@@ -79,6 +81,7 @@ def load_samples(
         raise InputFileError(path, "holds no demos to train on", field="data")
     obs, acts, images = [], [], []
     image_keys = [f"{camera}_image" for camera in cameras]
+    eef_columns = ActionLayout.from_env_args(read_env_args(path)).eef_mask()
     for demo in read_demos(path, require_datagen=False, names=names):
         where = f"data/{demo.meta['name']}/obs"
         missing = [k for k in (*keys, *image_keys) if k not in demo.obs]
@@ -92,7 +95,7 @@ def load_samples(
             obs.append(features(demo.obs, keys))
         except ValueError as exc:
             raise InputFileError(path, str(exc), field=where) from None
-        acts.append(action_chunks(demo.actions, chunk))
+        acts.append(action_chunks(demo.actions, chunk, eef_columns))
         if image_keys:
             frames = [demo.obs[k] for k in image_keys]
             if any(f.dtype != np.uint8 or f.ndim != 4 or f.shape[1:] != frames[0].shape[1:] or f.shape[-1] != 3

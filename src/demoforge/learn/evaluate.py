@@ -76,15 +76,17 @@ class ExpertAgent:
         self.stream = episode.task.expert(env, episode.rng)
         arms = len(env.arms)
         here = env.eef_pose() if arms == 1 else np.stack([env.eef_pose(i) for i in range(arms)])
-        self.last: tuple[np.ndarray, float | np.ndarray] = (here, -1.0 if arms == 1 else np.full(arms, -1.0))
+        self.last: tuple[np.ndarray, float | np.ndarray] = (here, -np.ones((arms, env.robot.eef_dim)))  # open
 
     def act(self, episode: TaskEnv) -> np.ndarray:
         env = episode.env
         self.last = next(self.stream, self.last)
         target, gripper = self.last
-        if len(env.arms) == 1:
-            return target_to_action(env.eef_pose(), env.world_T_base, target, gripper)
-        return np.concatenate([target_to_action(env.eef_pose(i), arm.world_T_base, target[i], float(gripper[i]))
+        targets = np.reshape(target, (len(env.arms), 4, 4))
+        commands = np.broadcast_to(  # one value per arm (a gripper's), or per arm its (k,) command
+            np.reshape(gripper, (len(env.arms), -1)) if np.size(gripper) > 1 else gripper,
+            (len(env.arms), env.robot.eef_dim))
+        return np.concatenate([target_to_action(env.eef_pose(i), arm.world_T_base, targets[i], commands[i])
                                for i, arm in enumerate(env.arms)])
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from demoforge.errors import DemoforgeError
+from demoforge.data.keys import eef_mask
 from demoforge.mimic.generate import AttemptResult, GenerateConfig
 from demoforge.mimic.protocol import Episode, GenerationWorld
 from demoforge.mimic.segments import SourceSet
@@ -38,9 +39,9 @@ class ArmPlan:
     name: str
     subtasks: tuple[Subtask, ...]
     target: np.ndarray
-    gripper: float = -1.0
+    gripper: np.ndarray  # (k,) end-effector command
     current: int = -1  # index of the subtask being executed (-1: none started)
-    queue: list[tuple[np.ndarray, float]] = field(default_factory=list)  # (pose, gripper) still to execute
+    queue: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (pose, eef command) still to execute
     chosen: list[int] = field(default_factory=list)
     segments: list[list[int]] = field(default_factory=list)
 
@@ -51,14 +52,15 @@ class ArmPlan:
     def next_subtask(self) -> Subtask | None:
         return self.subtasks[self.current + 1] if self.current + 1 < len(self.subtasks) else None
 
-    def take(self) -> tuple[np.ndarray, float]:
+    def take(self) -> tuple[np.ndarray, np.ndarray]:
         if self.queue:
             self.target, self.gripper = self.queue.pop(0)
         return self.target, self.gripper
 
-    def push(self, poses: np.ndarray, grippers: np.ndarray | float) -> None:
-        grippers = np.broadcast_to(np.asarray(grippers, dtype=float), (len(poses),))
-        self.queue.extend((pose, float(g)) for pose, g in zip(poses, grippers))
+    def push(self, poses: np.ndarray, grippers: np.ndarray) -> None:
+        """Queue ``poses`` with end-effector commands: one (k,) for all of them, or (len(poses), k)."""
+        grippers = np.broadcast_to(np.asarray(grippers, dtype=float), (len(poses), len(self.gripper)))
+        self.queue.extend(zip(poses, grippers))
 
 
 def run_arms_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateConfig, index: int,
@@ -66,7 +68,9 @@ def run_arms_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateCo
     """Generate, execute and validate attempt ``index`` of a task with several arms, from the reset world
     ``run_attempt`` hands over (with the attempt's ``rng`` and its started episode ``rec``)."""
     task = world.task
-    plans = [ArmPlan(a, name, task.arm_subtasks(a), world.eef_pose(a)) for a, name in enumerate(world.arm_names)]
+    plans = [ArmPlan(a, name, task.arm_subtasks(a), world.eef_pose(a), -np.ones(world.eef_dim))  # open
+             for a, name in enumerate(world.arm_names)]
+    eef_columns = eef_mask(len(plans), world.eef_dim)  # noise on the pose only
     offsets = {  # per arm, a random shift of each of its boundaries
         p.arm: [int(rng.integers(cfg.boundary_offset[0], cfg.boundary_offset[1] + 1)) for _ in p.subtasks[:-1]]
         for p in plans
@@ -113,8 +117,8 @@ def run_arms_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateCo
         steps = [p.take() for p in plans]
         noise = None
         if cfg.action_noise > 0:
-            noise = rng.normal(0.0, cfg.action_noise, 7 * len(plans))
-            noise[6::7] = 0.0
+            noise = rng.normal(0.0, cfg.action_noise, len(eef_columns))
+            noise[eef_columns] = 0.0
         targets = np.stack([t for t, _ in steps])
         if not rec.step(targets, np.array([g for _, g in steps]), noise):
             reason = "physics unstable" if rec.unstable else "episode too long"

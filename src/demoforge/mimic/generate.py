@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 from demoforge.data.demo import Demo
+from demoforge.data.keys import eef_mask
 from demoforge.errors import DemoforgeError
 from demoforge.mimic.protocol import Episode, GenerationWorld
 from demoforge.mimic.segments import SourceSet
@@ -140,19 +141,22 @@ def _run_one_arm_attempt(world: GenerationWorld, sources: SourceSet, cfg: Genera
     task = world.task
     n_bounds = len(task.subtasks) - 1
     offsets = [int(rng.integers(cfg.boundary_offset[0], cfg.boundary_offset[1] + 1)) for _ in range(n_bounds)]
-    target, gripper = world.eef_pose(), -1.0
+    target, gripper = world.eef_pose(), -np.ones(world.eef_dim)  # open
     chosen: list[int] = []
     segments: list[list[int]] = []
     reason = ""
 
+    eef_columns = eef_mask(1, world.eef_dim)  # noise on the pose only, as in MimicGen
+
     def execute(poses: np.ndarray, grippers: np.ndarray) -> bool:
-        noise = rng.normal(0.0, cfg.action_noise, (len(poses), 7)) if cfg.action_noise > 0 else None
+        """Step through ``poses`` with end-effector commands ``grippers`` (T, k); noise on the pose columns only."""
+        noise = rng.normal(0.0, cfg.action_noise, (len(poses), len(eef_columns))) if cfg.action_noise > 0 else None
         if noise is not None:
-            noise[:, 6] = 0.0
+            noise[:, eef_columns] = 0.0
         for t in range(len(poses)):
             if rec.full:
                 return False
-            if not rec.step(poses[t], float(grippers[t]), None if noise is None else noise[t]):
+            if not rec.step(poses[t], grippers[t], None if noise is None else noise[t]):
                 return False
         return True
 
@@ -175,7 +179,7 @@ def _run_one_arm_attempt(world: GenerationWorld, sources: SourceSet, cfg: Genera
         start, end = sources.segment_range(d, i, offsets)
         src = sources.demos[d]
         mover = src.datagen.target_pose if sub.held is None else src.datagen.object_poses[sub.held]
-        start += approach_start(mover[start:end], src_object[d], src.datagen.gripper_action[start:end, 0],
+        start += approach_start(mover[start:end], src_object[d], src.datagen.gripper_action[start:end],
                                 cfg.approach_radius)
         chosen.append(d)
         segments.append([start, end])
@@ -189,10 +193,10 @@ def _run_one_arm_attempt(world: GenerationWorld, sources: SourceSet, cfg: Genera
                 anchored(world.object_pose(sub.held), now_extents, sub.held, held_face),
                 world.symmetry_order(sub.held),
             )
-        grippers = src.datagen.gripper_action[start:end, 0]
+        grippers = src.datagen.gripper_action[start:end]
         lead_in = bridge(target, poses[0], cfg.transition_steps, cfg.transition_max_step, cfg.transition_lift)
-        ok = execute(lead_in, np.full(len(lead_in), gripper)) and execute(poses, grippers)
-        target, gripper = poses[-1], float(grippers[-1])
+        ok = execute(lead_in, np.broadcast_to(gripper, (len(lead_in), len(gripper)))) and execute(poses, grippers)
+        target, gripper = poses[-1], grippers[-1]
         if not ok:
             reason = "physics unstable" if rec.unstable else "episode too long"
             break
@@ -201,7 +205,8 @@ def _run_one_arm_attempt(world: GenerationWorld, sources: SourceSet, cfg: Genera
                 reason = f"subtask {sub.name} failed"
                 break
     if not reason:
-        ok = execute(np.repeat(target[None], task.success_hold_steps, axis=0), np.full(task.success_hold_steps, gripper))
+        hold = task.success_hold_steps
+        ok = execute(np.repeat(target[None], hold, axis=0), np.broadcast_to(gripper, (hold, len(gripper))))
         if not ok:
             reason = "physics unstable" if rec.unstable else "episode too long"
         elif not rec.succeeded():

@@ -60,6 +60,11 @@ class GenerationWorld(Protocol):
         ...
 
     @property
+    def eef_dim(self) -> int:
+        """Width of each arm's end-effector command: 1 for a gripper, one per actuator for a hand (-1 open)."""
+        ...
+
+    @property
     def substeps(self) -> int:
         """Physics steps per control step (for the statistics)."""
         ...

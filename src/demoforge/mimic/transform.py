@@ -24,6 +24,9 @@ def anchor_pose(world_T_object: np.ndarray, extent: tuple[float, float] | None, 
     return world_T_object @ geo.make_pose([0.0, 0.0, extent[1] if where == "top" else extent[0]])
 
 
+EEF_CHANGE = 0.05  # a change of an end-effector command (normalised) larger than this is a grasp or release
+
+
 def approach_start(src_world_T_mover: np.ndarray, src_world_T_object: np.ndarray, grippers: np.ndarray, radius: float) -> int:
     """Index where a source segment's *approach* begins: the first step at which the mover (the hand, or the
     object it carries) is within ``radius`` metres of the reference object, measured horizontally.
@@ -32,7 +35,8 @@ def approach_start(src_world_T_mover: np.ndarray, src_world_T_object: np.ndarray
     with the object, that travel turns with the object's yaw into a detour (on stack, a median 8 cm and up
     to 15 cm sideways), and a detour that depends on which source was drawn is noise a policy must average.
     The generator bridges straight to the approach instead. Horizontal, because approaches come from above
-    and object frames sit at different heights. Never skips past a gripper change, so every grasp and
+    and object frames sit at different heights. Never skips past a change of the end-effector command
+    (``grippers``, (T, k): any actuator of a hand moving by more than ``EEF_CHANGE``), so every grasp and
     release of the source is replayed; 0 when ``radius`` is 0 (MimicGen: replay it all) or nothing comes
     that close.
     """
@@ -41,7 +45,8 @@ def approach_start(src_world_T_mover: np.ndarray, src_world_T_object: np.ndarray
     near = np.linalg.norm(src_world_T_mover[:, :2, 3] - src_world_T_object[:2, 3], axis=1) < radius
     if not near.any():
         return 0
-    changes = np.flatnonzero(grippers != grippers[0])
+    grippers = np.asarray(grippers).reshape(len(grippers), -1)
+    changes = np.flatnonzero(np.any(np.abs(grippers - grippers[0]) > EEF_CHANGE, axis=1))
     return int(min(np.argmax(near), changes[0] if len(changes) else len(grippers) - 1))
 
 

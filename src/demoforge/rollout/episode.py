@@ -28,7 +28,8 @@ class Recorder:
     """Preallocated per-step buffers for one episode in ``world``; ``finish`` turns them into a ``Demo``.
 
     Per-arm buffers carry an arm axis; a one-arm robot's demo keeps robomimic's shapes ((T, 4, 4)
-    poses, (T, 1) gripper), more arms add the axis ((T, arms, 4, 4), (T, arms, 1)). A step writes
+    poses, (T, 1) gripper), more arms add the axis ((T, arms, 4, 4), (T, arms, k)); k is the width of
+    each arm's end-effector command (a gripper 1, a hand one per actuator). A step writes
     straight into the buffers (no per-step arrays beyond the controller's own few), and object poses
     are kept as MuJoCo's raw position and rotation rows until ``finish`` makes them 4x4 poses.
     """
@@ -41,12 +42,14 @@ class Recorder:
         self.capacity = max_steps or self.task.max_steps
         n, env = self.capacity, self.env
         arms = self.num_arms = len(env.arms)
+        k = self.eef_dim = env.robot.eef_dim
+        self._parts = env.action_parts
         self.states = np.zeros((n, env.state_size))
-        self.actions = np.zeros((n, 7 * arms))
+        self.actions = np.zeros((n, env.robot.action_dim))
         self.rewards = np.zeros(n)
         self.eef_pose = np.zeros((n, arms, 4, 4))
         self.target_pose = np.zeros((n, arms, 4, 4))
-        self.gripper_action = np.zeros((n, arms, 1))
+        self.gripper_action = np.zeros((n, arms, k))
         self.executed_pose = np.zeros((n, arms, 4, 4))
         self.eef_pose[..., 3, 3] = 1.0
         self.object_names = tuple(self.task.objects)
@@ -79,7 +82,8 @@ class Recorder:
              advance: Callable[[], None] | None = None) -> bool:
         """Record the current state, act toward ``world_T_target`` (plus normalised ``noise``), step physics.
 
-        One arm: a (4, 4) target and a gripper value; more: (arms, 4, 4) and one gripper per arm.
+        One arm: a (4, 4) target; more: (arms, 4, 4). ``gripper``: one value for every arm, one per arm
+        (arms,), or per arm its end-effector command (arms, k) (a hand's per-actuator targets).
         ``advance`` runs the control period's physics instead of ``env.step_physics`` (teleop splits it to
         stream poses in between; it must run exactly ``env.substeps`` steps). Returns False once the physics
         became unstable (the episode must then stop).
@@ -90,7 +94,7 @@ class Recorder:
         eefs = self._read_eef(t)
         action = self.actions[t]
         for i, arm in enumerate(env.arms):
-            self._convert[i].target_to_action(eefs[i], arm.world_T_base, targets[i], grippers[i], action[7 * i : 7 * i + 7])
+            self._convert[i].target_to_action(eefs[i], arm.world_T_base, targets[i], grippers[i], action[self._parts[i]])
         if noise is not None:
             action += noise
         np.maximum(action, -1.0, out=action)  # np.clip(action, -1, 1), without its Python layers
@@ -114,13 +118,13 @@ class Recorder:
         self.actions[t] = action
         return self._record_and_act(t, np.reshape(world_T_target, (self.num_arms, 4, 4)), self._grippers(gripper))
 
-    def _grippers(self, gripper: float | np.ndarray) -> list[float]:
-        """One gripper command per arm, as floats (one value is every arm's)."""
-        if isinstance(gripper, float) or np.ndim(gripper) == 0:
-            return [float(gripper)] * self.num_arms
-        if isinstance(gripper, np.ndarray) and gripper.shape == (self.num_arms,):
-            return [float(g) for g in gripper.tolist()]
-        return [float(g) for g in np.broadcast_to(np.asarray(gripper, dtype=float), (self.num_arms,))]
+    def _grippers(self, gripper: float | np.ndarray) -> np.ndarray:
+        """Every arm's end-effector command, (arms, k): one value is every arm's (and every actuator's), (arms,)
+        one per arm."""
+        g = np.asarray(gripper, dtype=float)
+        if g.ndim == 1 and len(g) == self.num_arms and self.num_arms > 1:
+            g = g[:, None]  # one value per arm (a gripper's), not one per actuator
+        return np.broadcast_to(g, (self.num_arms, self.eef_dim))
 
     def _read_eef(self, t: int) -> np.ndarray:
         """Every arm's ``world_T_eef`` now, into step ``t``'s row (the bottom rows are set at construction)."""
@@ -131,7 +135,7 @@ class Recorder:
             eefs[i, :3, 3] = xpos[site]
         return eefs
 
-    def _record_and_act(self, t: int, targets: np.ndarray, grippers: list[float],
+    def _record_and_act(self, t: int, targets: np.ndarray, grippers: np.ndarray,
                         advance: Callable[[], None] | None = None) -> bool:
         """Store step ``t`` (state, images, intent, object poses, signals; eef and action are in place), apply
         ``actions[t]`` and step the physics; then the reward of the state reached."""
@@ -142,7 +146,7 @@ class Recorder:
                 self._frame[name] = buffer[t]
             self.cameras.capture(data, self._frame)
         self.target_pose[t] = targets
-        self.gripper_action[t, :, 0] = grippers
+        self.gripper_action[t] = grippers
         views = env.views
         self._object_pos[t] = views.xpos[self._object_index]
         self._object_rot[t] = views.xmat[self._object_index]
@@ -150,9 +154,9 @@ class Recorder:
             self.signals[name][t] = value
         action, eefs, executed = self.actions[t], self.eef_pose[t], self.executed_pose[t]
         for i, arm in enumerate(env.arms):
-            part = action[7 * i : 7 * i + 7]
+            part = action[self._parts[i]]
             self._convert[i].action_to_target(eefs[i], arm.world_T_base, part, executed[i])
-            env.apply_target(executed[i], float(part[6]), i)
+            env.apply_target(executed[i], env.eef_command(part, i), i)
         if advance is None:
             env.step_physics()
         else:
@@ -202,7 +206,7 @@ class Recorder:
             dones[-1] = 1
         meta = {"success": self.succeeded(), **meta}
         actions_abs = np.concatenate([
-            target_to_abs_action(arm.world_T_base, self.executed_pose[:T, i], actions[:, 7 * i + 6])
+            target_to_abs_action(arm.world_T_base, self.executed_pose[:T, i], actions[:, self._parts[i]][:, 6:])
             for i, arm in enumerate(env.arms)
         ], axis=-1)
         return Demo(

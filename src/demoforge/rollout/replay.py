@@ -111,8 +111,9 @@ def resimulate(demo: Demo, task_name: str, robot: str | None = None) -> tuple[De
     rec = Recorder(World(env, task, demo.model_file), max_steps=len(demo))
     rec.start()
     actions = np.clip(demo.actions, -1.0, 1.0)
+    eef_commands = np.stack([actions[:, part][:, 6:] for part in env.action_parts], axis=1)  # (T, arms, k)
     for t in range(len(demo)):
-        if not rec.act(actions[t], demo.datagen.target_pose[t], actions[t, 6::7]):
+        if not rec.act(actions[t], demo.datagen.target_pose[t], eef_commands[t]):
             break
     return rec.finish(), rec.succeeded()
 

@@ -56,6 +56,10 @@ class World:
         return [arm.name for arm in self.env.arms]
 
     @property
+    def eef_dim(self) -> int:
+        return self.env.robot.eef_dim
+
+    @property
     def substeps(self) -> int:
         return self.env.substeps
 

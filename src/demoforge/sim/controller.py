@@ -1,9 +1,10 @@
-"""The 7-D delta-pose action and the differential-IK controller that executes it.
+"""The delta-pose action and the differential-IK controller that executes it.
 
-Action ``[dx, dy, dz, rx, ry, rz, gripper]`` in [-1, 1] (robosuite's OSC_POSE convention):
+Per arm, action ``[dx, dy, dz, rx, ry, rz, eef...]`` in [-1, 1] (robosuite's OSC_POSE convention):
 position delta = ``a[:3] * POS_SCALE`` metres and rotation delta = ``a[3:6] * ROT_SCALE`` radians
 (axis-angle), both in the robot base frame and applied to the *measured* end-effector pose;
-gripper -1 open, +1 closed. The controller is stateless: the joint command depends only on the
+then the end-effector command: a gripper's one number (-1 open, +1 closed) or a hand's one per actuator
+(-1 at its open end, +1 at its closed end). The controller is stateless: the joint command depends only on the
 physics state and the action, so a demo replays from its stored states alone.
 """
 
@@ -33,17 +34,18 @@ def action_to_target(
 
 
 def target_to_action(
-    world_T_eef: np.ndarray, world_T_base: np.ndarray, world_T_target: np.ndarray, gripper: float,
+    world_T_eef: np.ndarray, world_T_base: np.ndarray, world_T_target: np.ndarray, gripper: float | np.ndarray,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Unclipped normalised action that moves the measured pose to ``world_T_target`` (inverse of the above;
-    into ``out``, 7 numbers, if given)."""
+    into ``out``, 6 numbers plus the end-effector command's, if given). ``gripper`` is one number for a
+    gripper, one per actuator for a hand."""
     base_rot = world_T_base[:3, :3]
-    action = np.empty(7) if out is None else out
+    action = np.empty(6 + np.size(gripper)) if out is None else out
     action[:3] = base_rot.T @ (world_T_target[:3, 3] - world_T_eef[:3, 3]) / POS_SCALE
     delta_world = world_T_target[:3, :3] @ world_T_eef[:3, :3].T
     action[3:6] = geo.mat_to_axisangle(base_rot.T @ delta_world @ base_rot) / ROT_SCALE
-    action[6] = gripper
+    action[6:] = gripper
     return action
 
 
@@ -76,10 +78,10 @@ class ArmActions:
         return self._rot_b, self._rot_b_t
 
     def target_to_action(
-        self, world_T_eef: np.ndarray, world_T_base: np.ndarray, world_T_target: np.ndarray, gripper: float,
-        out: np.ndarray,
+        self, world_T_eef: np.ndarray, world_T_base: np.ndarray, world_T_target: np.ndarray,
+        gripper: float | np.ndarray, out: np.ndarray,
     ) -> np.ndarray:
-        """``target_to_action(...)`` into ``out`` (7 numbers)."""
+        """``target_to_action(...)`` into ``out`` (6 numbers plus the end-effector command's)."""
         base_rot, base_rot_t = self._base_rot(world_T_base)
         np.subtract(world_T_target[:3, 3], world_T_eef[:3, 3], out=self._vec3)
         np.matmul(base_rot_t, self._vec3, out=self._out3)
@@ -90,7 +92,7 @@ class ArmActions:
         mujoco.mju_mat2Quat(self._quat, self._c9)  # geo.mat_to_axisangle
         mujoco.mju_quat2Vel(self._vel, self._quat, 1.0)
         np.divide(self._vel, ROT_SCALE, out=out[3:6])
-        out[6] = gripper
+        out[6:] = gripper
         return out
 
     def action_to_target(
@@ -112,11 +114,12 @@ class ArmActions:
         return out
 
 
-def target_to_abs_action(world_T_base: np.ndarray, world_T_target: np.ndarray, gripper: np.ndarray) -> np.ndarray:
-    """``actions_abs`` rows (..., 7): target position (m) and axis-angle (rad) in the base frame, then gripper."""
+def target_to_abs_action(world_T_base: np.ndarray, world_T_target: np.ndarray, eef_command: np.ndarray) -> np.ndarray:
+    """``actions_abs`` rows (..., 6 + k): target position (m) and axis-angle (rad) in the base frame, then the
+    end-effector command (..., k) as it is in the normalised action."""
     base_T_target = geo.invert(world_T_base) @ world_T_target
     rotvec = geo.mat_to_axisangle(base_T_target[..., :3, :3])
-    return np.concatenate([base_T_target[..., :3, 3], rotvec, np.asarray(gripper, dtype=float)[..., None]], axis=-1)
+    return np.concatenate([base_T_target[..., :3, 3], rotvec, np.asarray(eef_command, dtype=float)], axis=-1)
 
 
 def index_or_slice(ids: np.ndarray) -> np.ndarray | slice:

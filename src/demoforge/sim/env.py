@@ -81,7 +81,8 @@ class SimEnv:
         self.physics = physics
         self.substeps = max(1, int(round(1.0 / (physics.control_hz * model.opt.timestep))))
         self.arms = [Arm(model, arm) for arm in robot.arms]
-        self._action_slices = [slice(part["pose"][0], part["eef"][1]) for part in robot.action_layout()]
+        # each arm's columns of the action vector (its 6 pose columns, then its end-effector's)
+        self.action_parts = [slice(part["pose"][0], part["eef"][1]) for part in robot.action_layout()]
         first = self.arms[0]
         self.arm_qpos_adr, self.arm_dof_adr, self.arm_act_ids = first.qpos_adr, first.dof_adr, first.act_ids
         self.grip_act_ids, self.grip_qpos_adr, self.grip_dof_adr = first.grip_act_ids, first.grip_qpos_adr, first.grip_dof_adr
@@ -296,19 +297,23 @@ class SimEnv:
         action = np.clip(action, -1.0, 1.0)
         if len(self.arms) == 1:
             target = action_to_target(self.eef_pose(), self.world_T_base, action)
-            self.apply_target(target, float(action[6]))
+            self.apply_target(target, self.eef_command(action), 0)
             self.step_physics()
             return target
         targets = np.empty((len(self.arms), 4, 4))
         for i, part in enumerate(self.split_action(action)):
             targets[i] = action_to_target(self.eef_pose(i), self.arms[i].world_T_base, part)
-            self.apply_target(targets[i], part[6:] if self.arms[i].hand else float(part[6]), i)
+            self.apply_target(targets[i], self.eef_command(part, i), i)
         self.step_physics()
         return targets
 
+    def eef_command(self, arm_action: np.ndarray, arm: int = 0) -> float | np.ndarray:
+        """The end-effector part of one arm's action, as ``apply_target`` takes it (a float for a gripper)."""
+        return arm_action[6:] if self.arms[arm].hand else float(arm_action[6])
+
     def split_action(self, action: np.ndarray) -> list[np.ndarray]:
         """An action vector as one action per arm (its 6 pose columns and its end-effector's)."""
-        return [action[s] for s in self._action_slices]
+        return [action[s] for s in self.action_parts]
 
     def step_physics(self, nstep: int | None = None) -> None:
         """One control period of physics (or ``nstep`` substeps of it); body and site poses are then current

@@ -78,6 +78,16 @@ class ArmConfig(BaseModel):
         return len(self.gripper_actuators) if self.eef_kind == "dexterous_hand" else 1
 
     @property
+    def eef_names(self) -> list[str]:
+        """Names of the end-effector command's columns: ``gripper``, or a hand's actuators without the arm's side
+        (``thumb_yaw``, ``index`` ...: the column names then read ``right_thumb_yaw``)."""
+        if self.eef_kind != "dexterous_hand":
+            return ["gripper"]
+        side = f"{self.name}_"
+        names = [a.rsplit("/", 1)[-1] for a in self.gripper_actuators]
+        return [n.removeprefix(side).removeprefix("hand_") for n in names]
+
+    @property
     def names_prefix(self) -> str:
         """The prefix of this arm's element names in the composed scene."""
         return self.prefix if self.element_prefix is None else self.element_prefix
@@ -122,16 +132,31 @@ class RobotConfig(BaseModel):
                 raise ValueError(f"arms need distinct {plural}, got {values}")
         return self
 
+    @model_validator(mode="after")
+    def _one_eef_width(self) -> RobotConfig:
+        widths = {arm.eef_dim for arm in self.arms}
+        if len(widths) > 1:  # datagen_info/gripper_action is one (T, arms, width) array
+            raise ValueError(f"every arm needs the same end-effector command width, got {sorted(widths)}")
+        return self
+
     @property
     def action_dim(self) -> int:
         return sum(6 + arm.eef_dim for arm in self.arms)
+
+    @property
+    def eef_dim(self) -> int:
+        """Width of each arm's end-effector command (the same for every arm): 1 for a gripper, else the hand's
+        actuators."""
+        return self.arms[0].eef_dim
 
     def action_layout(self) -> list[dict]:
         """Which columns of an action are whose: per arm ``pose`` (6) and ``eef`` slices, as stored in ``env_args``."""
         layout, start = [], 0
         for arm in self.arms:
             layout.append({"arm": arm.name, "prefix": arm.prefix, "pose": [start, start + 6],
-                           "eef": [start + 6, start + 6 + arm.eef_dim], "eef_kind": arm.eef_kind})
+                           "eef": [start + 6, start + 6 + arm.eef_dim], "eef_kind": arm.eef_kind,
+                           "eef_names": arm.eef_names, "joints": list(arm.arm_joints),
+                           "finger_joints": list(arm.gripper_joints)})
             start += 6 + arm.eef_dim
         return layout
 

@@ -11,19 +11,20 @@ import numpy as np
 
 from demoforge.data.demo import Demo
 from demoforge.data.lerobot.layout import _Layout
+from demoforge.data.keys import ABS_POSE_COLUMNS, POSE_COLUMNS
 from demoforge.data.lerobot.spec import video_key
 
 
 def _features(layout: _Layout, fps: int) -> dict[str, dict[str, Any]]:
     """info.json ``features``: dtype, shape, names of every column (and of every video)."""
     state_names, joint_names, action_names, absolute_names = [], [], [], []
-    for arm, _ in layout.arms:  # per arm in action order; names carry the arm beyond one arm (right_eef_pos_x)
+    for arm in layout.arms:  # per arm in action order; names carry the arm beyond one arm (right_eef_pos_x)
         p = layout.arm_label(arm)
         state_names += [f"{p}eef_pos_{a}" for a in "xyz"] + [f"{p}eef_quat_{a}" for a in "xyzw"]
-        state_names += [f"{p}gripper_qpos_{i}" for i in range(layout.gripper_dim)]
-        joint_names += [f"{p}joint_pos_{i}" for i in range(layout.joint_dim)]
-        action_names += [f"{p}{n}" for n in ("dx", "dy", "dz", "rx", "ry", "rz", "gripper")]
-        absolute_names += [f"{p}{n}" for n in ("x", "y", "z", "rx", "ry", "rz", "gripper")]
+        state_names += [f"{p}{n}" for n in _names(arm.finger_joints, "gripper_qpos", layout.gripper_dim)]
+        joint_names += [f"{p}{n}" for n in _names(arm.joints, "joint_pos", layout.joint_dim)]
+        action_names += [f"{p}{n}" for n in (*POSE_COLUMNS, *arm.eef_names)]
+        absolute_names += [f"{p}{n}" for n in (*ABS_POSE_COLUMNS, *arm.eef_names)]
     features: dict[str, dict[str, Any]] = {
         "observation.state": _vec(state_names),
     }
@@ -59,6 +60,11 @@ def _features(layout: _Layout, fps: int) -> dict[str, dict[str, Any]]:
     return features
 
 
+def _names(known: tuple[str, ...], key: str, width: int) -> list[str]:
+    """Column names of an obs key: the joints' own names when the file lists them, else ``<key>_<i>``."""
+    return list(known) if len(known) == width else [f"{key}_{i}" for i in range(width)]
+
+
 def _vec(names: list[str]) -> dict[str, Any]:
     return {"dtype": "float32", "shape": [len(names)], "names": names}
 
@@ -68,7 +74,7 @@ def _frame_columns(demo: Demo, layout: _Layout, episode: int, start: int, fps: i
     T = len(demo)
     obs = demo.obs
     steps = np.arange(T, dtype=np.int64)
-    prefixes = [prefix for _, prefix in layout.arms]
+    prefixes = [arm.prefix for arm in layout.arms]
     state = np.concatenate([obs[f"{p}{k}"] for p in prefixes for k in ("eef_pos", "eef_quat", "gripper_qpos")], axis=1)
     columns = {"observation.state": state.astype(np.float32)}
     if layout.joint_dim:

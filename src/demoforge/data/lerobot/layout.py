@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from demoforge.data.demo import Demo
-from demoforge.data.keys import ACTION_DIM, resolve_alias
+from demoforge.data.keys import ActionLayout, ArmColumns, resolve_alias
 from demoforge.data.values import ACTION_LIMIT, check_values
 from demoforge.errors import DemoforgeError, InputFileError
 
@@ -29,11 +29,15 @@ class _Layout:
     joint_dim: int  # 0: no obs/robot0_joint_pos
     object_dim: int  # 0: no obs/object
     object_names: tuple[str, ...]
-    arms: tuple[tuple[str, str], ...] = (("arm0", "robot0_"),)  # (name, obs prefix) in action order
+    actions: ActionLayout = ActionLayout((ArmColumns("arm0", "robot0_", 0),))  # arms in action order
 
-    def arm_label(self, arm: str) -> str:
+    @property
+    def arms(self) -> tuple[ArmColumns, ...]:
+        return self.actions.arms
+
+    def arm_label(self, arm: ArmColumns) -> str:
         """Feature-name prefix of an arm: none for one arm (names as before arms), else ``right_``."""
-        return "" if len(self.arms) == 1 else f"{arm}_"
+        return "" if len(self.arms) == 1 else f"{arm.arm}_"
 
     @staticmethod
     def of(src: Path, demo: Demo, env_args: dict, cameras: Sequence[str] | None) -> _Layout:
@@ -57,8 +61,8 @@ class _Layout:
             if h % 2 or w % 2:
                 raise InputFileError(src, f"images are {h}x{w}; H.264 video (yuv420p) needs an even height and width", field=field)
             image_hw[cam] = (int(h), int(w))
-        arms = arm_prefixes(env_args)
-        for _, prefix in arms:
+        actions = ActionLayout.from_env_args(env_args)
+        for prefix in (arm.prefix for arm in actions.arms):
             for key in (f"{prefix}eef_pos", f"{prefix}eef_quat", f"{prefix}gripper_qpos"):
                 if key not in demo.obs:
                     raise InputFileError(src, "is missing; observation.state is built from it", field=f"/data/{name}/obs/{key}")
@@ -74,7 +78,7 @@ class _Layout:
             joint_dim=width.get("robot0_joint_pos", 0),
             object_dim=object_dim,
             object_names=objects,
-            arms=arms,
+            actions=actions,
         )
 
     def check(self, src: Path, demo: Demo) -> None:
@@ -83,8 +87,9 @@ class _Layout:
         T = len(demo)
         if T == 0:
             raise InputFileError(src, "has no steps; a LeRobot episode needs at least one frame", field=f"/data/{name}/actions")
-        expect = {"actions_abs": (T, ACTION_DIM * len(self.arms)), "rewards": (T,), "dones": (T,)}
-        for _, prefix in self.arms:
+        expect = {"actions": (T, self.actions.width), "actions_abs": (T, self.actions.width), "rewards": (T,),
+                  "dones": (T,)}
+        for prefix in (arm.prefix for arm in self.arms):
             expect[f"obs/{prefix}eef_pos"] = (T, 3)
             expect[f"obs/{prefix}eef_quat"] = (T, 4)
             expect[f"obs/{prefix}gripper_qpos"] = (T, self.gripper_dim)
@@ -115,13 +120,6 @@ class _Layout:
 
 def _width(value: np.ndarray) -> int:
     return int(np.prod(value.shape[1:])) if value.ndim >= 2 else 1
-
-
-def arm_prefixes(env_args: dict) -> tuple[tuple[str, str], ...]:
-    """(arm name, obs prefix) of every arm, from ``env_kwargs.action_layout`` (files before it: one arm)."""
-    layout = (env_args.get("env_kwargs") or {}).get("action_layout") or []
-    arms = tuple((str(a.get("arm", f"arm{i}")), str(a.get("prefix", f"robot{i}_"))) for i, a in enumerate(layout))
-    return arms or (("arm0", "robot0_"),)
 
 
 def object_names(env_args: dict) -> tuple[str, ...]:
