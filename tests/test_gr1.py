@@ -105,11 +105,12 @@ def test_gr1_is_a_built_in_robot_that_stands_at_the_table_and_takes_24_d_actions
     assert env.table_z == pytest.approx(0.8) and env.data.ncon == 0  # behind the table, touching nothing
     start = [env.eef_pose(i)[:3, 3].copy() for i in range(2)]
     action = np.zeros(GR1.action_dim)
-    action[2], action[6:12] = -0.4, 1.0  # right hand: down 2 cm a step, every finger closing; left: hold
-    for _ in range(20):
+    action[2], action[6:12] = -0.2, 1.0  # right hand: down 1 cm a step, every finger closing; left: hold
+    for _ in range(10):
         env.step(action)
     right, left = (env.eef_pose(i)[:3, 3] for i in range(2))
-    assert right[2] < start[0][2] - 0.15 and np.linalg.norm(right[:2] - start[0][:2]) < 0.06  # deltas on the measured pose
+    assert start[0][2] - 0.1 < right[2] < start[0][2] - 0.05  # 1 cm a step from the measured pose, which lags
+    assert np.linalg.norm(right[:2] - start[0][:2]) < 0.02
     assert np.linalg.norm(left - start[1]) < 1e-3
     ring = env.data.qpos[model.joint("gr1_" + hand_joint("right", "ring_proximal_joint")).qposadr[0]]
     assert ring > 1.4 and not env.unstable()  # (the index meets the closing thumb in a fist)

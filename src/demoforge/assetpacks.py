@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,6 +82,29 @@ def asset_path(pack: AssetPack, relative: str) -> Path:
         raise AssetsMissing(f"{path}: not in the installed {pack.name} pack; reinstall it with "
                             "`demoforge assets install --force`")
     return path
+
+
+def relocate(xml: str) -> str:
+    """An MJCF text whose asset files name a pack folder on another machine (or under another
+    ``DEMOFORGE_ASSETS``), pointed at this machine's installed packs: stored demos replay anywhere the
+    pack is installed. Files outside the packs are left as they are."""
+    for pack in PACKS.values():
+        here = f"{pack.folder.as_posix()}/"
+        xml = re.sub(rf'(file=")[^"]*?/{re.escape(pack.name)}/', lambda m: m.group(1) + here, xml)
+    return xml
+
+
+def absolute_files(spec: object, folder: Path) -> None:
+    """Make every mesh and texture file of an ``MjSpec`` loaded from ``folder`` an absolute path, so the
+    spec can be attached into another and its MJCF text loads from anywhere."""
+    meshdir = folder / (getattr(spec, "meshdir", "") or "")
+    texturedir = folder / (getattr(spec, "texturedir", "") or "")
+    for mesh in spec.meshes:
+        if mesh.file:
+            mesh.file = str((meshdir / mesh.file).resolve())
+    for texture in spec.textures:
+        if texture.file:
+            texture.file = str((texturedir / texture.file).resolve())
 
 
 def installed(pack: AssetPack) -> bool:

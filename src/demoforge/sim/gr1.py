@@ -4,7 +4,8 @@ The pack's GR1T2 (``robots/gr1/robot.xml``) floats on a free joint, has legs, a 
 7-DoF arms, all driven by torque motors with no servo of their own; each Fourier hand
 (``grippers/fourier_{side}_hand.xml``) has 11 joints with a motor on each. demoforge's GR1:
 
-- stands still: the free joint goes, and the legs (and, unless ``waist``, the waist and head) are rigid;
+- is the upper body, on a pedestal: the free joint and the legs go, and unless ``waist`` the waist and
+  head are rigid;
 - holds its arms with joint position servos plus gravity compensation, with rotor inertia (armature) on
   the arm joints so the light wrist links stay stable at a 2 ms physics step;
 - drives each hand as the real one is driven: 6 actuators (thumb rotation, thumb bend, index, middle,
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import mujoco
 
-from demoforge.assetpacks import ROBOSUITE, asset_path
+from demoforge.assetpacks import ROBOSUITE, absolute_files, asset_path
 
 SIDES = ("right", "left")
 ARM_JOINTS = {
@@ -27,9 +28,12 @@ ARM_JOINTS = {
            f"{s}_wrist_yaw", f"{s}_wrist_roll", f"{s}_wrist_pitch"]
     for side, s in (("right", "r"), ("left", "l"))
 }
-# Home: elbows bent, hands in front of the chest, shoulders rolled a little outward (a roll of 0 is the
-# joint's limit on both sides, where the arm could not move the hand inward).
-HOME_QPOS = {"right": (-0.4, -0.25, 0.0, -1.3, 0.0, 0.0, 0.0), "left": (-0.4, 0.25, 0.0, -1.3, 0.0, 0.0, 0.0)}
+# Home: forearms forward, hands over the table; robosuite's mean start pose of GR1's arms (its
+# GR1FixedLowerBody init_qpos means), which keeps the hands clear of each other and of the table.
+HOME_QPOS = {
+    "right": (-0.2497, -0.3751, 0.1533, -1.5156, -0.3241, -0.0814, -0.0289),
+    "left": (-0.1258, 0.4103, -0.1395, -1.5225, 0.2432, 0.2738, 0.0007),
+}
 WAIST_JOINTS = ["torso_waist_yaw", "torso_waist_pitch", "torso_waist_roll", "head_yaw", "head_roll", "head_pitch"]
 # Servo stiffness (N m/rad), damping (N m s/rad) and torque limit (N m) per arm joint, shoulder to wrist.
 ARM_KP = (400.0, 400.0, 200.0, 200.0, 60.0, 60.0, 60.0)
@@ -54,6 +58,19 @@ DIGITS = (
 HAND_RANGES = ((0.0, 1.74), (0.0, 1.22), (0.0, 1.57), (0.0, 1.57), (0.0, 1.57), (0.0, 1.57))
 
 
+# The Fourier hand in its end-effector (grip site) frame, from its collision meshes: the fingers point
+# along -y, the palm faces +z, the thumb sticks out along -x on the right hand and +x on the left; the
+# centre of the palm's face is PALM_CENTER (m).
+FINGERS_IN_EEF = (0.0, -1.0, 0.0)
+PALM_NORMAL_IN_EEF = (0.0, 0.0, 1.0)
+PALM_CENTER = (0.0, -0.06, 0.026)
+
+
+def hand_body(side: str) -> str:
+    """The composed model's name (without the robot prefix) of a hand's root body: its subtree is the hand."""
+    return f"{side}_fourier_{side}_hand"
+
+
 def hand_geom(side: str, link: str) -> str:
     """The composed model's name of a Fourier hand link's collision geom (``index_intermediate_link``)."""
     return f"{side}_fourier_{side[0].upper()}_{link}_col"
@@ -71,12 +88,15 @@ def hand_actuators(side: str) -> list[str]:
 
 def gr1_spec(waist: bool = False) -> mujoco.MjSpec:
     """GR1's upper body with both Fourier hands, as an ``MjSpec`` to compile or attach into a scene."""
-    spec = mujoco.MjSpec.from_file(str(asset_path(ROBOSUITE, "robots/gr1/robot.xml")))
+    path = asset_path(ROBOSUITE, "robots/gr1/robot.xml")
+    spec = mujoco.MjSpec.from_file(str(path))
+    absolute_files(spec, path.parent)
     spec.compiler.degree = False
     for joint in list(spec.body("base").joints):  # the free joint: GR1 stands where the scene puts it
         _delete(spec, joint)
     for geom in [g for g in spec.worldbody.geoms if g.name == "floor"]:  # the scene brings its own floor
         _delete(spec, geom)
+    _delete(spec, spec.body("lower_body"))  # the upper body only: it stands on the scene's pedestal
     kept = {j for side in SIDES for j in ARM_JOINTS[side]} | (set(WAIST_JOINTS) if waist else set())
     for joint in list(spec.joints):
         if joint.name not in kept:  # legs (and waist, head): rigid
@@ -100,13 +120,15 @@ def gr1_spec(waist: bool = False) -> mujoco.MjSpec:
 
 
 def _attach_hand(spec: mujoco.MjSpec, side: str) -> None:
-    hand = mujoco.MjSpec.from_file(str(asset_path(ROBOSUITE, f"grippers/fourier_{side}_hand.xml")))
+    path = asset_path(ROBOSUITE, f"grippers/fourier_{side}_hand.xml")
+    hand = mujoco.MjSpec.from_file(str(path))
+    absolute_files(hand, path.parent)
     hand.compiler.degree = False
     for actuator in list(hand.actuators):  # one motor per joint: replaced by the hand's 6 actuators below
         _delete(hand, actuator)
     for body in _subtree(hand.body(f"{side}_hand")):
         body.gravcomp = 1.0
-    spec.body(f"{side}_mount").add_frame().attach_body(hand.body(f"{side}_hand"), f"{side}_fourier_", "")
+    spec.body(f"{side}_eef").add_frame().attach_body(hand.body(f"{side}_hand"), f"{side}_fourier_", "")
     for part in _subtree(spec.body(f"{side}_fourier_{side}_hand")):  # the hand sits on the wrist: no contacts
         for link in ("lower_arm_pitch", "hand_yaw", "hand_roll", "hand_pitch") if part.name else ():  # between them
             spec.add_exclude(bodyname1=part.name, bodyname2=f"{side[0]}_{link}")

@@ -225,7 +225,9 @@ GR1 = RobotConfig(
     arms=(_gr1_arm("right", "robot0_"), _gr1_arm("left", "robot1_")),  # right first, as robosuite orders them
     body="gr1",
     body_prefix=GR1_PREFIX,
-    body_pos=(-0.05, 0.0, 0.17),  # at the table's edge (x 0.1), pelvis 0.97 m above the floor: hands over the table
+    # Pelvis 5 cm below the table top (a counter at hip height) and 15 cm behind its edge: the hands then
+    # reach 6 cm above the top from 10 to 30 cm beyond the edge, each on its own side (docs/robots.md).
+    body_pos=(-0.05, 0.0, -0.05),
     cameras={"head": "robotview"},  # in the head, looking down at the hands
 )
 BUILTIN_ROBOTS: dict[str, RobotConfig] = {"panda": PANDA, "bimanual_panda": BIMANUAL_PANDA, "gr1": GR1}

@@ -37,6 +37,9 @@ class PhysicsSettings:
         return int(round(1.0 / (self.control_hz * self.timestep)))
 
 
+PEDESTAL_BELOW_BODY = 0.1  # metres from a robot body's base (GR1's pelvis) down to the top of its column
+
+
 def base_scene(
     robot: RobotConfig, physics: PhysicsSettings = PhysicsSettings(), scene: SceneSpec | None = None
 ) -> mujoco.MjSpec:
@@ -88,8 +91,12 @@ def base_scene(
                       + [f"{alias}={robot.body_prefix}{camera}" for alias, camera in robot.cameras.items()])
     if wrists:  # MuJoCo refuses an empty text (a robot without cameras)
         spec.add_text(name=ARM_CAMERAS_TEXT, data=wrists)
-    if robot.body is not None:  # one model holds every arm
-        mount = world.add_frame(pos=[base[k] + robot.body_pos[k] for k in range(3)])
+    if robot.body is not None:  # one model holds every arm; an upper body stands on a column
+        pelvis = [base[k] + robot.body_pos[k] for k in range(3)]
+        column = (pelvis[2] - PEDESTAL_BELOW_BODY) / 2
+        world.add_geom(name="pedestal", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.09, column, 0],
+                       pos=[pelvis[0], pelvis[1], column], rgba=[0.3, 0.3, 0.32, 1], contype=0, conaffinity=0)
+        mount = world.add_frame(pos=pelvis)
         spec.attach(robot_body(robot.body), frame=mount, prefix=robot.body_prefix)
         return spec
     for arm in robot.arms:  # each arm's MJCF, namespaced by its prefix, on its mount
@@ -275,6 +282,11 @@ def compile_scene(spec: mujoco.MjSpec) -> tuple[mujoco.MjModel, str]:
 
 
 def model_from_xml(xml: str) -> mujoco.MjModel:
+    """A model from stored MJCF text; mesh files of an asset pack are looked up in this machine's install."""
+    if 'file="' in xml:
+        from demoforge.assetpacks import relocate
+
+        xml = relocate(xml)
     return mujoco.MjModel.from_xml_string(xml)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from demoforge.errors import DemoforgeError
 from demoforge.tasks.base import Placement, Subtask, Task
+from demoforge.tasks.gr1_box_lift import GR1BoxLift
 from demoforge.tasks.handover import Handover
 from demoforge.tasks.lift import Lift
 from demoforge.tasks.pour import Pour
@@ -13,7 +14,8 @@ from demoforge.tasks.stack_three import StackThree
 from demoforge.tasks.two_arm_lift import TwoArmLift
 from demoforge.tasks.two_arm_stack import TwoArmStack
 
-TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour, TwoArmStack, TwoArmLift, Handover)}
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour, TwoArmStack, TwoArmLift, Handover,
+                                                  GR1BoxLift)}
 
 
 def get_task(name: str) -> Task:

@@ -65,7 +65,8 @@ class Motion:
         self.style = style or Style.sample(rng)
         self.arm = arm
         self.target = env.eef_pose(arm)
-        self.gripper = -1.0
+        # open: a gripper's one command, or a hand's one per actuator (tasks/hands.py has hand shapes)
+        self.gripper: float | np.ndarray = -np.ones(env.robot.eef_dim) if env.arms[arm].hand else -1.0
 
     def emit(self, pose: np.ndarray) -> tuple[np.ndarray, float]:
         """One step toward ``pose`` with this demonstrator's tremor, and the current gripper command."""
@@ -103,8 +104,9 @@ class Motion:
             yield self.emit(self.target)
         self.target = goal
 
-    def grip(self, value: float, steps: int | None = None) -> ExpertStream:
-        """Close (+1) or open (-1) the gripper and wait for the fingers."""
+    def grip(self, value: float | np.ndarray, steps: int | None = None) -> ExpertStream:
+        """Close (+1) or open (-1) the gripper, or shape the hand (one target per actuator), and wait for the
+        fingers."""
         self.gripper = value
         yield from self.pause(steps if steps is not None else int(self.rng.integers(6, 10)))
 

@@ -1,0 +1,38 @@
+"""Dexterous-hand building blocks for scripted experts: hand shapes and palm-placed wrist poses.
+
+A hand's end-effector command is one target per actuator, normalised to [-1, 1] over its range (-1
+open). A person grasps by shaping the hand first and closing it on the object; the shapes here are
+such targets for GR1's Fourier hand (actuators: thumb_yaw, thumb_pitch, index, middle, ring, pinky).
+Fingers stopped by an object keep pressing toward their target: that pressure is the grip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from demoforge import geometry as geo
+from demoforge.sim.gr1 import FINGERS_IN_EEF, PALM_CENTER, PALM_NORMAL_IN_EEF
+
+OPEN = np.full(6, -1.0)  # every digit straight, the thumb beside the palm
+FLAT = np.array([-1.0, -1.0, -0.7, -0.7, -0.7, -0.7])  # a relaxed flat hand: fingers slightly bent
+PRESS = np.array([-1.0, -1.0, 0.2, 0.2, 0.2, 0.2])  # palm on a face, fingers bent round its far edge (a box)
+WRAP = np.array([0.4, 0.0, 0.5, 0.5, 0.5, 0.5])  # thumb across, fingers round a cylinder (a cup, a can)
+
+
+def world_R_eef(fingers: np.ndarray, palm_normal: np.ndarray) -> np.ndarray:
+    """The end-effector rotation that points the fingers along ``fingers`` and the palm at ``palm_normal``
+    (world directions; the normal is made perpendicular to the fingers)."""
+    f = np.asarray(fingers, dtype=float)
+    f = f / np.linalg.norm(f)
+    n = np.asarray(palm_normal, dtype=float) - f * float(np.dot(palm_normal, f))
+    n = n / np.linalg.norm(n)
+    y_eef, z_eef = f * FINGERS_IN_EEF[1], n * PALM_NORMAL_IN_EEF[2]  # the fingers lie along -y, the palm faces +z
+    return np.column_stack([np.cross(y_eef, z_eef), y_eef, z_eef])
+
+
+def palm_at(world_p_palm: np.ndarray, fingers: np.ndarray, palm_normal: np.ndarray, depth: float = 0.0) -> np.ndarray:
+    """``world_T_eef`` that puts the centre of the palm's face at ``world_p_palm`` (pushed ``depth`` metres
+    further along the palm's normal: a squeeze), fingers along ``fingers``."""
+    rot = world_R_eef(fingers, palm_normal)
+    palm = np.asarray(world_p_palm, dtype=float) + depth * rot[:, 2]
+    return geo.make_pose(palm - rot @ np.asarray(PALM_CENTER), rot)
