@@ -69,7 +69,7 @@ def test_a_finger_closes_through_its_coupled_joint_and_opens_again(gr1: mujoco.M
 @pytest.mark.parametrize("side", SIDES)
 def test_each_wrist_reaches_targets_within_5_mm_and_2_degrees(gr1: mujoco.MjModel, side: str) -> None:
     data = at_home(gr1)
-    site = gr1.site(f"{side}_fourier_grip_site").id
+    site = gr1.site(f"{side}_fourier_palm_site").id
     joints = [gr1.joint(j) for j in ARM_JOINTS[side]]
     qadr = np.array([j.qposadr[0] for j in joints])
     servos = [gr1.actuator(f"{j}_servo").id for j in ARM_JOINTS[side]]

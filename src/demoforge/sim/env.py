@@ -38,6 +38,8 @@ class Arm:
         self.grip_open = np.asarray(config.gripper_open, dtype=float)
         self.grip_closed = np.asarray(config.gripper_closed, dtype=float)
         self.finger_geom_ids = np.array([_lookup(model, "geom", g, config) for g in config.finger_geoms])
+        groups = config.grasp_groups or [[g] for g in config.finger_geoms]
+        self.grasp_groups = [frozenset(_lookup(model, "geom", g, config) for g in group) for group in groups]
         self.eef_site_id = _lookup(model, "site", config.eef_site, config)
         self.q_home = np.asarray(config.home_qpos, dtype=float)
         self.hand = config.eef_kind == "dexterous_hand"  # one command per actuator, not one for the gripper
@@ -263,8 +265,9 @@ class SimEnv:
         return self._finger_sets[arm]
 
     def is_grasping(self, body: str, arm: int = 0) -> bool:
-        """Both fingers of an arm touch the body (a two-sided grasp)."""
-        return self._finger_sets[arm] <= self.geoms_touching(body)
+        """Every grasp group of an arm touches the body: both fingers of a gripper, a hand's thumb and a finger."""
+        touching = self.geoms_touching(body)
+        return all(not group.isdisjoint(touching) for group in self.arms[arm].grasp_groups)
 
     def unstable(self) -> bool:
         """Physics blew up: MuJoCo flagged a bad acceleration/state or the state is not finite."""

@@ -58,12 +58,14 @@ DIGITS = (
 HAND_RANGES = ((0.0, 1.74), (0.0, 1.22), (0.0, 1.57), (0.0, 1.57), (0.0, 1.57), (0.0, 1.57))
 
 
-# The Fourier hand in its end-effector (grip site) frame, from its collision meshes: the fingers point
-# along -y, the palm faces +z, the thumb sticks out along -x on the right hand and +x on the left; the
-# centre of the palm's face is PALM_CENTER (m).
+# The Fourier hand in its end-effector frame, from its collision meshes: the fingers point along -y, the
+# palm faces +z, the thumb sticks out along -x on the right hand and +x on the left. The end-effector
+# site (``palm_site``) is the centre of the palm's face, PALM_CENTER in the pack's wrist-centred
+# ``grip_site`` frame (m): the point a hand grasps around, as a gripper's tool centre point.
 FINGERS_IN_EEF = (0.0, -1.0, 0.0)
 PALM_NORMAL_IN_EEF = (0.0, 0.0, 1.0)
 PALM_CENTER = (0.0, -0.06, 0.026)
+PALM_SITE = "palm_site"
 
 
 def hand_body(side: str) -> str:
@@ -128,6 +130,7 @@ def _attach_hand(spec: mujoco.MjSpec, side: str) -> None:
         _delete(hand, actuator)
     for body in _subtree(hand.body(f"{side}_hand")):
         body.gravcomp = 1.0
+    hand.body("eef").add_site(name=PALM_SITE, pos=list(PALM_CENTER), size=[0.008, 0, 0], group=SITE_GROUP)
     spec.body(f"{side}_eef").add_frame().attach_body(hand.body(f"{side}_hand"), f"{side}_fourier_", "")
     for part in _subtree(spec.body(f"{side}_fourier_{side}_hand")):  # the hand sits on the wrist: no contacts
         for link in ("lower_arm_pitch", "hand_yaw", "hand_roll", "hand_pitch") if part.name else ():  # between them

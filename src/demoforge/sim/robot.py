@@ -52,6 +52,9 @@ class ArmConfig(BaseModel):
     gripper_closed: list[float] = Field(description="actuator controls for action +1 (closed)")
     gripper_joints: list[str] = Field(default_factory=list, description="finger joints, reported as gripper qpos")
     finger_geoms: list[str] = Field(min_length=1, description="geoms used to decide whether an object is grasped")
+    grasp_groups: list[list[str]] = Field(
+        default_factory=list, description="geoms that oppose each other in a grasp (a hand's thumb, its fingers): "
+        "grasping is every group touching the object; none: every finger geom touching")
     home_qpos: list[float] = Field(description="arm joint positions at reset, radians")
     ik_joint_cost: list[float] | None = Field(
         None, description="relative cost of moving each arm joint in IK (default all 1); raise it for a joint "
@@ -200,6 +203,9 @@ BIMANUAL_PANDA = RobotConfig(
 def _gr1_arm(side: str, prefix: str) -> ArmConfig:
     from demoforge.sim import gr1
 
+    thumb = [gr1.hand_geom(side, f"thumb_{link}_link") for link in ("proximal", "distal")]
+    fingers = [gr1.hand_geom(side, f"{f}_{link}_link") for f in ("index", "middle", "ring", "pinky")
+               for link in ("proximal", "intermediate")]
     return ArmConfig(
         name=side,
         prefix=prefix,
@@ -207,13 +213,14 @@ def _gr1_arm(side: str, prefix: str) -> ArmConfig:
         base_body="base",
         arm_joints=gr1.ARM_JOINTS[side],
         arm_actuators=[f"{j}_servo" for j in gr1.ARM_JOINTS[side]],
-        eef_site=f"{side}_fourier_grip_site",
+        eef_site=f"{side}_fourier_{gr1.PALM_SITE}",  # the centre of the palm's face
         eef_kind="dexterous_hand",
         gripper_actuators=gr1.hand_actuators(side),
         gripper_open=[lo for lo, _ in gr1.HAND_RANGES],
         gripper_closed=[hi for _, hi in gr1.HAND_RANGES],
         gripper_joints=[gr1.hand_joint(side, driven) for _, driven, _ in gr1.DIGITS],
-        finger_geoms=[gr1.hand_geom(side, "thumb_distal_link"), gr1.hand_geom(side, "index_intermediate_link")],
+        finger_geoms=[f"{side}_fourier_{side[0]}_palm_col", *thumb, *fingers],
+        grasp_groups=[thumb, fingers],  # the thumb opposing any finger
         home_qpos=list(gr1.HOME_QPOS[side]),
         cameras=[f"eye_in_{side}_hand"],
     )

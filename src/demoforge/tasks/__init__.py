@@ -5,6 +5,7 @@ from __future__ import annotations
 from demoforge.errors import DemoforgeError
 from demoforge.tasks.base import Placement, Subtask, Task
 from demoforge.tasks.gr1_box_lift import GR1BoxLift
+from demoforge.tasks.gr1_pick_place import GR1PickPlace
 from demoforge.tasks.handover import Handover
 from demoforge.tasks.lift import Lift
 from demoforge.tasks.pour import Pour
@@ -15,7 +16,7 @@ from demoforge.tasks.two_arm_lift import TwoArmLift
 from demoforge.tasks.two_arm_stack import TwoArmStack
 
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour, TwoArmStack, TwoArmLift, Handover,
-                                                  GR1BoxLift)}
+                                                  GR1BoxLift, GR1PickPlace)}
 
 
 def get_task(name: str) -> Task:

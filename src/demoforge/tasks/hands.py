@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from demoforge import geometry as geo
-from demoforge.sim.gr1 import FINGERS_IN_EEF, PALM_CENTER, PALM_NORMAL_IN_EEF
+from demoforge.sim.gr1 import FINGERS_IN_EEF, PALM_NORMAL_IN_EEF
 
 OPEN = np.full(6, -1.0)  # every digit straight, the thumb beside the palm
 FLAT = np.array([-1.0, -1.0, -0.7, -0.7, -0.7, -0.7])  # a relaxed flat hand: fingers slightly bent
@@ -33,6 +33,15 @@ def world_R_eef(fingers: np.ndarray, palm_normal: np.ndarray) -> np.ndarray:
 def palm_at(world_p_palm: np.ndarray, fingers: np.ndarray, palm_normal: np.ndarray, depth: float = 0.0) -> np.ndarray:
     """``world_T_eef`` that puts the centre of the palm's face at ``world_p_palm`` (pushed ``depth`` metres
     further along the palm's normal: a squeeze), fingers along ``fingers``."""
-    rot = world_R_eef(fingers, palm_normal)
-    palm = np.asarray(world_p_palm, dtype=float) + depth * rot[:, 2]
-    return geo.make_pose(palm - rot @ np.asarray(PALM_CENTER), rot)
+    rot = world_R_eef(fingers, palm_normal)  # the end-effector site is the palm's centre
+    return geo.make_pose(np.asarray(world_p_palm, dtype=float) + depth * rot[:, 2], rot)
+
+
+def side_grasp(world_p_axis: np.ndarray, fingers: np.ndarray, palm_normal: np.ndarray, radius: float,
+               back: float = 0.03, depth: float = 0.01) -> np.ndarray:
+    """``world_T_eef`` of a power grasp from the side: the palm against an upright object whose axis passes
+    through ``world_p_axis`` (at the grasp height), ``radius`` from it, pressing ``depth`` metres in; the
+    palm's centre ``back`` metres behind the axis along the fingers, so the fingers close round its far side."""
+    f = np.asarray(fingers, dtype=float) / np.linalg.norm(fingers)
+    n = np.asarray(palm_normal, dtype=float) / np.linalg.norm(palm_normal)
+    return palm_at(np.asarray(world_p_axis, dtype=float) - radius * n - back * f, f, n, depth)
