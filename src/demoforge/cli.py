@@ -1023,7 +1023,7 @@ def export_lerobot(
     fps: Annotated[int, typer.Option(min=1, help="frames per second (demoforge controls at 20 Hz)")] = 20,
     task_description: Annotated[str | None, typer.Option(help="language instruction (default: from the task)")] = None,
     cameras: Annotated[str | None, typer.Option(help="cameras to export as videos (default: all in the file; '' none)")] = None,
-    robot_type: Annotated[str, typer.Option(help="robot_type in meta/info.json")] = "panda",
+    robot_type: Annotated[str | None, typer.Option(help="robot_type in meta/info.json (default: the file's robot)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing LeRobot dataset at --out")] = False,
 ) -> None:
     """Write a LeRobot v3.0 dataset (parquet + H.264 videos) that LeRobotDataset loads as is."""

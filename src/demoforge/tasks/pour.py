@@ -301,8 +301,8 @@ def _holding(env: SimEnv, cup_at: np.ndarray) -> np.ndarray:
     return geo.make_pose(cup_at + offset, GRIPPER_SIDE)
 
 
-def _tilted(level: np.ndarray, lip: np.ndarray, pivot: np.ndarray, angle: float) -> np.ndarray:
-    """``level`` (an eef pose holding the cup upright) rolled by ``angle`` about APPROACH through the cup's
+def _tilted(level: np.ndarray, lip: np.ndarray, pivot: np.ndarray, angle: float, axis: np.ndarray = APPROACH) -> np.ndarray:
+    """``level`` (an eef pose holding the cup upright) rolled by ``angle`` about ``axis`` through the cup's
     ``lip``, with the lip then moved to ``pivot``: a person tips a cup over its lip and lowers the lip."""
-    roll = geo.make_pose(np.zeros(3), geo.axisangle_to_mat(angle * APPROACH))
+    roll = geo.make_pose(np.zeros(3), geo.axisangle_to_mat(angle * np.asarray(axis)))
     return geo.make_pose(pivot) @ roll @ geo.make_pose(-lip) @ level

@@ -50,7 +50,7 @@ def export_lerobot(
     out: Path,
     fps: int = 20,
     task_description: str | None = None,
-    robot_type: str = "panda",
+    robot_type: str | None = None,
     overwrite: bool = False,
     on_episode: Callable[[int, int], None] | None = None,
     *,
@@ -59,6 +59,7 @@ def export_lerobot(
     """Write the demos of ``src`` (robomimic-layout HDF5) as a LeRobot v3.0 dataset in folder ``out``.
 
     One demo becomes one episode, in file order. ``fps`` is the control rate (demoforge steps at 20 Hz).
+    ``robot_type`` defaults to the robot that made the file (``env_args``; ``panda`` for files that do not say).
     ``cameras`` picks the ``obs/<camera>_image`` keys to export as videos (default: all; ``[]``: none,
     a state-only dataset). ``on_episode(done, total)`` is called after each episode for progress.
     An existing non-empty ``out`` is refused unless ``overwrite`` and it is a LeRobot dataset.
@@ -77,7 +78,10 @@ def export_lerobot(
     read_demos(src, require_datagen=False, names=[])
     with open_dataset(src) as f:
         names = demo_names(f)
-    description = default_task_description(read_env_args(src)) if task_description is None else task_description.strip()
+    env_args = read_env_args(src)
+    description = default_task_description(env_args) if task_description is None else task_description.strip()
+    if robot_type is None:
+        robot_type = str((env_args.get("env_kwargs") or {}).get("robot") or "panda")
     if not description:
         raise DemoforgeError("the task description is empty; give a sentence such as 'lift the red cube'")
     folder = OutputFolder(out, "lerobot", "export lerobot", overwrite=overwrite, inputs=[src], atomic=True,
