@@ -78,3 +78,37 @@ def test_the_targets_shape_gr1s_fourier_hand(recorded: dict[str, np.ndarray]) ->
         ring = data.qpos[model.joint(hand_joint("right", "ring_proximal_joint")).qposadr[0]]
         expected = goal[DIGITS.index("index")], goal[DIGITS.index("ring")]
         assert abs(index - expected[0]) < 0.05 and abs(ring - expected[1]) < 0.05, (name, index, ring, expected)
+
+
+def _xr_hand(joints: np.ndarray, hand: str, shift: tuple[float, float, float]) -> dict:
+    """A WebXR hand message from recorded joint positions, moved by ``shift`` (XR frame, metres)."""
+    poses = [[*(p + shift), 0.0, 0.0, 0.0, 1.0] for p in joints]
+    return {"type": "hand", "hand": hand, "joints": poses}
+
+
+def test_on_gr1_a_persons_hand_drives_the_wrist_and_every_finger(recorded: dict[str, np.ndarray], tmp_path: Path) -> None:
+    """Teleop of a dexterous robot: no pinch clutch (the pinch is the robot's); the tracked wrist moves the palm,
+    the six finger fractions become the recorded hand command, and the robot hand takes the shape."""
+    from demoforge.capture.teleop.inputs import INPUT_MESSAGE
+    from demoforge.capture.teleop.session import TeleopSession
+    from demoforge.data.hdf5 import read_demos
+
+    session = TeleopSession("gr1_pick_place", tmp_path / "src.hdf5", seed=0)
+    env = session.world.env
+    start = env.eef_pose(0)
+    pinch = recorded["pinch"] - recorded["pinch"][0]  # wrist at the origin of the shifts below
+    for step in range(30):  # the right hand moves 6 cm forward (XR -z) in the pinch shape, the left stays relaxed
+        session.submit(INPUT_MESSAGE.validate_python(_xr_hand(pinch, "right", (0.0, 1.2, -0.4 - 0.002 * step))))
+        session.submit(INPUT_MESSAGE.validate_python(_xr_hand(recorded["relaxed"], "left", (0.0, 0.0, 0.0))))
+        session.tick()
+    command = 2.0 * fractions(recorded["pinch"]) - 1.0
+    assert np.allclose(session.mapper.grippers[0], command) and np.allclose(session.mapper.grippers[1], 2.0 * fractions(recorded["relaxed"]) - 1.0)
+    moved = env.eef_pose(0)[:3, 3] - start[:3, 3]
+    assert 0.045 < moved[0] < 0.065 and abs(moved[1]) < 0.01 and abs(moved[2]) < 0.01, moved
+    index = env.data.qpos[env.model.joint("gr1_" + hand_joint("right", "index_proximal_joint")).qposadr[0]]
+    lo, hi = env.model.actuator_ctrlrange[env.model.actuator("gr1_right_hand_index").id]
+    assert index == pytest.approx(lo + (command[2] + 1) / 2 * (hi - lo), abs=0.1)
+    session.submit(INPUT_MESSAGE.validate_python({"type": "command", "name": "stop"}))
+    session.tick()
+    assert session.kept == 0  # stopped before success: discarded, nothing written
+    assert not (tmp_path / "src.hdf5").exists() or read_demos(tmp_path / "src.hdf5", require_datagen=False) == []

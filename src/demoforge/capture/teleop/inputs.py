@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from demoforge import geometry as geo
+from demoforge.capture.teleop import retarget
 
 # XR reference space -> world (columns: the world images of XR's x, y, z axes).
 WORLD_R_XR = np.array([[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
@@ -211,10 +212,12 @@ class InputMapper:
     follows either hand.
     """
 
-    def __init__(self, arm_names: list[str], world_T_eefs: list[np.ndarray]) -> None:
+    def __init__(self, arm_names: list[str], world_T_eefs: list[np.ndarray], hand_widths: list[int] | None = None) -> None:
         self.arm_names = list(arm_names)
         self.targets = [np.array(p, dtype=float) for p in world_T_eefs]
-        self.grippers = [-1.0] * len(self.targets)
+        # per arm: 0 for a gripper (one command), else a dexterous hand's actuator count (one command each)
+        self.hand_widths = list(hand_widths or [0] * len(self.targets))
+        self.grippers: list[float | np.ndarray] = [-np.ones(w) if w else -1.0 for w in self.hand_widths]
         self.active = 0  # the arm keys and gamepad drive
         self.moved = False
         self._clutch = {"left": Clutch(), "right": Clutch()}
@@ -231,6 +234,13 @@ class InputMapper:
     # ---- messages -------------------------------------------------------------------------------
     def apply(self, msg: HandFrame | ControllerFrame | HandLost | Keys | Gamepad | Drag) -> None:
         if isinstance(msg, HandFrame):
+            arm = self.arm_of(msg.hand)
+            if arm is not None and self.hand_widths[arm]:
+                # a dexterous robot hand: the wrist follows while the hand is tracked, every finger follows the
+                # person's (retarget.py); a pinch would be the robot's pinch, so it cannot be the clutch
+                fingers = 2.0 * retarget.fractions(np.asarray(msg.joints, dtype=float)[:, :3]) - 1.0
+                self._follow(msg.hand, msg.joints[WRIST], True, fingers)
+                return
             engaged = self._hand_engaged(msg)
             grip = pinch_to_gripper(_distance(msg.joints, THUMB_TIP, INDEX_TIP)) if engaged else None
             self._follow(msg.hand, msg.joints[WRIST], engaged, grip)
@@ -249,7 +259,7 @@ class InputMapper:
         d = _distance(msg.joints, THUMB_TIP, MIDDLE_TIP)
         return d < (CLUTCH_OFF if self._clutch[msg.hand].engaged else CLUTCH_ON)
 
-    def _follow(self, hand: str, pose: list[float], engaged: bool, grip: float | None) -> None:
+    def _follow(self, hand: str, pose: list[float], engaged: bool, grip: float | np.ndarray | None) -> None:
         arm = self.arm_of(hand)
         if arm is None:
             return
@@ -259,7 +269,7 @@ class InputMapper:
         self.targets[arm] = clutch.update(engaged, pos, rot, before)
         if clutch.engaged and not np.array_equal(before, self.targets[arm]):
             self.moved = True
-        if grip is not None and grip != self.grippers[arm]:
+        if grip is not None and not np.array_equal(grip, self.grippers[arm]):
             self.grippers[arm] = grip
             self.moved = True
 
@@ -288,7 +298,10 @@ class InputMapper:
         self._pad_axes, self._pad_buttons = axes, buttons
 
     def _toggle_gripper(self, arm: int) -> None:
-        self.grippers[arm] = 1.0 if self.grippers[arm] < 0 else -1.0
+        """Close an open gripper or hand (a hand makes a fist), open a closed one."""
+        closed = float(np.max(self.grippers[arm])) >= 0
+        width = self.hand_widths[arm]
+        self.grippers[arm] = (-np.ones(width) if width else -1.0) if closed else (np.ones(width) if width else 1.0)
         self.moved = True
 
     # ---- one control period ---------------------------------------------------------------------

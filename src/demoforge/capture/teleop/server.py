@@ -283,7 +283,7 @@ def frame_of(session: TeleopSession, bodies: np.ndarray) -> dict:
         "step": session.recorder.t if session.recorder is not None else 0,
         "bodies": body_poses(session.world.env.data, bodies),
         "targets": [[round(float(v), 5) for v in (*t[:3, 3], *xyzw(geo.pose_to_quat(t)))] for t in mapper.targets],
-        "grippers": [round(g, 4) for g in mapper.grippers],
+        "grippers": [round(float(np.mean(g)), 4) for g in mapper.grippers],  # a hand: how closed, on average
     }
 
 

@@ -265,7 +265,8 @@ class TeleopSession:
         self.episode += 1
         self.world.reset(np.random.default_rng([self.seed, self.episode]), self.variation)
         env = self.world.env
-        self.mapper = InputMapper(self.world.arm_names, [env.eef_pose(i) for i in range(len(env.arms))])
+        self.mapper = InputMapper(self.world.arm_names, [env.eef_pose(i) for i in range(len(env.arms))],
+                                  [arm.config.eef_dim if arm.hand else 0 for arm in env.arms])
         self.state = "ready"
 
     def close(self) -> None:
