@@ -5,6 +5,7 @@ from __future__ import annotations
 from demoforge.errors import DemoforgeError
 from demoforge.tasks.base import Placement, Subtask, Task
 from demoforge.tasks.gr1_box_lift import GR1BoxLift
+from demoforge.tasks.gr1_handover import GR1Handover
 from demoforge.tasks.gr1_pick_place import GR1PickPlace
 from demoforge.tasks.gr1_pour import GR1Pour
 from demoforge.tasks.handover import Handover
@@ -17,7 +18,7 @@ from demoforge.tasks.two_arm_lift import TwoArmLift
 from demoforge.tasks.two_arm_stack import TwoArmStack
 
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour, TwoArmStack, TwoArmLift, Handover,
-                                                  GR1BoxLift, GR1PickPlace, GR1Pour)}
+                                                  GR1BoxLift, GR1Handover, GR1PickPlace, GR1Pour)}
 
 
 def get_task(name: str) -> Task:

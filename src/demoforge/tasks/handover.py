@@ -31,10 +31,11 @@ PRESENTED_NEAR = 0.03  # metres: the bar counts as presented once held this near
 PRESENTED_SPEED = 0.1  # m/s, and about still (the right hand reaches for where it is then)
 
 
-def add_bin(spec: mujoco.MjSpec) -> None:
-    """An open box; heavy, so it stays put, but free, so its pose lives in the physics state for replays."""
+def add_bin(spec: mujoco.MjSpec, inner: tuple[float, float] = BIN_INNER, wall_half_h: float = BIN_WALL_HALF_H) -> None:
+    """An open box with ``inner`` half sizes (x, y); heavy, so it stays put, but free, so its pose lives in the
+    physics state for replays."""
     body = add_free_body(spec, "bin")
-    (ix, iy), h, w = BIN_INNER, BIN_WALL_HALF_H, BIN_WALL
+    (ix, iy), h, w = inner, wall_half_h, BIN_WALL
     look = (BIN_RGBA, (1.0, 0.005, 0.0001))
     add_box_geom(body, "bin_floor", (ix + w, iy + w, w / 2), (0, 0, -h + w / 2), *look, mass=2.0)
     for i, sign in enumerate((1, -1)):

@@ -1,0 +1,166 @@
+"""``gr1_handover`` (gr1): the left hand picks a long bar and presents it, the right hand takes it and lays it
+in a tray on its side (sequential subtasks).
+
+Both hands hold the bar in a power grasp from above: palm over the bar's back edge, fingers curled over
+its front face, the thumb closed down behind it. The bar is long enough for two hands side by side with
+room between the thumbs (which point inward, toward each other). As in ``handover``, each hand goes on
+only once the other has done its part: the right reaches only once the bar is held still at the
+handover point, and carries it off only once the left has let go.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from demoforge import geometry as geo
+from demoforge.sim.env import SimEnv
+from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
+from demoforge.tasks.handover import add_bin
+from demoforge.tasks.hands import OPEN, palm_at
+from demoforge.tasks.motion import Motion, together
+from demoforge.tasks.objects import add_box_object, place_pose
+
+RIGHT, LEFT = 0, 1
+BAR_HALF = (0.025, 0.2, 0.025)  # metres: 40 cm long (along its y), 5 x 5 cm in section
+BAR_RGBA = (0.85, 0.45, 0.1, 1)
+BAR_DENSITY = 300.0  # kg/m^3: 0.3 kg
+GRASP_FROM_CENTRE = 0.12  # metres along the bar: the left palm over its +y half, the right over its -y half
+PALM_BEHIND = 0.045  # metres the palm's centre sits behind the bar's axis: the thumb closes behind the bar
+TRAY_INNER = (0.06, 0.23)  # inner half sizes (x, y) of the tray the bar goes in, metres
+TRAY_WALL_HALF_H = 0.02
+HANDOVER_POINT = np.array([0.3, 0.0, 0.16])  # bar centre (z above the table) where it changes hands
+PRESENTED_NEAR = 0.04  # metres from the handover point, and
+PRESENTED_SPEED = 0.15  # m/s: held about still (a hand holding a 0.3 kg bar out trembles more than a gripper)
+GRIP = np.array([0.6, 0.4, 0.5, 0.5, 0.5, 0.5])  # thumb across and down behind the bar, fingers over its front
+
+
+def _placements(d: float, yaw: float, tray_d: float) -> dict:
+    return {
+        "bar": box_placement(0.33, 0.12, d, d, (-yaw, yaw)),
+        "bin": box_placement(0.36, -0.16, tray_d, tray_d, (-yaw, yaw)),
+    }
+
+
+class GR1Handover(Task):
+    name = "gr1_handover"
+    description = "pick up the bar with the left hand, hand it to the right hand, and lay it in the tray"
+    robot = "gr1"
+    num_arms = 2
+    objects = ("bar", "bin")
+    object_arm = {"bar": LEFT, "bin": RIGHT}
+    subtasks = (
+        Subtask("left_grasp", object="bar", signal="left_grasp", arm=LEFT),
+        Subtask("left_present", object=None, signal="presented", held="bar", arm=LEFT),
+        Subtask("left_release", object="bar", signal="left_released", arm=LEFT, kind="sequential", after="right_grasp"),
+        Subtask("left_retreat", object="bar", signal=None, arm=LEFT),
+        Subtask("right_grasp", object="bar", signal="right_grasp", arm=RIGHT, kind="sequential", after="left_present"),
+        Subtask("right_place", object="bin", signal=None, held="bar", anchor="top", arm=RIGHT, kind="sequential",
+                after="left_release"),
+    )
+    variations = {"D0": _placements(0.01, 0.05, 0.01), "D1": _placements(0.03, 0.15, 0.02),
+                  "D2": _placements(0.045, 0.25, 0.03)}
+    symmetry = {"bar": 2, "bin": 2}
+    min_separation = 0.2
+    reach = (0.2, 0.55)
+    max_steps = 600
+    eef_kinds = ("dexterous_hand",)
+
+    def build(self, spec: mujoco.MjSpec) -> None:
+        add_box_object(spec, "bar", BAR_HALF, BAR_RGBA, density=BAR_DENSITY)
+        add_bin(spec, TRAY_INNER, TRAY_WALL_HALF_H)
+
+    # ---- state -------------------------------------------------------------------------------
+    def bar_speed(self, env: SimEnv) -> float:
+        joint = env.model.joint("bar_joint")
+        return float(np.linalg.norm(env.data.qvel[joint.dofadr[0] : joint.dofadr[0] + 3]))
+
+    def touching(self, env: SimEnv, arm: int) -> bool:
+        return not env.fingers(arm).isdisjoint(env.geoms_touching("bar"))
+
+    def in_tray(self, env: SimEnv) -> bool:
+        """The bar's centre inside the tray's walls and below its rim."""
+        tray_T_bar = geo.invert(env.body_pose("bin")) @ env.body_pose("bar")
+        x, y, z = tray_T_bar[:3, 3]
+        return abs(x) < TRAY_INNER[0] and abs(y) < TRAY_INNER[1] and z < TRAY_WALL_HALF_H + BAR_HALF[2]
+
+    def signals(self, env: SimEnv) -> dict[str, bool]:
+        left, right = env.is_grasping("bar", LEFT), env.is_grasping("bar", RIGHT)
+        offset = env.body_position("bar") - HANDOVER_POINT - [0.0, 0.0, env.table_z]
+        presented = left and np.all(np.abs(offset) < PRESENTED_NEAR) and self.bar_speed(env) < PRESENTED_SPEED
+        return {
+            "left_grasp": left,
+            "presented": bool(presented),
+            "right_grasp": right,
+            "left_released": right and not self.touching(env, LEFT),
+        }
+
+    def success(self, env: SimEnv) -> bool:
+        return self.in_tray(env) and not self.touching(env, LEFT) and not self.touching(env, RIGHT)
+
+    def failure_reason(self, env: SimEnv) -> str:
+        held = [name for arm, name in ((LEFT, "left"), (RIGHT, "right")) if self.touching(env, arm)]
+        if held:
+            return f"{' and '.join(held)} hand still holding the bar"
+        if not self.in_tray(env):
+            return "bar not in the tray"
+        return ""
+
+    # ---- expert ------------------------------------------------------------------------------
+    def expert(self, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
+        """Left picks and presents while right waits; right takes; left lets go and withdraws; right lays it down."""
+        right, left = Motion(env, rng, arm=RIGHT), Motion(env, rng, arm=LEFT)
+        both = [right, left]
+        yield from together(both, [right.pause(1), self._pick_and_present(left)])
+        yield from together(both, [self._grasp(right), left.pause(1)])
+        yield from together(both, [right.pause(int(rng.integers(3, 6))), left.grip(OPEN, steps=int(rng.integers(8, 12)))])
+        yield from together(both, [self._place(right), self._withdraw(left)])
+        yield from together(both, [right.pause(int(rng.integers(3, 8))), left.pause(1)])
+
+    def grasp_pose(self, env: SimEnv, arm: int) -> np.ndarray:
+        """Palm down over the bar's back edge at the arm's half, fingers across the bar (the bar's x)."""
+        bar = self.object_pose(env, "bar")
+        along = GRASP_FROM_CENTRE if arm == LEFT else -GRASP_FROM_CENTRE
+        forward = np.array([bar[0, 0], bar[1, 0], 0.0])
+        top = bar[:3, 3] + along * bar[:3, 1] + [0.0, 0.0, BAR_HALF[2]] - PALM_BEHIND * forward
+        return palm_at(top, forward, [0.0, 0.0, -1.0], depth=0.003)
+
+    def _grasp(self, motion: Motion) -> ExpertStream:
+        env, rng = motion.env, motion.rng
+        above = self.grasp_pose(env, motion.arm)
+        above[2, 3] += float(rng.uniform(0.06, 0.1))
+        yield from motion.move(above)
+        yield from motion.settle()
+        yield from motion.move(self.grasp_pose(env, motion.arm), speed=0.4, precise=True)
+        yield from motion.grip(GRIP, steps=int(rng.integers(9, 13)))
+
+    def _pick_and_present(self, motion: Motion) -> ExpertStream:
+        env, rng = motion.env, motion.rng
+        yield from self._grasp(motion)
+        yield from motion.lift(float(rng.uniform(0.08, 0.12)), speed=0.6)
+        point = HANDOVER_POINT + [0.0, 0.0, env.table_z] + rng.normal(0.0, 0.008, 3)
+        bar_goal = geo.make_pose(point, geo.yaw_mat(float(rng.normal(0.0, 0.04))))
+        yield from motion.move(place_pose(env, self.object_pose(env, "bar"), bar_goal, motion.arm), speed=0.6)
+        yield from motion.settle()
+        yield from motion.pause(int(rng.integers(4, 8)))
+
+    def _withdraw(self, motion: Motion) -> ExpertStream:
+        yield from motion.lift(float(motion.rng.uniform(0.06, 0.09)), speed=0.5)
+        back = motion.target.copy()
+        back[1, 3] += float(motion.rng.uniform(0.06, 0.1))
+        yield from motion.move(back, speed=0.6)
+
+    def _place(self, motion: Motion) -> ExpertStream:
+        env, rng = motion.env, motion.rng
+        tray = self.object_pose(env, "bin")
+        rim = tray[2, 3] + TRAY_WALL_HALF_H
+
+        def bar_at(height: float) -> np.ndarray:
+            goal = geo.make_pose([tray[0, 3], tray[1, 3], height], tray[:3, :3])
+            return place_pose(env, self.object_pose(env, "bar"), goal, motion.arm)
+
+        yield from motion.lift(float(rng.uniform(0.02, 0.04)), speed=0.5)
+        yield from motion.move(bar_at(rim + BAR_HALF[2] + float(rng.uniform(0.04, 0.06))), speed=0.6)
+        yield from motion.move(bar_at(rim + BAR_HALF[2] - float(rng.uniform(0.01, 0.02))), speed=0.35, precise=True)
+        yield from motion.grip(OPEN, steps=int(rng.integers(10, 14)))
+        yield from motion.lift(float(rng.uniform(0.08, 0.12)), speed=0.5)
