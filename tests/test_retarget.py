@@ -112,3 +112,16 @@ def test_on_gr1_a_persons_hand_drives_the_wrist_and_every_finger(recorded: dict[
     session.tick()
     assert session.kept == 0  # stopped before success: discarded, nothing written
     assert not (tmp_path / "src.hdf5").exists() or read_demos(tmp_path / "src.hdf5", require_datagen=False) == []
+
+
+def test_on_a_hand_robot_keys_and_a_controller_trigger_close_the_whole_hand() -> None:
+    from demoforge.capture.teleop.inputs import INPUT_MESSAGE, InputMapper
+
+    mapper = InputMapper(["right", "left"], [np.eye(4), np.eye(4)], [6, 6])
+    assert all(np.array_equal(g, -np.ones(6)) for g in mapper.grippers)
+    mapper.apply(INPUT_MESSAGE.validate_python({"type": "keys", "down": ["Space"]}))
+    assert np.array_equal(mapper.grippers[0], np.ones(6)) and np.array_equal(mapper.grippers[1], -np.ones(6))
+    pose = [0.0, 1.2, -0.4, 0.0, 0.0, 0.0, 1.0]
+    mapper.apply(INPUT_MESSAGE.validate_python({"type": "controller", "hand": "left", "pose": pose, "squeeze": 1.0,
+                                                "trigger": 0.75}))
+    assert np.allclose(mapper.grippers[1], np.full(6, 0.5))

@@ -37,8 +37,9 @@ GRIP = np.array([0.6, 0.4, 0.5, 0.5, 0.5, 0.5])  # thumb across and down behind 
 
 def _placements(d: float, yaw: float, tray_d: float) -> dict:
     return {
-        "bar": box_placement(0.33, 0.12, d, d, (-yaw, yaw)),
-        "bin": box_placement(0.36, -0.16, tray_d, tray_d, (-yaw, yaw)),
+        # the bar nearer the robot, the tray farther: a 40 cm bar and a 47 cm tray never overlap
+        "bar": box_placement(0.26, 0.13, d, d, (-yaw, yaw)),
+        "bin": box_placement(0.42, -0.12, tray_d, tray_d, (-yaw, yaw)),
     }
 
 

@@ -33,9 +33,9 @@ def _placements(d: float, yaw: float) -> dict:
     return {
         # objects ahead and outward, mats nearer and inward: the fingers, hooked round an object's front, pull
         # it back while the palm pushes it in (a hand carries a thing where it holds it from)
-        "can": box_placement(0.34, -0.21, d, d, (-np.pi, np.pi)),
+        "can": box_placement(0.34, -0.19, d, d, (-np.pi, np.pi)),  # inside the resting hands' fingers
         "can_mat": box_placement(0.22, -0.11, d, d, (-yaw, yaw)),
-        "carton": box_placement(0.34, 0.21, d, d, (-yaw, yaw)),
+        "carton": box_placement(0.34, 0.19, d, d, (-yaw, yaw)),
         "carton_mat": box_placement(0.22, 0.11, d, d, (-yaw, yaw)),
     }
 

@@ -269,6 +269,8 @@ class InputMapper:
         self.targets[arm] = clutch.update(engaged, pos, rot, before)
         if clutch.engaged and not np.array_equal(before, self.targets[arm]):
             self.moved = True
+        if grip is not None and self.hand_widths[arm] and np.ndim(grip) == 0:
+            grip = np.full(self.hand_widths[arm], float(grip))  # a trigger closes every finger of a hand at once
         if grip is not None and not np.array_equal(grip, self.grippers[arm]):
             self.grippers[arm] = grip
             self.moved = True
