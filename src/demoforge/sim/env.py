@@ -266,7 +266,11 @@ class SimEnv:
 
     def is_grasping(self, body: str, arm: int = 0) -> bool:
         """Every grasp group of an arm touches the body: both fingers of a gripper, a hand's thumb and a finger."""
-        touching = self.geoms_touching(body)
+        return self.grasps(self.geoms_touching(body), arm)
+
+    def grasps(self, touching: set[int], arm: int = 0) -> bool:
+        """Whether geoms ``touching`` something (``geoms_touching``) make a grasp by ``arm``: every grasp group
+        among them."""
         return all(not group.isdisjoint(touching) for group in self.arms[arm].grasp_groups)
 
     def unstable(self) -> bool:

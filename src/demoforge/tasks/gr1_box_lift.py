@@ -3,7 +3,7 @@
 The box is wider than a hand can span: each hand lays its palm on one end face, fingers forward, and
 presses inward (the wrist target is set a little inside the face, so the arm servo squeezes). Each
 hand reaches its face on its own (parallel subtasks); then both lift in lockstep (a coordination pair:
-one source demo, one object transform, one clock). Success: the box held above ``LIFT_HEIGHT`` by both
+one source demo, one object transform, one clock). Success (``two_arm_lift``'s): the box held 8 cm up by both
 hands, its top within ``MAX_TILT`` of level.
 """
 
@@ -14,18 +14,17 @@ import numpy as np
 
 from demoforge.sim.env import SimEnv
 from demoforge.sim.gr1 import hand_body
-from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
+from demoforge.tasks.base import ExpertStream, box_placement
 from demoforge.tasks.hands import OPEN, PRESS, palm_at
 from demoforge.tasks.motion import Motion, move_together, together
 from demoforge.tasks.objects import add_box_object
+from demoforge.tasks.two_arm_lift import LEFT, RIGHT, TwoArmLift
 
-RIGHT, LEFT = 0, 1  # arm order of gr1
 BOX_HALF = (0.06, 0.12, 0.06)  # metres: 12 cm deep, 24 cm between the palms, 12 cm tall
 BOX_RGBA = (0.62, 0.45, 0.3, 1)
 BOX_DENSITY = 250.0  # kg/m^3: 0.43 kg, a cardboard box of light things
 SQUEEZE = 0.02  # metres the palm target sits inside the box's end face
 PALM_BACK = 0.025  # metres the palm's centre sits behind the face's centre, so the fingers reach round the front
-LIFT_HEIGHT = 0.08  # metres between the box's bottom and the table for success
 MAX_TILT = np.deg2rad(10.0)
 
 
@@ -33,27 +32,21 @@ def _placements(half_x: float, half_y: float, yaw: float) -> dict:
     return {"box": box_placement(0.3, 0.0, half_x, half_y, (-yaw, yaw))}
 
 
-class GR1BoxLift(Task):
+class GR1BoxLift(TwoArmLift):
+    """``two_arm_lift``'s subtasks and success, with palms pressing a wide box's end faces."""
+
     name = "gr1_box_lift"
     description = "lift the box with both hands and hold it level"
     robot = "gr1"
-    num_arms = 2
-    objects = ("box",)
-    subtasks = (
-        Subtask("right_grasp", object="box", signal="right_grasp", arm=RIGHT),
-        Subtask("right_lift", object="box", signal=None, arm=RIGHT, kind="coordination", partner="left_lift"),
-        Subtask("left_grasp", object="box", signal="left_grasp", arm=LEFT),
-        Subtask("left_lift", object="box", signal=None, arm=LEFT, kind="coordination", partner="right_lift"),
-    )
     variations = {
         "D0": _placements(0.015, 0.015, 0.1),
         "D1": _placements(0.03, 0.03, 0.25),
         "D2": _placements(0.045, 0.045, 0.4),
     }
-    symmetry = {"box": 2}
     reach = (0.25, 0.5)
-    max_steps = 400
     eef_kinds = ("dexterous_hand",)
+    max_tilt = MAX_TILT
+    limb = "hand"
 
     def build(self, spec: mujoco.MjSpec) -> None:
         add_box_object(spec, "box", BOX_HALF, BOX_RGBA, density=BOX_DENSITY)
@@ -71,24 +64,6 @@ class GR1BoxLift(Task):
     def tilt(self, env: SimEnv) -> float:
         """Angle between the box's up axis and the world's, radians."""
         return float(np.arccos(min(abs(env.body_pose("box")[2, 2]), 1.0)))
-
-    def lifted(self, env: SimEnv) -> bool:
-        bottom = env.body_pose("box")[2, 3] - env.half_height("box_geom")
-        return bottom - env.table_z >= LIFT_HEIGHT
-
-    def success(self, env: SimEnv) -> bool:
-        return (self.lifted(env) and self.tilt(env) <= MAX_TILT
-                and self.holding(env, RIGHT) and self.holding(env, LEFT))
-
-    def failure_reason(self, env: SimEnv) -> str:
-        lost = [side for i, side in ((RIGHT, "right"), (LEFT, "left")) if not self.holding(env, i)]
-        if lost:
-            return " and ".join(f"{side} hand" for side in lost) + " not holding the box"
-        if self.tilt(env) > MAX_TILT:
-            return f"box tilted {np.rad2deg(self.tilt(env)):.0f} deg (at most {np.rad2deg(MAX_TILT):.0f})"
-        if not self.lifted(env):
-            return "box not lifted high enough"
-        return ""
 
     def expert(self, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
         """Each hand comes to its end face from the side, flat, and presses in; then both lift as one and hold."""

@@ -15,8 +15,8 @@ import numpy as np
 
 from demoforge import geometry as geo
 from demoforge.sim.env import SimEnv
-from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
-from demoforge.tasks.handover import add_bin
+from demoforge.tasks.base import ExpertStream, box_placement
+from demoforge.tasks.handover import Handover, add_bin
 from demoforge.tasks.hands import OPEN, palm_at
 from demoforge.tasks.motion import Motion, together
 from demoforge.tasks.objects import add_box_object, place_pose
@@ -43,69 +43,24 @@ def _placements(d: float, yaw: float, tray_d: float) -> dict:
     }
 
 
-class GR1Handover(Task):
+class GR1Handover(Handover):
+    """``handover``'s subtasks, signals and success, with a humanoid's hands and sizes."""
+
     name = "gr1_handover"
     description = "pick up the bar with the left hand, hand it to the right hand, and lay it in the tray"
     robot = "gr1"
-    num_arms = 2
-    objects = ("bar", "bin")
-    object_arm = {"bar": LEFT, "bin": RIGHT}
-    subtasks = (
-        Subtask("left_grasp", object="bar", signal="left_grasp", arm=LEFT),
-        Subtask("left_present", object=None, signal="presented", held="bar", arm=LEFT),
-        Subtask("left_release", object="bar", signal="left_released", arm=LEFT, kind="sequential", after="right_grasp"),
-        Subtask("left_retreat", object="bar", signal=None, arm=LEFT),
-        Subtask("right_grasp", object="bar", signal="right_grasp", arm=RIGHT, kind="sequential", after="left_present"),
-        Subtask("right_place", object="bin", signal=None, held="bar", anchor="top", arm=RIGHT, kind="sequential",
-                after="left_release"),
-    )
     variations = {"D0": _placements(0.01, 0.05, 0.01), "D1": _placements(0.03, 0.15, 0.02),
                   "D2": _placements(0.045, 0.25, 0.03)}
-    symmetry = {"bar": 2, "bin": 2}
-    min_separation = 0.2
     reach = (0.2, 0.55)
-    max_steps = 600
     eef_kinds = ("dexterous_hand",)
+    bin_inner = TRAY_INNER
+    handover_point = HANDOVER_POINT
+    presented_near, presented_speed = PRESENTED_NEAR, PRESENTED_SPEED
+    limb = "hand"
 
     def build(self, spec: mujoco.MjSpec) -> None:
         add_box_object(spec, "bar", BAR_HALF, BAR_RGBA, density=BAR_DENSITY)
         add_bin(spec, TRAY_INNER, TRAY_WALL_HALF_H)
-
-    # ---- state -------------------------------------------------------------------------------
-    def bar_speed(self, env: SimEnv) -> float:
-        joint = env.model.joint("bar_joint")
-        return float(np.linalg.norm(env.data.qvel[joint.dofadr[0] : joint.dofadr[0] + 3]))
-
-    def touching(self, env: SimEnv, arm: int) -> bool:
-        return not env.fingers(arm).isdisjoint(env.geoms_touching("bar"))
-
-    def in_tray(self, env: SimEnv) -> bool:
-        """The bar's centre inside the tray's walls and below its rim."""
-        tray_T_bar = geo.invert(env.body_pose("bin")) @ env.body_pose("bar")
-        x, y, z = tray_T_bar[:3, 3]
-        return abs(x) < TRAY_INNER[0] and abs(y) < TRAY_INNER[1] and z < TRAY_WALL_HALF_H + BAR_HALF[2]
-
-    def signals(self, env: SimEnv) -> dict[str, bool]:
-        left, right = env.is_grasping("bar", LEFT), env.is_grasping("bar", RIGHT)
-        offset = env.body_position("bar") - HANDOVER_POINT - [0.0, 0.0, env.table_z]
-        presented = left and np.all(np.abs(offset) < PRESENTED_NEAR) and self.bar_speed(env) < PRESENTED_SPEED
-        return {
-            "left_grasp": left,
-            "presented": bool(presented),
-            "right_grasp": right,
-            "left_released": right and not self.touching(env, LEFT),
-        }
-
-    def success(self, env: SimEnv) -> bool:
-        return self.in_tray(env) and not self.touching(env, LEFT) and not self.touching(env, RIGHT)
-
-    def failure_reason(self, env: SimEnv) -> str:
-        held = [name for arm, name in ((LEFT, "left"), (RIGHT, "right")) if self.touching(env, arm)]
-        if held:
-            return f"{' and '.join(held)} hand still holding the bar"
-        if not self.in_tray(env):
-            return "bar not in the tray"
-        return ""
 
     # ---- expert ------------------------------------------------------------------------------
     def expert(self, env: SimEnv, rng: np.random.Generator) -> ExpertStream:

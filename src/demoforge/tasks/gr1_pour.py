@@ -8,7 +8,6 @@ the fingers' direction, tipping the mouth inward over the bowl. The left hand re
 
 from __future__ import annotations
 
-import mujoco
 import numpy as np
 
 from demoforge import geometry as geo
@@ -16,13 +15,10 @@ from demoforge.sim.env import SimEnv
 from demoforge.tasks.base import ExpertStream, Subtask, box_placement
 from demoforge.tasks.hands import OPEN, side_grasp
 from demoforge.tasks.motion import Motion, together
-from demoforge.tasks.objects import add_free_body, place_pose, upright_cube_rotation
+from demoforge.tasks.objects import place_pose, upright_cube_rotation
 from demoforge.tasks.pour import (
-    BOWL_FLOOR, BOWL_HEIGHT, BOWL_RGBA, BOWL_WALL, COASTER_HALF_H, COASTER_RADIUS, COASTER_RGBA,
-    CUP_FLOOR, CUP_RADIUS, CUP_RGBA, CUP_WALL, NUM_PARTICLES, Pour, _tilted, add_container, add_particles,
-    container_size, contact_solver,
+    COASTER_HALF_H, CUP_WALL, Pour, _tilted, container_size,
 )
-from demoforge.sim.scene import WORLD_CONAFFINITY, WORLD_CONTYPE
 
 RIGHT = 0
 GLASS_HEIGHT = 0.12  # taller than pour's cup: the palm (10 cm across) holds it below the mouth
@@ -58,17 +54,7 @@ class GR1Pour(Pour):
     max_steps = 700
     eef_kinds = ("dexterous_hand",)
     demo_variation = "D1"
-
-    def build(self, spec: mujoco.MjSpec) -> None:
-        spec.option.solver = contact_solver(mujoco.__version__)
-        add_container(spec, "cup", CUP_RADIUS, CUP_WALL, GLASS_HEIGHT, CUP_FLOOR, CUP_RGBA, 16, GLASS_DENSITY)
-        add_container(spec, "target", self.bowl_radius, BOWL_WALL, BOWL_HEIGHT, BOWL_FLOOR, BOWL_RGBA, 24, 2000.0)
-        coaster = add_free_body(spec, "coaster")
-        coaster.add_geom(
-            name="coaster_geom", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[COASTER_RADIUS, COASTER_HALF_H, 0],
-            rgba=list(COASTER_RGBA), density=3000.0, contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY, condim=4,
-        )
-        add_particles(spec, NUM_PARTICLES)
+    cup_height, cup_density = GLASS_HEIGHT, GLASS_DENSITY
 
     def expert(self, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
         right, left = Motion(env, rng, arm=RIGHT), Motion(env, rng, arm=1)

@@ -74,6 +74,11 @@ class Handover(Task):
     symmetry = {"bar": 2, "bin": 2}
     min_separation = 0.2
     max_steps = 600
+    # the pieces a variant (gr1_handover) sizes otherwise
+    bin_inner = BIN_INNER
+    handover_point = HANDOVER_POINT
+    presented_near, presented_speed = PRESENTED_NEAR, PRESENTED_SPEED
+    limb = "arm"  # how failures name the left and right arm
 
     def build(self, spec: mujoco.MjSpec) -> None:
         add_box_object(spec, "bar", BAR_HALF, BAR_RGBA)
@@ -91,13 +96,14 @@ class Handover(Task):
         """The bar's centre is inside the bin's walls and below its rim."""
         bin_T_bar = geo.invert(env.body_pose("bin")) @ env.body_pose("bar")
         x, y, z = bin_T_bar[:3, 3]
-        return abs(x) < BIN_INNER[0] and abs(y) < BIN_INNER[1] and z < BIN_WALL_HALF_H
+        return abs(x) < self.bin_inner[0] and abs(y) < self.bin_inner[1] and z < BIN_WALL_HALF_H
 
     def signals(self, env: SimEnv) -> dict[str, bool]:
         touching = env.geoms_touching("bar")  # one pass over the contacts for all four signals
-        left, right = env.fingers(LEFT) <= touching, env.fingers(RIGHT) <= touching
-        offset = env.body_position("bar") - HANDOVER_POINT - [0.0, 0.0, env.table_z]
-        presented = left and np.all(np.abs(offset) < PRESENTED_NEAR) and self.bar_speed(env) < PRESENTED_SPEED
+        left, right = env.grasps(touching, LEFT), env.grasps(touching, RIGHT)
+        offset = env.body_position("bar") - self.handover_point - [0.0, 0.0, env.table_z]
+        presented = (left and np.all(np.abs(offset) < self.presented_near)
+                     and self.bar_speed(env) < self.presented_speed)
         return {
             "left_grasp": left,
             "presented": bool(presented),
@@ -114,7 +120,7 @@ class Handover(Task):
     def failure_reason(self, env: SimEnv) -> str:
         held = [name for arm, name in ((LEFT, "left"), (RIGHT, "right")) if self.touching(env, arm)]
         if held:
-            return f"{' and '.join(held)} arm still holding the bar"
+            return f"{' and '.join(held)} {self.limb} still holding the bar"
         if not self.in_bin(env):
             return "bar not in the bin"
         return ""

@@ -166,13 +166,14 @@ class Pour(Task):
     symmetry = {"cup": 0, "target": 0, "coaster": 0}
     scalable = {"cup": "vessel", "target": "vessel"}  # scenes vary cups and bowls; sizes are read from the model
     bowl_radius = BOWL_RADIUS  # inner; the task reads sizes back from the model, so a variant may change it
+    cup_height, cup_density = CUP_HEIGHT, 300.0  # likewise (gr1_pour's glass is taller and heavier)
     min_separation = 0.17
     max_steps = 700
     demo_variation = "D2"  # placements wide enough that a few generated pours spill, so the demo shows one
 
     def build(self, spec: mujoco.MjSpec) -> None:
         spec.option.solver = contact_solver(mujoco.__version__)
-        add_container(spec, "cup", CUP_RADIUS, CUP_WALL, CUP_HEIGHT, CUP_FLOOR, CUP_RGBA, 16, 300.0)
+        add_container(spec, "cup", CUP_RADIUS, CUP_WALL, self.cup_height, CUP_FLOOR, CUP_RGBA, 16, self.cup_density)
         add_container(spec, "target", self.bowl_radius, BOWL_WALL, BOWL_HEIGHT, BOWL_FLOOR, BOWL_RGBA, 24, 2000.0)
         coaster = add_free_body(spec, "coaster")
         coaster.add_geom(

@@ -53,6 +53,8 @@ class TwoArmLift(Task):
     }
     symmetry = {"box": 2}
     max_steps = 400
+    max_tilt = MAX_TILT  # the pieces a variant (gr1_box_lift) sets otherwise
+    limb = "arm"
 
     def build(self, spec: mujoco.MjSpec) -> None:
         add_box_object(spec, "box", BOX_HALF, BOX_RGBA, density=BOX_DENSITY)
@@ -74,15 +76,15 @@ class TwoArmLift(Task):
         return env.in_contact(env.arms[arm].finger_geom_ids, env.body_geoms("box"))
 
     def success(self, env: SimEnv) -> bool:
-        return (self.lifted(env) and self.tilt(env) <= MAX_TILT
+        return (self.lifted(env) and self.tilt(env) <= self.max_tilt
                 and self.holding(env, RIGHT) and self.holding(env, LEFT))
 
     def failure_reason(self, env: SimEnv) -> str:
         lost = [arm for i, arm in ((RIGHT, "right"), (LEFT, "left")) if not self.holding(env, i)]
         if lost:
-            return " and ".join(f"{arm} arm" for arm in lost) + " not holding the box"
-        if self.tilt(env) > MAX_TILT:
-            return f"box tilted {np.rad2deg(self.tilt(env)):.0f} deg (at most {np.rad2deg(MAX_TILT):.0f})"
+            return " and ".join(f"{arm} {self.limb}" for arm in lost) + " not holding the box"
+        if self.tilt(env) > self.max_tilt:
+            return f"box tilted {np.rad2deg(self.tilt(env)):.0f} deg (at most {np.rad2deg(self.max_tilt):.0f})"
         if not self.lifted(env):
             return "box not lifted high enough"
         return ""
