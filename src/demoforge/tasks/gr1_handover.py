@@ -30,8 +30,8 @@ PALM_BEHIND = 0.045  # metres the palm's centre sits behind the bar's axis: the 
 TRAY_INNER = (0.06, 0.23)  # inner half sizes (x, y) of the tray the bar goes in, metres
 TRAY_WALL_HALF_H = 0.02
 HANDOVER_POINT = np.array([0.3, 0.0, 0.16])  # bar centre (z above the table) where it changes hands
-PRESENTED_NEAR = 0.04  # metres from the handover point, and
-PRESENTED_SPEED = 0.15  # m/s: held about still (a hand holding a 0.3 kg bar out trembles more than a gripper)
+PRESENTED_NEAR = 0.03  # metres from the handover point, and
+PRESENTED_SPEED = 0.1  # m/s: held about still (looser, and the right hand aims at a bar still moving)
 GRIP = np.array([0.6, 0.4, 0.5, 0.5, 0.5, 0.5])  # thumb across and down behind the bar, fingers over its front
 
 
