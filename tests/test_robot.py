@@ -131,5 +131,7 @@ def test_robots_command_lists_both_robots_with_their_arms() -> None:
     result = run("robots")
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())
-    for needle in ("bimanual_panda", "right (robot0_)", "left (robot1_)", "14-D", "robot1_eye_in_hand", "panda"):
+    for needle in ("bimanual_panda", "right (robot0_)", "left (robot1_)", "14-D", "robot1_eye_in_hand", "panda",
+                   "gr1: gr1 body", "24-D action, head camera (--cameras head)",
+                   "dexterous hand with 6 actuators (thumb_yaw, thumb_pitch, index, middle, ring, pinky)"):
         assert needle in text, text

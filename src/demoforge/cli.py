@@ -345,12 +345,18 @@ def robots() -> None:
     from demoforge.sim.robot import BUILTIN_ROBOTS
 
     for name, robot in sorted(BUILTIN_ROBOTS.items()):
-        out_console.print(f"[bold]{name}[/]: {len(robot.arms)} arm(s), {robot.action_dim}-D action", soft_wrap=True)
+        body = f"{robot.body} body (upper body on a pedestal), " if robot.body else ""
+        extra = "".join(f", {alias} camera (--cameras {alias})" for alias in robot.cameras)
+        out_console.print(f"[bold]{name}[/]: {body}{len(robot.arms)} arm(s) of {len(robot.arms[0].arm_joints)} joints, "
+                          f"{robot.action_dim}-D action{extra}", soft_wrap=True, highlight=False)
         for arm, part in zip(robot.arms, robot.action_layout()):
             pose, eef = part["pose"], part["eef"]
             cameras = ", ".join(f"{arm.names_prefix}{c}" for c in arm.cameras)
+            kind = arm.eef_kind.replace("_", " ")
+            if arm.eef_kind == "dexterous_hand":
+                kind += f" with {arm.eef_dim} actuators ({', '.join(arm.eef_names)})"
             out_console.print(
-                f"  {arm.name} ({arm.prefix}): {arm.eef_kind.replace('_', ' ')}; action columns {pose[0]}-{pose[1] - 1} "
+                f"  {arm.name} ({arm.prefix}): {kind}; action columns {pose[0]}-{pose[1] - 1} "
                 f"delta pose, {eef[0]}{f'-{eef[1] - 1}' if eef[1] - eef[0] > 1 else ''} end-effector; "
                 f"camera {cameras or 'none'}" + (f" (--cameras {arm.name}_wrist)" if cameras else ""),
                 soft_wrap=True, highlight=False,
