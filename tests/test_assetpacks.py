@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import mujoco
+import numpy as np
 import pytest
 
 from demoforge.assetpacks import ROBOSUITE, AssetsMissing, asset_path, check, install
@@ -67,3 +68,19 @@ def test_a_pack_that_is_not_installed_is_a_clear_error(tmp_path: Path, monkeypat
         asset_path(ROBOSUITE, "robots/gr1/robot.xml")
     with pytest.raises(Exception, match="SHA-256"):
         install(ROBOSUITE, wheel=Path(__file__))
+
+
+def test_a_stored_gr1_model_from_another_machine_loads_from_this_machines_pack() -> None:
+    """A demo's MJCF names the pack's meshes by absolute path; moved to a machine whose pack lives elsewhere,
+    the paths are pointed at this machine's install and the same model loads."""
+    from demoforge.assetpacks import ROBOSUITE
+    from demoforge.sim.robot import GR1
+    from demoforge.sim.scene import base_scene, compile_scene, model_from_xml
+
+    model, xml = compile_scene(base_scene(GR1))
+    here = f"{ROBOSUITE.folder.as_posix()}/"
+    assert here in xml
+    elsewhere = xml.replace(here, "/home/someone/datasets/packs/robosuite-1.5.2/")
+    assert here not in elsewhere
+    loaded = model_from_xml(elsewhere)
+    assert loaded.nmesh == model.nmesh and np.array_equal(loaded.mesh_vert, model.mesh_vert)
