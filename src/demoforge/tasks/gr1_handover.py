@@ -17,7 +17,7 @@ from demoforge import geometry as geo
 from demoforge.sim.env import SimEnv
 from demoforge.tasks.base import ExpertStream, box_placement
 from demoforge.tasks.handover import Handover, add_bin
-from demoforge.tasks.hands import OPEN, palm_at
+from demoforge.tasks.hands import HOOK, OPEN, palm_at
 from demoforge.tasks.motion import Motion, together
 from demoforge.tasks.objects import add_box_object, place_pose
 
@@ -32,7 +32,6 @@ TRAY_WALL_HALF_H = 0.02
 HANDOVER_POINT = np.array([0.3, 0.0, 0.16])  # bar centre (z above the table) where it changes hands
 PRESENTED_NEAR = 0.03  # metres from the handover point, and
 PRESENTED_SPEED = 0.1  # m/s: held about still (looser, and the right hand aims at a bar still moving)
-GRIP = np.array([0.6, 0.4, 0.5, 0.5, 0.5, 0.5])  # thumb across and down behind the bar, fingers over its front
 
 
 def _placements(d: float, yaw: float, tray_d: float) -> dict:
@@ -88,7 +87,7 @@ class GR1Handover(Handover):
         yield from motion.move(above)
         yield from motion.settle()
         yield from motion.move(self.grasp_pose(env, motion.arm), speed=0.4, precise=True)
-        yield from motion.grip(GRIP, steps=int(rng.integers(9, 13)))
+        yield from motion.grip(HOOK, steps=int(rng.integers(9, 13)))
 
     def _pick_and_present(self, motion: Motion) -> ExpertStream:
         env, rng = motion.env, motion.rng

@@ -13,7 +13,7 @@ import numpy as np
 from demoforge import geometry as geo
 from demoforge.sim.env import SimEnv
 from demoforge.tasks.base import ExpertStream, Subtask, box_placement
-from demoforge.tasks.hands import OPEN, side_grasp
+from demoforge.tasks.hands import CLASP, OPEN, side_grasp
 from demoforge.tasks.motion import Motion, together
 from demoforge.tasks.objects import place_pose, upright_cube_rotation
 from demoforge.tasks.pour import (
@@ -26,7 +26,6 @@ GRASP_HEIGHT = 0.05  # palm centre above the glass's underside
 GLASS_DENSITY = 1500.0  # kg/m^3: a 190 g glass (pour's 300 makes a 40 g one, which opening fingers fling away)
 INWARD = np.array([0.0, 1.0, 0.0])  # the right palm faces the robot's midline; the pour tips the mouth this way
 FINGERS = np.array([1.0, 0.0, 0.0])
-HOLD = np.array([-0.2, -0.2, 0.5, 0.5, 0.5, 0.5])  # fingers round the glass, the thumb beside it (not over the mouth)
 
 
 def _placements(d: float) -> dict:
@@ -80,7 +79,7 @@ class GR1Pour(Pour):
         yield from motion.move(beside, speed=0.6)
         yield from motion.settle()
         yield from motion.move(self._grasp_pose(env), speed=0.35, precise=True)
-        yield from motion.grip(HOLD, steps=int(rng.integers(8, 12)))
+        yield from motion.grip(CLASP, steps=int(rng.integers(8, 12)))
         yield from motion.lift(float(rng.uniform(0.1, 0.13)), speed=0.5)
 
     def _level(self, env: SimEnv, cup_at: np.ndarray) -> np.ndarray:

@@ -14,9 +14,10 @@ from demoforge import geometry as geo
 from demoforge.sim.gr1 import FINGERS_IN_EEF, PALM_NORMAL_IN_EEF
 
 OPEN = np.full(6, -1.0)  # every digit straight, the thumb beside the palm
-FLAT = np.array([-1.0, -1.0, -0.7, -0.7, -0.7, -0.7])  # a relaxed flat hand: fingers slightly bent
 PRESS = np.array([-1.0, -1.0, 0.2, 0.2, 0.2, 0.2])  # palm on a face, fingers bent round its far edge (a box)
 WRAP = np.array([0.4, 0.0, 0.5, 0.5, 0.5, 0.5])  # thumb across, fingers round a cylinder (a cup, a can)
+CLASP = np.array([-0.2, -0.2, 0.5, 0.5, 0.5, 0.5])  # fingers round a glass, the thumb beside it (not over the mouth)
+HOOK = np.array([0.6, 0.4, 0.5, 0.5, 0.5, 0.5])  # from above: fingers over a bar's front, thumb down behind it
 
 
 def world_R_eef(fingers: np.ndarray, palm_normal: np.ndarray) -> np.ndarray:
