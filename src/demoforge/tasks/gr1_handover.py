@@ -30,8 +30,8 @@ PALM_BEHIND = 0.045  # metres the palm's centre sits behind the bar's axis: the 
 TRAY_INNER = (0.06, 0.23)  # inner half sizes (x, y) of the tray the bar goes in, metres
 TRAY_WALL_HALF_H = 0.02
 HANDOVER_POINT = np.array([0.3, 0.0, 0.16])  # bar centre (z above the table) where it changes hands
-PRESENTED_NEAR = 0.03  # metres from the handover point, and
-PRESENTED_SPEED = 0.1  # m/s: held about still (looser, and the right hand aims at a bar still moving)
+PRESENTED_NEAR = 0.06  # metres from the handover point (the bar swings a little in a hooked grip), and
+PRESENTED_SPEED = 0.1  # m/s: held about still (not looser: the right hand would aim at a bar still moving)
 
 
 def _placements(d: float, yaw: float, tray_d: float) -> dict:
