@@ -8,6 +8,7 @@ attempts/s, overhead against raw `mj_step` on the task's own scene, and the head
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from datetime import date
@@ -115,7 +116,8 @@ def section(env: SimEnv, raw: float, control_ms: float, errors: dict[str, np.nda
         SECTION,
         "",
         f"- date: {date.today().isoformat()}; machine: {machine.describe()}",
-        f"- command: `python benchmarks/gr1.py` ({seconds:.0f} s); `gr1` in the default tabletop scene (Fourier GR1 "
+        f"- command: `python benchmarks/gr1.py {' '.join(sys.argv[1:])}` ({seconds:.0f} s); `gr1` in the default "
+        f"tabletop scene (Fourier GR1 "
         f"upper body, two Fourier hands, from the pinned robosuite 1.5.2 pack; {model.njnt} joints, "
         f"{model.nu} actuators, {model.nmesh} meshes)",
         "",
