@@ -23,7 +23,7 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 -q --durations=15
 
 # The inner loop (about a minute on 2 cores): the core of demoforge. Pose math, output rules, controller,
 # robots, layers and the generator's protocol, generation on stack (run folder, HDF5 layout, resume),

@@ -10,7 +10,7 @@ from demoforge.tasks import TASKS, get_task
 from demoforge.rollout.world import make_world
 
 RESETS = 20
-PARTICLE_RESETS = 10  # the pours simulate 60 balls: about 8 s a demo
+PARTICLE_RESETS = 6  # the pours simulate 60 balls: about 8 s a demo (test_gr1_tasks and test_pour pour more)
 # A five-fingered hand closing on a can or a carton from the side tips it now and then (gr1_pick_place:
 # 18 of 20 here); a source recorder keeps only successes, so 85% is asked of hand experts, 95% of grippers.
 HAND_SHARE, GRIPPER_SHARE = 0.85, 0.95

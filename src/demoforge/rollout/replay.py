@@ -105,7 +105,7 @@ def resimulate(demo: Demo, task_name: str, robot: str | None = None) -> tuple[De
     Shorter than ``demo`` when the physics became unstable before its last step.
     """
     task = get_task(task_name)
-    env = env_for_demo(demo, robot)
+    env = env_for_demo(demo, robot, fallback=task.robot)
     _require_task_objects(env.model, task, demo)
     env.set_state(demo.states[0])
     rec = Recorder(World(env, task, demo.model_file), max_steps=len(demo))

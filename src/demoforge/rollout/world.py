@@ -163,11 +163,12 @@ def has_body(model: mujoco.MjModel, name: str) -> bool:
     return True
 
 
-def robot_for_demo(demo: Demo, requested: str | RobotConfig | None = None) -> RobotConfig:
+def robot_for_demo(demo: Demo, requested: str | RobotConfig | None = None, fallback: str = "panda") -> RobotConfig:
     """The robot to rebuild a stored demo with: ``requested``, else the one its file's ``env_args`` names.
 
     Files of a robot from a config file name only the robot, so they need ``requested`` (``--robot FILE``);
-    files from before robots were recorded are the Panda's.
+    files from before robots were recorded are the Panda's; a demo not read from a file gets ``fallback``
+    (its task's robot, when the caller knows the task).
     """
     if isinstance(requested, RobotConfig):
         return requested
@@ -175,7 +176,7 @@ def robot_for_demo(demo: Demo, requested: str | RobotConfig | None = None) -> Ro
         return load_robot(requested)
     name = _robot_name(demo.meta.get("file"))
     if name is None:
-        return load_robot("panda")
+        return load_robot("panda" if demo.meta.get("file") else fallback)
     if name not in BUILTIN_ROBOTS:
         raise DemoforgeError(f"{demo.meta.get('file')}: made with robot {name!r} from a config file; pass --robot FILE")
     return BUILTIN_ROBOTS[name]
@@ -190,10 +191,10 @@ def _robot_name(path: str | None) -> str | None:
     return (read_env_args(path).get("env_kwargs") or {}).get("robot")
 
 
-def env_for_demo(demo: Demo, robot: str | RobotConfig | None = None) -> SimEnv:
+def env_for_demo(demo: Demo, robot: str | RobotConfig | None = None, fallback: str = "panda") -> SimEnv:
     """An environment on the exact model a demo stored (its ``model_file`` MJCF), with its robot (see
     ``robot_for_demo``)."""
-    robot = robot_for_demo(demo, robot)
+    robot = robot_for_demo(demo, robot, fallback)
     name = f"{demo.meta.get('file', '?')}: demo {demo.meta.get('name', '?')}"
     if not demo.model_file:
         raise DemoforgeError(f"{name}: no model_file attribute, cannot rebuild its scene")
