@@ -20,7 +20,7 @@ from demoforge.envs.task_env import TaskEnv, episode_rng
 from demoforge.errors import DemoforgeError
 from demoforge.learn.features import features
 from demoforge.runner.pool import EVAL_WORKER_BYTES, ordered_map
-from demoforge.sim.controller import target_to_action
+from demoforge.sim.controller import per_arm_commands, target_to_action
 from demoforge.tasks import get_task
 
 EXPERT = "expert"  # the --policy value that evaluates the task's scripted expert
@@ -83,9 +83,7 @@ class ExpertAgent:
         self.last = next(self.stream, self.last)
         target, gripper = self.last
         targets = np.reshape(target, (len(env.arms), 4, 4))
-        commands = np.broadcast_to(  # one value per arm (a gripper's), or per arm its (k,) command
-            np.reshape(gripper, (len(env.arms), -1)) if np.size(gripper) > 1 else gripper,
-            (len(env.arms), env.robot.eef_dim))
+        commands = per_arm_commands(gripper, len(env.arms), env.robot.eef_dim)
         return np.concatenate([target_to_action(env.eef_pose(i), arm.world_T_base, targets[i], commands[i])
                                for i, arm in enumerate(env.arms)])
 

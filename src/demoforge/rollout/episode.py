@@ -15,7 +15,7 @@ import numpy as np
 
 from demoforge import geometry as geo
 from demoforge.data.demo import DatagenInfo, Demo
-from demoforge.sim.controller import ArmActions, index_or_slice, target_to_abs_action
+from demoforge.sim.controller import ArmActions, index_or_slice, per_arm_commands, target_to_abs_action
 from demoforge.sim.render import CameraRig
 from demoforge.sim.env import STATE_SPEC, SimEnv
 from demoforge.tasks.base import Task, fold_symmetry
@@ -119,12 +119,8 @@ class Recorder:
         return self._record_and_act(t, np.reshape(world_T_target, (self.num_arms, 4, 4)), self._grippers(gripper))
 
     def _grippers(self, gripper: float | np.ndarray) -> np.ndarray:
-        """Every arm's end-effector command, (arms, k): one value is every arm's (and every actuator's), (arms,)
-        one per arm."""
-        g = np.asarray(gripper, dtype=float)
-        if g.ndim == 1 and len(g) == self.num_arms and self.num_arms > 1:
-            g = g[:, None]  # one value per arm (a gripper's), not one per actuator
-        return np.broadcast_to(g, (self.num_arms, self.eef_dim))
+        """Every arm's end-effector command, (arms, k) (``per_arm_commands``)."""
+        return per_arm_commands(gripper, self.num_arms, self.eef_dim)
 
     def _read_eef(self, t: int) -> np.ndarray:
         """Every arm's ``world_T_eef`` now, into step ``t``'s row (the bottom rows are set at construction)."""

@@ -122,6 +122,15 @@ def target_to_abs_action(world_T_base: np.ndarray, world_T_target: np.ndarray, e
     return np.concatenate([base_T_target[..., :3, 3], rotvec, np.asarray(eef_command, dtype=float)], axis=-1)
 
 
+def per_arm_commands(gripper: float | np.ndarray, arms: int, eef_dim: int) -> np.ndarray:
+    """Every arm's end-effector command as (arms, eef_dim): one value is every arm's (and every actuator's),
+    (arms,) one per arm (a gripper's), (arms, eef_dim) as given (a hand's per-actuator targets)."""
+    g = np.asarray(gripper, dtype=float)
+    if g.ndim == 1 and len(g) == arms and arms > 1:
+        g = g[:, None]  # one value per arm, not one per actuator
+    return np.broadcast_to(g, (arms, eef_dim))
+
+
 def index_or_slice(ids: np.ndarray) -> np.ndarray | slice:
     """A slice for consecutive ids (reads and writes through it skip numpy's fancy indexing), else the ids."""
     ids = np.asarray(ids, dtype=int)

@@ -233,7 +233,7 @@ GR1 = RobotConfig(
     body="gr1",
     body_prefix=GR1_PREFIX,
     # Pelvis 5 cm below the table top (a counter at hip height) and 15 cm behind its edge: the hands then
-    # reach 6 cm above the top from 10 to 30 cm beyond the edge, each on its own side (docs/robots.md).
+    # reach 6 cm above the top from 10 to 30 cm beyond the edge, each on its own side (docs/assets.md).
     body_pos=(-0.05, 0.0, -0.05),
     cameras={"head": "robotview"},  # in the head, looking down at the hands
 )

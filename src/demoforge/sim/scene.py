@@ -70,12 +70,9 @@ def base_scene(
     )
     add_table(spec, scene.table, top)
     base = scene.robot_base
-    for i, arm in enumerate(robot.arms if robot.body is None else ()):  # a humanoid stands on the floor
-        world.add_geom(
-            name="pedestal" if i == 0 else f"pedestal_{i}", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.09, top / 2, 0],
-            pos=[base[0] + arm.mount_pos[0] - 0.05, base[1] + arm.mount_pos[1], top / 2], rgba=[0.3, 0.3, 0.32, 1],
-            contype=0, conaffinity=0,
-        )
+    for i, arm in enumerate(robot.arms if robot.body is None else ()):  # a body stands on its own column, below
+        _add_pedestal(world, "pedestal" if i == 0 else f"pedestal_{i}",
+                      base[0] + arm.mount_pos[0] - 0.05, base[1] + arm.mount_pos[1], top)
     for i, fixture in enumerate(scene.fixtures):
         add_fixture(spec, f"{fixture.kind}_{i}", fixture)
     for i, light in enumerate(scene.lights):
@@ -93,9 +90,7 @@ def base_scene(
         spec.add_text(name=ARM_CAMERAS_TEXT, data=wrists)
     if robot.body is not None:  # one model holds every arm; an upper body stands on a column
         pelvis = [base[k] + robot.body_pos[k] for k in range(3)]
-        column = (pelvis[2] - PEDESTAL_BELOW_BODY) / 2
-        world.add_geom(name="pedestal", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.09, column, 0],
-                       pos=[pelvis[0], pelvis[1], column], rgba=[0.3, 0.3, 0.32, 1], contype=0, conaffinity=0)
+        _add_pedestal(world, "pedestal", pelvis[0], pelvis[1], pelvis[2] - PEDESTAL_BELOW_BODY)
         mount = world.add_frame(pos=pelvis)
         spec.attach(robot_body(robot.body), frame=mount, prefix=robot.body_prefix)
         return spec
@@ -105,6 +100,12 @@ def base_scene(
             mount.quat = [np.cos(arm.mount_yaw / 2), 0.0, 0.0, np.sin(arm.mount_yaw / 2)]
         spec.attach(mujoco.MjSpec.from_file(str(arm.mjcf)), frame=mount, prefix=arm.prefix)
     return spec
+
+
+def _add_pedestal(world: mujoco.MjsBody, name: str, x: float, y: float, height: float) -> None:
+    """A grey column from the floor up to ``height`` at (x, y), drawn only: what a robot is mounted on."""
+    world.add_geom(name=name, type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.09, height / 2, 0], pos=[x, y, height / 2],
+                   rgba=[0.3, 0.3, 0.32, 1], contype=0, conaffinity=0)
 
 
 def robot_body(name: str) -> mujoco.MjSpec:

@@ -217,7 +217,7 @@ class InputMapper:
         self.targets = [np.array(p, dtype=float) for p in world_T_eefs]
         # per arm: 0 for a gripper (one command), else a dexterous hand's actuator count (one command each)
         self.hand_widths = list(hand_widths or [0] * len(self.targets))
-        self.grippers: list[float | np.ndarray] = [-np.ones(w) if w else -1.0 for w in self.hand_widths]
+        self.grippers: list[float | np.ndarray] = [self._command(arm, -1.0) for arm in range(len(self.targets))]
         self.active = 0  # the arm keys and gamepad drive
         self.moved = False
         self._clutch = {"left": Clutch(), "right": Clutch()}
@@ -269,8 +269,8 @@ class InputMapper:
         self.targets[arm] = clutch.update(engaged, pos, rot, before)
         if clutch.engaged and not np.array_equal(before, self.targets[arm]):
             self.moved = True
-        if grip is not None and self.hand_widths[arm] and np.ndim(grip) == 0:
-            grip = np.full(self.hand_widths[arm], float(grip))  # a trigger closes every finger of a hand at once
+        if grip is not None and np.ndim(grip) == 0:
+            grip = self._command(arm, grip)  # a trigger closes every finger of a hand at once
         if grip is not None and not np.array_equal(grip, self.grippers[arm]):
             self.grippers[arm] = grip
             self.moved = True
@@ -299,11 +299,15 @@ class InputMapper:
             self.active = (self.active + 1) % len(self.targets)
         self._pad_axes, self._pad_buttons = axes, buttons
 
+    def _command(self, arm: int, value: float) -> float | np.ndarray:
+        """``value`` as ``arm``'s end-effector command: a gripper's float, or the same target for every actuator."""
+        width = self.hand_widths[arm]
+        return np.full(width, float(value)) if width else float(value)
+
     def _toggle_gripper(self, arm: int) -> None:
         """Close an open gripper or hand (a hand makes a fist), open a closed one."""
         closed = float(np.max(self.grippers[arm])) >= 0
-        width = self.hand_widths[arm]
-        self.grippers[arm] = (-np.ones(width) if width else -1.0) if closed else (np.ones(width) if width else 1.0)
+        self.grippers[arm] = self._command(arm, -1.0 if closed else 1.0)
         self.moved = True
 
     # ---- one control period ---------------------------------------------------------------------

@@ -89,7 +89,7 @@ def export_lerobot(
     folder.check()
 
     (first,) = read_demos(src, require_datagen=False, names=[names[0]])
-    layout = _Layout.of(src, first, read_env_args(src), cameras)
+    layout = _Layout.of(src, first, env_args, cameras)
     writer: _DatasetWriter | None = None
     try:
         with folder as tmp:  # built beside ``out`` and moved into place only when complete
