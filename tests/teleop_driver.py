@@ -302,3 +302,164 @@ def keys_toward(target: np.ndarray, goal: np.ndarray, tolerance: float) -> list[
     if down and np.max(np.abs(err)) < 0.015 and abs(yaw_err) < 0.08:
         down.append("ShiftLeft")
     return down
+
+
+def quat_of(pose: np.ndarray) -> list[float]:
+    """A pose's rotation as (x, y, z, w), the order WebXR and the hand driver use."""
+    return [float(v) for v in Rotation.from_matrix(pose[:3, :3]).as_quat()]
+
+
+def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
+    """The angle (rad) between two poses' rotations."""
+    return float(np.arccos(np.clip((np.trace(a[:3, :3].T @ b[:3, :3]) - 1.0) / 2.0, -1.0, 1.0)))
+
+
+@dataclass
+class HandPickPlaceOperator:
+    """gr1_pick_place with both tracked hands at once, as a person in a headset would do it.
+
+    The robot's palms follow the person's wrists and its fingers the person's (teleop/retarget.py), so each
+    hand moves its palm, closed loop on the target streamed back for its arm: over its object, down beside
+    it, in against it with the palm facing the robot's midline and fingers forward (the side power grasp of
+    the task's expert); then it closes round the object (the wrap shape: fingers and thumb curl), lifts,
+    carries it over its mat, sets it down, opens and backs away. The two hands work at the same time, each
+    at its own pace. ``step`` is called once per control tick seen, with the streamed frame and whether each
+    hand is busy; it returns the commands for the hands (tests/teleop_hands.js), each naming its hand.
+    """
+
+    tolerance: float = 0.004  # metres from a precise goal
+    turn_tolerance: float = np.radians(3.0)
+    careful: float = 0.05  # m/s: how fast a hand moves in against an object, sets it down or backs away
+    log: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from demoforge.tasks.gr1_pick_place import ITEMS
+
+        self._frame: Frame | None = None
+        self._busy: dict[str, bool] = {}
+        self._scripts = {("right" if arm == 0 else "left"): self._move(arm, item, mat) for item, mat, arm in ITEMS}
+        self.finished: set[str] = set()
+        self.ticks = 0  # control ticks seen
+
+    def _note(self, hand: str, what: str) -> None:
+        self.log.append(f"{self.ticks} {hand}: {what}")
+
+    @property
+    def done(self) -> bool:
+        return self.finished == set(self._scripts)
+
+    def step(self, frame: Frame, busy: dict[str, bool]) -> list[Command]:
+        self._frame, self._busy = frame, busy
+        self.ticks += 1
+        commands: list[Command] = []
+        for hand, script in self._scripts.items():
+            while hand not in self.finished:
+                try:
+                    command = next(script)
+                except StopIteration:
+                    self.finished.add(hand)
+                    break
+                if command is None:
+                    break
+                commands.append({**command, "hand": hand})
+        return commands
+
+    # ---- one hand's script -----------------------------------------------------------------------
+    def _move(self, arm: int, item: str, mat: str) -> Iterator[Command | None]:
+        from demoforge import geometry as geo
+        from demoforge.tasks.gr1_pick_place import MAT_HALF
+        from demoforge.tasks.objects import upright_cube_rotation
+
+        hand = "right" if arm == 0 else "left"
+        yield from self._pause(4 + 5 * arm)  # the hands do not start together
+        yield {"shape": "flat", "frames": 8}  # open the hand wide before reaching round the object
+        yield from self._settle(hand)
+        grasp = self._grasp_pose(arm, item)
+        outward = -grasp[:3, 2]  # away from the palm's face
+        beside = grasp.copy()
+        beside[:3, 3] += 0.075 * outward
+        above = beside.copy()
+        above[2, 3] = self._frame.bodies[item][2, 3] + _half_height(item) + 0.075
+        yield from self._reach(arm, above, 0.01)
+        yield from self._reach(arm, beside, 0.005)
+        yield from self._reach(arm, self._grasp_pose(arm, item), self.tolerance, self.careful)
+        self._note(hand, f"at the {item}")
+        yield {"hold": True}
+        yield from self._pause(3)
+        yield {"shape": "wrap", "frames": 10}
+        yield from self._settle(hand)
+        yield from self._pause(8)
+        lift = self._target(arm).copy()
+        lift[2, 3] += 0.085
+        yield from self._reach(arm, lift, 0.006)
+        self._note(hand, f"lifted the {item} to {self._frame.bodies[item][2, 3]:.3f} m")
+        for clearance, tolerance in ((0.05, 0.006), (0.004, self.tolerance), (0.004, self.tolerance)):
+            # over the mat, then on it, set upright (closing the hand tips a tall thing a little): the held
+            # object moves with the palm
+            held, on = self._frame.bodies[item], self._frame.bodies[mat]
+            world_T_goal = geo.make_pose(on[:3, 3] + [0.0, 0.0, MAT_HALF[2] + _half_height(item) + clearance],
+                                         upright_cube_rotation(held, on))
+            yield from self._reach(arm, world_T_goal @ geo.invert(held) @ self._target(arm), tolerance,
+                                   None if clearance > 0.01 else self.careful)
+            self._note(hand, f"the {item} {self._off(item, mat):.3f} m from its mat's centre, "
+                             f"{self._frame.bodies[item][2, 3] - self._frame.bodies[mat][2, 3]:.3f} m above it")
+        yield {"hold": True}
+        yield from self._pause(6)
+        yield {"shape": "flat", "frames": 10}
+        yield from self._settle(hand)
+        yield from self._pause(14)  # the robot's fingers are slow to open
+        self._note(hand, f"let go of the {item} {self._off(item, mat):.3f} m from its mat's centre")
+        back = self._target(arm).copy()
+        back[:3, 3] += 0.06 * outward
+        yield from self._reach(arm, back, 0.006, self.careful)
+        up = back.copy()
+        up[2, 3] += 0.05
+        yield from self._reach(arm, up, 0.01)
+        yield {"hold": True}
+        self._note(hand, "done")
+
+    def _grasp_pose(self, arm: int, item: str) -> np.ndarray:
+        """The task expert's side grasp of ``item``, from the pose the operator sees."""
+        from demoforge.tasks.gr1_pick_place import BOX_HALF, CAN_RADIUS, GRASP_HEIGHT, _half_width_along
+        from demoforge.tasks.hands import side_grasp
+
+        pose = self._frame.bodies[item]
+        axis = pose[:3, 3] + [0.0, 0.0, GRASP_HEIGHT - _half_height(item)]
+        inward = np.array([0.0, 1.0 if arm == 0 else -1.0, 0.0])
+        radius = CAN_RADIUS if item == "can" else _half_width_along(pose, BOX_HALF, inward)
+        return side_grasp(axis, [1.0, 0.0, 0.0], inward, radius)
+
+    # ---- pieces ----------------------------------------------------------------------------------
+    def _target(self, arm: int) -> np.ndarray:
+        assert self._frame is not None
+        return self._frame.targets[arm]
+
+    def _off(self, item: str, mat: str) -> float:
+        """How far (m) ``item`` is from its mat's centre, horizontally."""
+        return float(np.linalg.norm(self._frame.bodies[item][:2, 3] - self._frame.bodies[mat][:2, 3]))
+
+    def _reach(self, arm: int, goal: np.ndarray, tolerance: float, speed: float | None = None
+               ) -> Iterator[Command | None]:
+        """Track ``goal`` until the target is there; at ``speed`` (m/s) when given, else the hand's own."""
+        yield {"track": [float(v) for v in goal[:3, 3]], "quat": quat_of(goal),
+               **({"speed": speed} if speed else {})}
+        while (np.linalg.norm(goal[:3, 3] - self._target(arm)[:3, 3]) > tolerance
+               or rotation_angle(goal, self._target(arm)) > self.turn_tolerance):
+            yield None
+
+    def _settle(self, hand: str) -> Iterator[None]:
+        yield None  # the command reaches the hand before it reports busy
+        while self._busy.get(hand, False):
+            yield None
+
+    @staticmethod
+    def _pause(ticks: int) -> Iterator[None]:
+        for _ in range(ticks):
+            yield None
+
+
+def _half_height(item: str) -> float:
+    """How far above the table an upright ``item`` of gr1_pick_place has its centre."""
+    from demoforge.tasks.gr1_pick_place import BOX_HALF, CAN_HALF_H
+
+    return CAN_HALF_H if item == "can" else BOX_HALF[2]

@@ -36,14 +36,14 @@ from scipy.spatial.transform import Rotation
 import demoforge as df
 from demoforge.capture.teleop.inputs import FINE, KEY_MOVES, KEY_SPEED, KEY_TURN, KEY_TURNS
 from servers import CHROMIUM_ARGS
-from teleop_driver import Frame, HandStackOperator, StackOperator, wrap, yaw_of
+from teleop_driver import Frame, HandPickPlaceOperator, HandStackOperator, StackOperator, wrap, yaw_of
 from test_cli import run
 from test_teleop import arrays
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 IWER = ROOT / "node_modules" / "iwer" / "build" / "iwer.min.js"
-HANDS = Path(__file__).resolve().parent / "teleop_hands.js"
+HANDS = (IWER, Path(__file__).resolve().parent / "hand_shapes.js", Path(__file__).resolve().parent / "teleop_hands.js")
 CONTROLLERS = Path(__file__).resolve().parent / "teleop_controllers.js"
 GAMEPAD = Path(__file__).resolve().parent / "teleop_gamepad.js"
 VIEWPORT = {"width": 480, "height": 360}  # small: the page is drawn on the CPU
@@ -80,11 +80,11 @@ class Server:
 
 
 @contextmanager
-def teleop_server(folder: Path) -> Iterator[Server]:
-    """`demoforge teleop --task stack --out FOLDER/src.hdf5 --port 0 --seed 0`, ready to connect to."""
+def teleop_server(folder: Path, task: str = "stack") -> Iterator[Server]:
+    """`demoforge teleop --task TASK --out FOLDER/src.hdf5 --port 0 --seed 0`, ready to connect to."""
     out = folder / "src.hdf5"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "demoforge.cli", "teleop", "--task", "stack", "--out", str(out), "--port", "0",
+        [sys.executable, "-m", "demoforge.cli", "teleop", "--task", task, "--out", str(out), "--port", "0",
          "--seed", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=folder,
         env={**os.environ, "MUJOCO_GL": "egl", "COLUMNS": "200"},
@@ -156,9 +156,12 @@ def open_page(browser: Browser, url: str, init_scripts: tuple[Path, ...] = (),
 def look(page: Page) -> dict:
     """What the page holds now: the newest frame, the status, what it sent, its frame count and clock."""
     return page.evaluate("""() => {
-        const d = window.demoforge, h = window.handDriver;
+        const d = window.demoforge, h = window.handDriver, hands = Object.entries(window.handDrivers || {});
         return {frame: d.frame, status: d.status, sent: d.sent, frames: d.frames, now: performance.now(),
-                busy: h ? h.busy : false, hand: h ? h.measured : null, handError: h ? h.error || null : null};
+                busy: h ? h.busy : false, hand: h ? h.measured : null, handError: h ? h.error || null : null,
+                busyHands: Object.fromEntries(hands.map(([k, v]) => [k, v.busy])),
+                hands: Object.fromEntries(hands.map(([k, v]) => [k, v.measured])),
+                handErrors: hands.filter(([, v]) => v.error).map(([k, v]) => `${k}: ${v.error}`)};
     }""")
 
 
@@ -298,7 +301,7 @@ def test_the_keyboard_operator_keeps_a_demo_through_the_page(tmp_path: Path, rea
 @needs_iwer
 def test_hands_in_webxr_keep_a_demo_that_replays_and_generates(tmp_path: Path, real_time_turn: Callable) -> None:
     with real_time_turn(), teleop_server(tmp_path) as server, chromium() as browser:
-        page, crashes = open_page(browser, server.url, (IWER, HANDS))
+        page, crashes = open_page(browser, server.url, HANDS)
         scene = page.evaluate("window.demoforge.scene")
         page.click("#enter-xr", timeout=30_000)  # shown once navigator.xr (IWER) supports immersive-vr
         page.wait_for_function("window.demoforge.xr && window.handDriver.measured", polling=50, timeout=30_000)
@@ -357,6 +360,72 @@ def test_hands_in_webxr_keep_a_demo_that_replays_and_generates(tmp_path: Path, r
     for key in first:
         assert np.array_equal(first[key], second[key]), key
     check_generates(server.out, tmp_path / "run")
+
+
+@pytest.mark.slow
+@needs_chromium
+@needs_iwer
+def test_both_hands_and_their_fingers_keep_a_gr1_pick_place_demo_that_generates(tmp_path: Path,
+                                                                                 real_time_turn: Callable) -> None:
+    """The humanoid driven by a person's two hands: each emulated hand steers its palm, curls its fingers round
+    its object (the robot's six hand actuators take the person's finger bends) and opens them over the mat;
+    the demo is kept, replays exactly, re-records from its input log and generates."""
+    with real_time_turn(), teleop_server(tmp_path, "gr1_pick_place") as server, chromium() as browser:
+        page, crashes = open_page(browser, server.url, HANDS)
+        scene = page.evaluate("window.demoforge.scene")
+        page.click("#enter-xr", timeout=30_000)
+        page.wait_for_function("window.demoforge.xr && window.handDrivers.right.measured"
+                               " && window.handDrivers.left.measured", polling=50, timeout=30_000)
+        operator, last_tick = HandPickPlaceOperator(), -1
+        start = seen = look(page)
+        deadline = time.monotonic() + DRIVE_TIMEOUT
+        while not (operator.done and seen["status"]["kept"] >= 1):
+            status = seen["status"]
+            assert not seen["handErrors"], seen["handErrors"]
+            assert not status["discarded"] and time.monotonic() < deadline, f"{status['last']}: {operator.log}"
+            frame = seen["frame"]
+            if frame["tick"] > last_tick:
+                last_tick = frame["tick"]
+                commands = operator.step(Frame.of(scene, frame), seen["busyHands"])
+                if commands:
+                    page.evaluate("commands => commands.forEach((c) => window.handDrivers[c.hand].apply(c))",
+                                  commands)
+            else:
+                time.sleep(0.015)
+            seen = look(page)
+        assert not crashes and page.evaluate("window.demoforge.errors") == []
+        code, printed = server.interrupt()
+    fps, tick_rate = rates(start, seen)
+    print(f"gr1 hands: {fps:.1f} frames/s ({tick_rate:.1f} ticks/s) over {(seen['now'] - start['now']) / 1000:.1f} s;"
+          f" operator: {operator.log}")
+    assert code == 0, printed
+
+    demo = check_kept_file(server.out)
+    signals = demo.datagen.subtask_term_signals
+    assert signals["right_grasp"].any() and signals["left_grasp"].any()
+    # The hand columns are the person's fingers: open (relaxed) at the start, curled round the objects in the
+    # grasps (every finger actuator past its middle, as the expert's wrap), and open again at the end.
+    assert demo.actions.shape[1] == 2 * (6 + 6)  # per arm: the palm's delta pose, the hand's six actuators
+    for arm, grasped in ((0, "right_grasp"), (1, "left_grasp")):
+        fingers = demo.datagen.gripper_action[:, arm]
+        assert np.array_equal(fingers, demo.actions[:, 12 * arm + 6 : 12 * arm + 12])
+        assert (fingers[0] < -0.5).all() and (fingers[-1] < -0.5).all(), fingers[[0, -1]]
+        held = fingers[signals[grasped].astype(bool)][:, [0, 2, 3, 4, 5]]  # the thumb across, the four fingers
+        assert (held > 0.2).all(axis=1).mean() > 0.5, held.max(axis=0)  # most of the hold: the wrap's bends
+    entries = [json.loads(line) for line in server.log.read_text().splitlines()]
+    messages = Counter((e["msg"]["type"], e["msg"].get("hand")) for e in entries if "msg" in e)
+    assert messages[("hand", "right")] > 100 and messages[("hand", "left")] > 100, messages
+    again = tmp_path / "again.hdf5"
+    replayed = run("teleop", "--replay-input", str(server.log), "--out", str(again))
+    assert replayed.returncode == 0 and "1 demos in" in replayed.stdout + replayed.stderr, replayed.stderr
+    first, second = arrays(server.out), arrays(again)
+    assert first.keys() == second.keys()
+    for key in first:
+        assert np.array_equal(first[key], second[key]), key
+    stats = df.generate(df.GenerateConfig(task="gr1_pick_place", source=str(server.out), num_demos=10,
+                                          max_attempts=10, variation="D1", seed=0), tmp_path / "run")
+    print(f"generated from the teleop demo: DGR {stats.dgr:.0%} at D1, failures {stats.failures}")
+    assert stats.dgr >= 0.5, (stats.dgr, stats.failures)
 
 
 @needs_chromium
