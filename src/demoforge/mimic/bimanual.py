@@ -11,7 +11,9 @@ target, and the recorder executes them together. What a subtask's ``kind`` chang
 - ``sequential``: the arm holds its pose until the subtask named in ``after`` (the other arm's) has ended
   with its signal (a handover: take the cube only once it is presented).
 
-A non-final subtask that ends without its termination signal fails the attempt, naming the arm.
+A non-final subtask whose segment runs out without its termination signal first holds its last target for
+up to ``SIGNAL_WAIT`` steps (a bar presented in a hooked grip still swings for a moment, and its signal asks
+for it held still); if the signal has still not come, the attempt fails, naming the arm.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from demoforge.mimic.transform import anchor_pose, approach_start, bridge, grasp
 from demoforge.tasks.base import Subtask
 
 SIGNAL_WINDOW = 3  # a subtask's signal must hold within its last steps
+SIGNAL_WAIT = 10  # steps (0.5 s) an arm holds still for a signal its segment ended without
 
 
 @dataclass
@@ -77,6 +80,7 @@ def run_arms_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateCo
     }
     extents_now = {name: world.object_extent(name) for name in task.objects}
     ended: set[str] = set()  # subtasks whose segment ran out with their signal on
+    waited: dict[str, int] = {}  # steps each subtask has held still for its signal
     planner = _Planner(world, sources, cfg, rng, offsets, extents_now)
     reason = ""
     while not reason:
@@ -87,6 +91,10 @@ def run_arms_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateCo
             if sub.name in ended:
                 continue
             if sub.signal is not None and not rec.signals[sub.signal][max(0, rec.t - SIGNAL_WINDOW) : rec.t].any():
+                if waited.get(sub.name, 0) < SIGNAL_WAIT:
+                    waited[sub.name] = waited.get(sub.name, 0) + 1
+                    plan.push(plan.target[None], plan.gripper)  # hold still one more step
+                    continue
                 reason = f"{plan.name} arm: subtask {sub.name} failed"
                 break
             ended.add(sub.name)
