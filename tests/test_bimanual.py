@@ -155,3 +155,15 @@ def test_per_arm_wrist_cameras_by_arm_name_in_a_kitchen(tmp_path: Path) -> None:
               str(tmp_path / "bad"))
     assert_user_error(bad, "middle_wrist", "right_wrist, left_wrist")  # the error lists the aliases there are
     assert not (tmp_path / "bad").exists()
+
+
+def test_an_attempt_that_fails_at_the_end_names_only_the_busy_arms() -> None:
+    """gr1_pour's left hand rests through the task: a pour that ends without success names the right arm's last
+    subtask and does not trip over the idle arm (a 1000-demo run once crashed there, at attempt 177)."""
+    from demoforge.mimic.bimanual import ArmPlan, failed_at_the_end
+
+    task = df.get_task("gr1_pour")
+    plans = [ArmPlan(arm, name, task.arm_subtasks(arm), np.eye(4), -np.ones(6))
+             for arm, name in enumerate(("right", "left"))]
+    assert plans[0].subtasks and not plans[1].subtasks
+    assert failed_at_the_end(plans) == f"failed at the end: right arm: {task.arm_subtasks(0)[-1].name}"

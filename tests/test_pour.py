@@ -54,6 +54,12 @@ def test_the_expert_pours_every_ball_into_the_bowl(pour_world: World) -> None:
     assert NUM_PARTICLES >= 50 and demo.obs["object"].shape[1] == 7 * len(task.objects)  # balls live in the states
 
 
+def test_a_pour_that_never_happened_says_so(pour_world: World) -> None:
+    """Without a spill the reason names what is missing: here every ball is still in the upright cup."""
+    pour_world.reset(np.random.default_rng(0), "D0")
+    assert pour_world.failure_reason() == f"0 of {NUM_PARTICLES} particles in the bowl"
+
+
 def test_scenes_vary_cups_and_bowls_and_the_expert_pours_into_the_extremes() -> None:
     """Scenes draw cups and bowls of other radius and height; the task reads them from the model and adapts."""
     task = get_task("pour")

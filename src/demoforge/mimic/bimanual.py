@@ -139,13 +139,19 @@ def run_arms_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateCo
             if world.success():
                 reason = f"success did not hold for the final {task.success_hold_steps} steps"
             else:
-                reason = "failed at the end: " + ", ".join(f"{p.name} arm: {p.subtasks[-1].name}" for p in plans)
+                reason = failed_at_the_end(plans)
     if reason.startswith("failed at the end"):  # the task may say more about its end state (which arm let go)
         reason = world.failure_reason() or reason
     demo = rec.finish(attempt=index, seed=cfg.seed, variation=cfg.variation, reason=reason,
                       segments={p.name: p.segments for p in plans}, sources={p.name: p.chosen for p in plans})
     demo.source = [d for p in plans for d in p.chosen]
     return AttemptResult(demo, not reason, reason, rec.t, rec.t * world.substeps)
+
+
+def failed_at_the_end(plans: list[ArmPlan]) -> str:
+    """The reason for an attempt that ended without success: each busy arm's last subtask (an arm may rest
+    through a task, as gr1_pour's left hand does, and has none)."""
+    return "failed at the end: " + ", ".join(f"{p.name} arm: {p.subtasks[-1].name}" for p in plans if p.subtasks)
 
 
 def _partner_plan(plans: list[ArmPlan], sub: Subtask) -> ArmPlan:

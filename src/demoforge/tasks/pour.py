@@ -235,7 +235,15 @@ class Pour(Task):
         spilled = self.spilled(env)
         if spilled > (1 - SUCCESS_SHARE) * NUM_PARTICLES:
             return f"spilled {spilled} of {NUM_PARTICLES} particles"
-        return ""
+        reasons = []
+        poured = int(np.sum(self.in_target(env)))
+        if poured < SUCCESS_SHARE * NUM_PARTICLES:
+            reasons.append(f"{poured} of {NUM_PARTICLES} particles in the bowl")
+        if not self.cup_upright(env):
+            reasons.append("cup not upright")
+        if env.in_contact(env.finger_geom_ids, env.body_geoms("cup")):
+            reasons.append("cup still held")
+        return ", ".join(reasons)
 
     def expert(self, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
         motion = Motion(env, rng)
