@@ -42,6 +42,7 @@ import scale  # noqa: E402  (benchmarks/scale.py)
 import scenes  # noqa: E402  (benchmarks/scenes.py)
 from demoforge.sim.controller import action_to_target, target_to_action
 from demoforge.rollout.world import World, env_for_demo
+from demoforge.sim.env import SimEnv
 
 # Default attempts per (task, variation): enough for a DGR within a few percent, full run in minutes.
 DEFAULT_ATTEMPTS = {"stack": 210, "lift": 150, "square": 210, "stack_three": 210, "pour": 45}
@@ -201,21 +202,22 @@ def raw_step_seconds(run_dir: Path, max_demos: int, rng: np.random.Generator) ->
         raise RuntimeError(f"{run_dir}: no stored states to time")
     if len(demos) > max_demos:
         demos = [demos[i] for i in sorted(rng.choice(len(demos), size=max_demos, replace=False))]
-    env = env_for_demo(demos[0])  # every demo of a run stores the same model; the robot from its env_args
-    model, data = env.model, env.data
+    envs: dict[str, SimEnv] = {}  # by model: a run in one scene stores one model, one with --scenes one per attempt
     wall = cpu = 0.0
     steps = 0
     for demo in demos:
+        env = envs.get(demo.model_file) or envs.setdefault(demo.model_file, env_for_demo(demo))  # robot from env_args
         env.set_state(demo.states[0])
         for action in demo.actions:
             action = np.clip(action, -1.0, 1.0)
             for i, part in enumerate(env.split_action(action)):
-                env.apply_target(action_to_target(env.eef_pose(i), env.arms[i].world_T_base, part), float(part[6]), i)
+                target = action_to_target(env.eef_pose(i), env.arms[i].world_T_base, part)
+                env.apply_target(target, env.eef_command(part, i), i)
             start, start_cpu = time.perf_counter(), time.process_time()
-            mujoco.mj_step(model, data, nstep=env.substeps)
+            mujoco.mj_step(env.model, env.data, nstep=env.substeps)
             wall += time.perf_counter() - start
             cpu += time.process_time() - start_cpu
-            mujoco.mj_kinematics(model, data)
+            mujoco.mj_kinematics(env.model, env.data)
             steps += env.substeps
     return wall / steps, cpu / steps
 

@@ -182,6 +182,22 @@ def check_kept_file(out: Path) -> df.Demo:
     return demo
 
 
+def hand_messages(log: Path) -> Counter:
+    """How many input messages of each (type, hand) a session log holds."""
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    return Counter((e["msg"]["type"], e["msg"].get("hand")) for e in entries if "msg" in e)
+
+
+def check_rerecords(server: Server, again: Path) -> None:
+    """The session's input log, fed back through `teleop --replay-input`, writes the same arrays bit for bit."""
+    replayed = run("teleop", "--replay-input", str(server.log), "--out", str(again))
+    assert replayed.returncode == 0 and "1 demos in" in replayed.stdout + replayed.stderr, replayed.stderr
+    first, second = arrays(server.out), arrays(again)
+    assert first.keys() == second.keys()
+    for key in first:
+        assert np.array_equal(first[key], second[key]), key
+
+
 def check_generates(out: Path, folder: Path) -> None:
     stats = df.generate(df.GenerateConfig(task="stack", source=str(out), num_demos=20, max_attempts=20,
                                           variation="D1", seed=0), folder)
@@ -348,17 +364,10 @@ def test_hands_in_webxr_keep_a_demo_that_replays_and_generates(tmp_path: Path, r
 
     demo = check_kept_file(server.out)
     assert demo.datagen.subtask_term_signals["grasp_cube_a"].any()
-    entries = [json.loads(line) for line in server.log.read_text().splitlines()]
-    messages = Counter((e["msg"]["type"], e["msg"].get("hand")) for e in entries if "msg" in e)
+    messages = hand_messages(server.log)
     assert messages[("hand", "right")] > 100 and messages[("hand", "left")] > 0, messages
     assert not any(m.startswith("keys") or m.startswith("controller") for m, _ in messages), messages
-    again = tmp_path / "again.hdf5"
-    replayed = run("teleop", "--replay-input", str(server.log), "--out", str(again))
-    assert replayed.returncode == 0 and "1 demos in" in replayed.stdout + replayed.stderr, replayed.stderr
-    first, second = arrays(server.out), arrays(again)
-    assert first.keys() == second.keys()
-    for key in first:
-        assert np.array_equal(first[key], second[key]), key
+    check_rerecords(server, tmp_path / "again.hdf5")
     check_generates(server.out, tmp_path / "run")
 
 
@@ -412,16 +421,9 @@ def test_both_hands_and_their_fingers_keep_a_gr1_pick_place_demo_that_generates(
         assert (fingers[0] < -0.5).all() and (fingers[-1] < -0.5).all(), fingers[[0, -1]]
         held = fingers[signals[grasped].astype(bool)][:, [0, 2, 3, 4, 5]]  # the thumb across, the four fingers
         assert (held > 0.2).all(axis=1).mean() > 0.5, held.max(axis=0)  # most of the hold: the wrap's bends
-    entries = [json.loads(line) for line in server.log.read_text().splitlines()]
-    messages = Counter((e["msg"]["type"], e["msg"].get("hand")) for e in entries if "msg" in e)
+    messages = hand_messages(server.log)
     assert messages[("hand", "right")] > 100 and messages[("hand", "left")] > 100, messages
-    again = tmp_path / "again.hdf5"
-    replayed = run("teleop", "--replay-input", str(server.log), "--out", str(again))
-    assert replayed.returncode == 0 and "1 demos in" in replayed.stdout + replayed.stderr, replayed.stderr
-    first, second = arrays(server.out), arrays(again)
-    assert first.keys() == second.keys()
-    for key in first:
-        assert np.array_equal(first[key], second[key]), key
+    check_rerecords(server, tmp_path / "again.hdf5")
     stats = df.generate(df.GenerateConfig(task="gr1_pick_place", source=str(server.out), num_demos=10,
                                           max_attempts=10, variation="D1", seed=0), tmp_path / "run")
     print(f"generated from the teleop demo: DGR {stats.dgr:.0%} at D1, failures {stats.failures}")

@@ -9,7 +9,9 @@ target, and the recorder executes them together. What a subtask's ``kind`` chang
   replay the same source demo over one common time range with one object transform, in lockstep (two
   grippers lifting one box must move as one);
 - ``sequential``: the arm holds its pose until the subtask named in ``after`` (the other arm's) has ended
-  with its signal (a handover: take the cube only once it is presented).
+  with its signal (a handover: take the cube only once it is presented). Its reference object is then
+  in the other arm's hand, where it may still sway: the arm's queued targets follow it, step by step,
+  until the arm has hold of it (``ArmPlan.follow``).
 
 A non-final subtask whose segment runs out without its termination signal first holds its last target for
 up to ``SIGNAL_WAIT`` steps (a bar presented in a hooked grip still swings for a moment, and its signal asks
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from demoforge import geometry as geo
 from demoforge.errors import DemoforgeError
 from demoforge.data.keys import eef_mask
 from demoforge.mimic.generate import AttemptResult, GenerateConfig
@@ -47,6 +50,7 @@ class ArmPlan:
     queue: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (pose, eef command) still to execute
     chosen: list[int] = field(default_factory=list)
     segments: list[list[int]] = field(default_factory=list)
+    follow: tuple[Subtask, np.ndarray] | None = None  # (subtask, world_T_object its queue was planned for)
 
     @property
     def done(self) -> bool:
@@ -59,6 +63,15 @@ class ArmPlan:
         if self.queue:
             self.target, self.gripper = self.queue.pop(0)
         return self.target, self.gripper
+
+    def refollow(self, world_T_object_now: np.ndarray) -> None:
+        """Move the queued targets with the followed object from where they were planned to where it is now."""
+        if self.follow is None:
+            return
+        sub, planned_for = self.follow
+        moved = world_T_object_now @ geo.invert(planned_for)
+        self.queue = [(moved @ pose, grip) for pose, grip in self.queue]
+        self.follow = (sub, world_T_object_now)
 
     def push(self, poses: np.ndarray, grippers: np.ndarray) -> None:
         """Queue ``poses`` with end-effector commands: one (k,) for all of them, or (len(poses), k)."""
@@ -122,6 +135,12 @@ def run_arms_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateCo
         if rec.full:
             reason = "episode too long"
             break
+        for plan in plans:  # a sequential reach follows its object in the other hand until it has hold of it
+            if plan.follow is not None:
+                if world.is_grasping(plan.follow[0].object, plan.arm):
+                    plan.follow = None
+                else:
+                    plan.refollow(planner.object_now(plan.follow[0]))
         steps = [p.take() for p in plans]
         noise = None
         if cfg.action_noise > 0:
@@ -173,7 +192,7 @@ class _Planner:
             sub.name: (arm, i) for arm in range(task.num_arms) for i, sub in enumerate(task.arm_subtasks(arm))
         }
 
-    def _object_now(self, sub: Subtask) -> np.ndarray:
+    def object_now(self, sub: Subtask) -> np.ndarray:
         if sub.object is None:  # a subtask in the world frame: replayed where the source did it
             return np.eye(4)
         return anchor_pose(self.world.object_pose(sub.object), self.extents_now.get(sub.object), sub.anchor)
@@ -205,7 +224,7 @@ class _Planner:
         cfg, world = self.cfg, self.world
         plan.current += 1
         sub, arm = plan.subtasks[plan.current], plan.arm
-        world_T_object = self._object_now(sub)
+        world_T_object = self.object_now(sub)
         src_objects = self._src_objects(sub, arm, plan.current)
         d = select_source(src_objects, world_T_object, cfg.selection, cfg.nearest_k, self.rng)
         start, end = self.segment(sub, arm, plan.current, d)
@@ -225,6 +244,8 @@ class _Planner:
         lead_in = bridge(plan.target, poses[0], cfg.transition_steps, cfg.transition_max_step, cfg.transition_lift)
         plan.push(lead_in, plan.gripper)
         plan.push(poses, track.gripper_action[start:end])
+        follows = sub.kind == "sequential" and sub.held is None and sub.object is not None
+        plan.follow = (sub, world_T_object) if follows else None
         plan.chosen.append(d)
         plan.segments.append([start, end])
 
@@ -235,7 +256,7 @@ class _Planner:
         for p in pair:
             p.current += 1
         sub = plan.subtasks[plan.current]
-        world_T_object = self._object_now(sub)
+        world_T_object = self.object_now(sub)
         src_objects = self._src_objects(sub, plan.arm, plan.current)
         d = select_source(src_objects, world_T_object, cfg.selection, cfg.nearest_k, self.rng)
         ranges = [self.sources.segment_range(d, p.current, self.offsets[p.arm], p.arm) for p in pair]
