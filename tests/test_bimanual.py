@@ -167,3 +167,27 @@ def test_an_attempt_that_fails_at_the_end_names_only_the_busy_arms() -> None:
              for arm, name in enumerate(("right", "left"))]
     assert plans[0].subtasks and not plans[1].subtasks
     assert failed_at_the_end(plans) == f"failed at the end: right arm: {task.arm_subtasks(0)[-1].name}"
+
+
+def test_a_reach_for_an_object_in_the_other_hand_moves_with_it() -> None:
+    """handover's right grasp starts once the bar is presented; while the bar sways in the left hand, the right
+    hand's queued targets move with it (``ArmPlan.refollow``, called each step until the right has hold)."""
+    from demoforge import geometry as geo
+    from demoforge.mimic.bimanual import ArmPlan
+
+    task = df.get_task("handover")
+    take = next(s for s in task.subtasks if s.name == "right_grasp")
+    place = next(s for s in task.subtasks if s.name == "right_place")
+    assert take.kind == "sequential" and take.held is None and place.held is not None
+    planned_for = geo.make_pose([0.3, 0.0, 0.95], np.eye(3))
+    plan = ArmPlan(0, "right", task.arm_subtasks(0), np.eye(4), -np.ones(1), follow=(take, planned_for))
+    queued = [geo.make_pose([0.3, -0.1 + 0.01 * k, 1.0], np.eye(3)) for k in range(5)]
+    plan.push(np.stack(queued), np.array([-1.0]))
+    swayed = geo.make_pose([0.32, 0.01, 0.94], geo.yaw_mat(0.1))  # 2 cm forward, 1 cm aside, 1 cm down, turned
+    plan.refollow(swayed)
+    moved = swayed @ geo.invert(planned_for)
+    for (pose, grip), before in zip(plan.queue, queued):
+        assert np.allclose(pose, moved @ before) and grip.tolist() == [-1.0]
+    assert plan.follow is not None and np.array_equal(plan.follow[1], swayed)
+    plan.refollow(swayed)  # the object did not move since: nothing moves
+    assert all(np.allclose(pose, moved @ before) for (pose, _), before in zip(plan.queue, queued))
