@@ -206,7 +206,9 @@ def raw_step_seconds(run_dir: Path, max_demos: int, rng: np.random.Generator) ->
     wall = cpu = 0.0
     steps = 0
     for demo in demos:
-        env = envs.get(demo.model_file) or envs.setdefault(demo.model_file, env_for_demo(demo))  # robot from env_args
+        if demo.model_file not in envs:
+            envs[demo.model_file] = env_for_demo(demo)  # the robot from the file's env_args
+        env = envs[demo.model_file]
         env.set_state(demo.states[0])
         for action in demo.actions:
             action = np.clip(action, -1.0, 1.0)

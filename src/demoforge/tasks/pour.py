@@ -206,6 +206,10 @@ class Pour(Task):
     def cup_upright(self, env: SimEnv) -> bool:
         return bool(env.body_pose("cup")[2, 2] > UPRIGHT_COS)
 
+    def cup_held(self, env: SimEnv) -> bool:
+        """Any finger (or the palm) still touches the cup."""
+        return env.in_contact(env.finger_geom_ids, env.body_geoms("cup"))
+
     # ---- task protocol -------------------------------------------------------------------------
     def reset(self, env: SimEnv, rng: np.random.Generator, variation: str = "D0") -> None:
         """Containers placed by ``variation``; the balls start in loose layers in the cup and settle."""
@@ -228,8 +232,7 @@ class Pour(Task):
     def success(self, env: SimEnv) -> bool:
         """At least 90% of the balls in the bowl, the cup upright and let go of."""
         share = float(np.mean(self.in_target(env)))
-        released = not env.in_contact(env.finger_geom_ids, env.body_geoms("cup"))
-        return share >= SUCCESS_SHARE and self.cup_upright(env) and released
+        return share >= SUCCESS_SHARE and self.cup_upright(env) and not self.cup_held(env)
 
     def failure_reason(self, env: SimEnv) -> str:
         spilled = self.spilled(env)
@@ -241,7 +244,7 @@ class Pour(Task):
             reasons.append(f"{poured} of {NUM_PARTICLES} particles in the bowl")
         if not self.cup_upright(env):
             reasons.append("cup not upright")
-        if env.in_contact(env.finger_geom_ids, env.body_geoms("cup")):
+        if self.cup_held(env):
             reasons.append("cup still held")
         return ", ".join(reasons)
 
