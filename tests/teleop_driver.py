@@ -58,6 +58,7 @@ class StackOperator:
     """Keys to hold next, given the latest frame; ``done`` once the cube is released and the hand lifted."""
 
     tolerance: float = 0.003
+    pause: int = 2  # ticks of rest after each goal is reached (a slow person pauses longer)
     phase: int = 0
     wait: int = 0
     goal: np.ndarray | None = None
@@ -84,7 +85,7 @@ class StackOperator:
         if not down:
             self.advance(f"reached {np.round(self.goal[:3, 3], 3).tolist()}")
             self.goal = None
-            self.wait = 2
+            self.wait = self.pause
         return down, False
 
     def advance(self, note: str) -> None:

@@ -14,20 +14,20 @@ from pydantic import ValidationError
 
 import demoforge as df
 from demoforge.capture.teleop.inputs import (
-    INPUT_MESSAGE, NUM_JOINTS, WORLD_R_XR, Command, InputMapper, Keys, pinch_to_gripper,
+    CONTROL_DT, INPUT_MESSAGE, NUM_JOINTS, WORLD_R_XR, Command, InputMapper, Keys, pinch_to_gripper,
 )
 from demoforge.capture.teleop.server import frame_of
-from demoforge.capture.teleop.session import TeleopSession, read_log, replay_log
+from demoforge.capture.teleop.session import KEEP_AFTER_S, TeleopSession, read_log, replay_log
 from demoforge.sim.web_scene import body_ids, describe
 from teleop_driver import Frame, StackOperator
 from test_cli import assert_user_error, run
 
 
-def drive_stack(session: TeleopSession, max_ticks: int = 900) -> StackOperator:
+def drive_stack(session: TeleopSession, max_ticks: int = 900, operator: StackOperator | None = None) -> StackOperator:
     """Run the keyboard operator against ``session`` until a demo ends; the session's own ticks, no server."""
     scene = describe(session.world.env.model)
     ids = body_ids(scene)
-    operator, held, ended = StackOperator(), frozenset(), len(session.outcomes)
+    operator, held, ended = operator or StackOperator(), frozenset(), len(session.outcomes)
     for _ in range(max_ticks):
         frame = Frame.of(scene, frame_of(session, ids))
         down, tap = operator.keys(frame)
@@ -66,6 +66,8 @@ def test_a_keyboard_demo_is_kept_and_is_an_ordinary_source(keyboard_session: tup
     assert session.kept == 1
     demo = df.read_demos(out)[0]  # with datagen_info, like a scripted source
     assert demo.meta["expert"] == "teleop" and demo.success and len(demo) == session.outcomes[0].steps
+    keep = round(KEEP_AFTER_S / CONTROL_DT)  # kept after a second of success, not at its first step
+    assert demo.rewards[-keep:].all() and not demo.rewards[-keep - 1], demo.rewards[-keep - 3 :]
     assert demo.datagen.subtask_term_signals["grasp_cube_a"].any()
     check = run("replay", str(out), "--check")
     assert check.returncode == 0, check.stdout + check.stderr
@@ -85,6 +87,15 @@ def test_the_session_log_replays_the_demos_bit_for_bit(keyboard_session: tuple[P
         assert np.array_equal(first[key], second[key]), key
     cli = run("teleop", "--replay-input", str(log), "--out", str(tmp_path / "cli.hdf5"))
     assert cli.returncode == 0 and "1 demos in" in cli.stdout + cli.stderr, cli.stderr
+    # A log from before the one-second keep (no keep_after_steps in its header) keeps at the task's own hold.
+    lines = log.read_text().splitlines()
+    header = json.loads(lines[0])
+    del header["header"]["keep_after_steps"]
+    older = tmp_path / "older.session.jsonl"
+    older.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    shorter = replay_log(older, tmp_path / "older.hdf5")
+    steps = session.outcomes[0].steps - round(KEEP_AFTER_S / CONTROL_DT) + df.get_task("stack").success_hold_steps
+    assert shorter.kept == 1 and shorter.outcomes[0].steps == steps, (shorter.outcomes, steps)
 
 
 def test_one_teleoperated_demo_generates_on_d1(keyboard_session: tuple[Path, Path, TeleopSession], tmp_path: Path) -> None:
@@ -92,6 +103,22 @@ def test_one_teleoperated_demo_generates_on_d1(keyboard_session: tuple[Path, Pat
     stats = df.generate(df.GenerateConfig(task="stack", source=str(out), num_demos=20, max_attempts=20,
                                           variation="D1", seed=0), tmp_path / "run")
     assert stats.dgr >= 0.8, stats.failures
+
+
+def test_a_slow_persons_demo_longer_than_the_task_horizon_still_generates(tmp_path: Path) -> None:
+    """A person pauses between moves: the demo outlasts the task's horizon, and the attempts made from it may
+    run as long as their source does (1.5x it), so they are not all cut as too long."""
+    out = tmp_path / "slow.hdf5"
+    session = TeleopSession("stack", out, seed=3)
+    operator = drive_stack(session, max_ticks=1500, operator=StackOperator(pause=70))
+    session.close()
+    assert session.outcomes and session.outcomes[0].kept, (session.outcomes, operator.log)
+    horizon = df.get_task("stack").max_steps
+    assert session.outcomes[0].steps > horizon, session.outcomes[0].steps
+    stats = df.generate(df.GenerateConfig(task="stack", source=str(out), num_demos=10, max_attempts=10,
+                                          variation="D1", seed=0), tmp_path / "run")
+    assert "episode too long" not in stats.failures and stats.dgr >= 0.5, stats.failures
+    assert max(len(d) for d in df.read_demos(tmp_path / "run" / "demos.hdf5")) > horizon
 
 
 def test_stop_discard_and_discard_last(tmp_path: Path) -> None:

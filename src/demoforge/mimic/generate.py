@@ -127,7 +127,8 @@ def run_attempt(world: GenerationWorld, sources: SourceSet, cfg: GenerateConfig,
         return AttemptResult(None, False, f"rejected scene: {exc}", 0, 0, rejected=True)
     if cfg.scenes is not None and not world.start_is_valid():
         return AttemptResult(None, False, "rejected scene: objects interpenetrate at the start", 0, 0, rejected=True)
-    rec = world.episode(cfg.cameras, cfg.image_size, cfg.depth, cfg.segmentation)
+    rec = world.episode(cfg.cameras, cfg.image_size, cfg.depth, cfg.segmentation,
+                        max_steps=sources.horizon(world.task.max_steps))
     if len(world.arm_names) > 1:
         from demoforge.mimic.bimanual import run_arms_attempt  # it builds on this module
 

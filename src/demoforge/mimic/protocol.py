@@ -105,6 +105,8 @@ class GenerationWorld(Protocol):
         """Why the current state is a failure, when the task can say more ("" if not)."""
         ...
 
-    def episode(self, cameras: list[str], image_size: int, depth: bool, segmentation: bool) -> Episode:
-        """Start recording an episode from the current state, rendering ``cameras`` into its observations."""
+    def episode(self, cameras: list[str], image_size: int, depth: bool, segmentation: bool,
+                max_steps: int | None = None) -> Episode:
+        """Start recording an episode from the current state, rendering ``cameras`` into its observations; it is
+        full after ``max_steps`` control steps (default: the task's horizon)."""
         ...

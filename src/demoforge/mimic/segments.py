@@ -159,6 +159,12 @@ class SourceSet:
         end = length if subtask == len(shifted) else shifted[subtask]
         return start, max(end, start + 1)
 
+    def horizon(self, task_max_steps: int) -> int:
+        """Control steps an attempt may take: the task's horizon, or 1.5x the longest source demo when that is
+        longer. A person's demo is slower than a script's, and an attempt replays its segments at their own
+        pace plus the bridges between them; the cap is for attempts that have gone astray, not for slow sources."""
+        return max(task_max_steps, -(-3 * max(len(d) for d in self.demos) // 2))
+
 
 def build_source_set(
     demos: list[Demo], task: Task, extents_of: Callable[[Demo, str], dict[str, tuple[float, float]]],

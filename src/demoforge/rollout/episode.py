@@ -177,9 +177,9 @@ class Recorder:
             out[name] = pose
         return out
 
-    def succeeded(self) -> bool:
-        """Success held for the task's final ``success_hold_steps`` steps (not merely once)."""
-        hold = self.task.success_hold_steps
+    def succeeded(self, hold: int | None = None) -> bool:
+        """Success held for the final ``hold`` steps (default: the task's ``success_hold_steps``), not merely once."""
+        hold = hold or self.task.success_hold_steps
         return self.t >= hold and not self.unstable and bool(np.all(self.rewards[self.t - hold : self.t] > 0))
 
     def finish(self, **meta: object) -> Demo:

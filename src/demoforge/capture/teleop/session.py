@@ -6,11 +6,12 @@ applied message is written to the session log with its tick, so feeding the log 
 repeats the session exactly, demos and all.
 
 A demo: after a reset (a placement of the task's variation drawn from ``(seed, episode)``) the scene
-waits; recording starts with the first input that moves a target or a gripper; it ends when the task's
-success has held for its ``success_hold_steps`` (kept), when the operator stops it (kept only if it
-succeeded), discards it, when it runs out of steps or the physics blows up (discarded, with the
-reason). A kept demo is appended to the output file atomically; then, after a short pause to show the
-result, the next placement comes.
+waits; recording starts with the first input that moves a target or a gripper. It is kept once the
+task's success has held for a second (so a hand that lets go has opened in the demo), or when the
+operator stops it after the task's own ``success_hold_steps``. It is discarded, with the reason, when
+the operator discards or stops it unfinished, or when it runs out of steps or the physics blows up.
+A kept demo is appended to the output file atomically; then, after a short pause to show the result,
+the next placement comes.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from demoforge.version import __version__
 
 PAUSE_TICKS = 20  # after a demo ends, its result shows for a second before the next placement
 TIME_LIMIT_S = 60.0  # a person is slower than the scripted expert: a demo may take a minute by default
+KEEP_AFTER_S = 1.0  # success holds this long before a demo is kept: a release ends with the hand open, not
+# mid-opening, so attempts generated from the demo replay a full release
 
 
 @dataclass(frozen=True)
@@ -126,16 +129,19 @@ class TeleopSession:
     def __init__(
         self, task: str, out: Path, robot: str | None = None, seed: int = 0, variation: str = "D0",
         log: Path | None = None, existing: str = "refuse", time_limit: float = TIME_LIMIT_S,
+        keep_after: float = KEEP_AFTER_S,
     ) -> None:
         """``existing``: what to do with an ``out`` that exists: ``refuse``, ``append`` (same task and robot)
         or ``replace`` (by the new demos, once the first is kept: until then the old file stays).
-        ``time_limit``: seconds a demo may last before it is discarded as too long."""
+        ``time_limit``: seconds a demo may last before it is discarded as too long; ``keep_after``: seconds
+        success must hold before the demo is kept."""
         self.task = get_task(task)
         self.task.variation(variation)
         self.world: World = make_world(self.task, load_robot(robot or self.task.robot))
         self.env_args = env_args_for(self.world, variation)
         self.out, self.seed, self.variation = Path(out), seed, variation
         self.max_steps = max(1, round(time_limit / CONTROL_DT))
+        self.keep_after = max(self.task.success_hold_steps, round(keep_after / CONTROL_DT))
         self.kept = self._existing_demos(existing)
         self.discarded = 0
         self.episode = -1
@@ -149,7 +155,8 @@ class TeleopSession:
         self._queue: list[InputMessage] = []
         self._lock = threading.Lock()
         header = {"demoforge": __version__, "task": self.task.name, "robot": self.world.env.robot.name,
-                  "seed": seed, "variation": variation, "max_steps": self.max_steps}
+                  "seed": seed, "variation": variation, "max_steps": self.max_steps,
+                  "keep_after_steps": self.keep_after}
         self.log = SessionLog(log, header) if log is not None else None
         self._next_episode()
 
@@ -233,7 +240,7 @@ class TeleopSession:
         assert rec is not None
         if not rec.step(np.stack(self.mapper.targets), np.array(self.mapper.grippers), advance=advance):
             self._end(False, "physics unstable" if rec.unstable else "too long")
-        elif rec.succeeded():
+        elif rec.succeeded(self.keep_after):
             self._end(True, "")
         elif rec.full:
             self._end(False, f"too long: not done within {rec.capacity} steps")
@@ -295,9 +302,10 @@ def replay_log(log: Path, out: Path, task: str | None = None, robot: str | None 
     try:
         task = task or header["task"]
         max_steps = int(header.get("max_steps") or get_task(task).max_steps)  # a header without it: the task's own
+        keep_after = int(header.get("keep_after_steps") or get_task(task).success_hold_steps)  # older logs: the task's
         session = TeleopSession(task, out, robot=robot or header.get("robot"), seed=int(header["seed"]),
                                 variation=header.get("variation", "D0"), existing=existing,
-                                time_limit=max_steps * CONTROL_DT)
+                                time_limit=max_steps * CONTROL_DT, keep_after=keep_after * CONTROL_DT)
     except (KeyError, ValueError, TypeError) as exc:
         raise InputFileError(log, f"has an incomplete session header ({exc})", field="header") from None
     seen, i, events = 0, 0, record.events
