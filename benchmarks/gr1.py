@@ -22,7 +22,7 @@ from demoforge import geometry as geo
 from demoforge import machine
 from demoforge.sim.env import SimEnv
 from demoforge.sim.robot import GR1
-from demoforge.sim.scene import base_scene, compile_scene
+from demoforge.sim.scene import base_scene
 from run import bench_generation  # noqa: E402  (benchmarks/run.py: section 1's method)
 from sections import write_section
 
@@ -34,7 +34,7 @@ STEPS = 60  # control steps (3 s) per target
 
 
 def gr1_env() -> SimEnv:
-    model, _ = compile_scene(base_scene(GR1))
+    model = base_scene(GR1).compile()
     return SimEnv(model, GR1)
 
 

@@ -75,9 +75,10 @@ def test_a_stored_gr1_model_from_another_machine_loads_from_this_machines_pack()
     the paths are pointed at this machine's install and the same model loads."""
     from demoforge.assetpacks import ROBOSUITE
     from demoforge.sim.robot import GR1
-    from demoforge.sim.scene import base_scene, compile_scene, model_from_xml
+    from demoforge.sim.scene import base_scene, model_from_xml, scene_xml
 
-    model, xml = compile_scene(base_scene(GR1))
+    spec = base_scene(GR1)
+    xml, model = scene_xml(spec), spec.compile()
     here = f"{ROBOSUITE.folder.as_posix()}/"
     assert here in xml
     elsewhere = xml.replace(here, "/home/someone/datasets/packs/robosuite-1.5.2/")

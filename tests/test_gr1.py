@@ -93,11 +93,11 @@ def test_each_wrist_reaches_targets_within_5_mm_and_2_degrees(gr1: mujoco.MjMode
 def test_gr1_is_a_built_in_robot_that_stands_at_the_table_and_takes_24_d_actions() -> None:
     from demoforge.sim.env import SimEnv
     from demoforge.sim.robot import GR1, load_robot
-    from demoforge.sim.scene import base_scene, compile_scene
+    from demoforge.sim.scene import base_scene
 
     assert load_robot("gr1") is GR1 and GR1.action_dim == 2 * (6 + 6)
     assert [p["eef"] for p in GR1.action_layout()] == [[6, 12], [18, 24]]
-    model, _ = compile_scene(base_scene(GR1))
+    model = base_scene(GR1).compile()
     env = SimEnv(model, GR1)
     for side, arm in zip(SIDES, env.arms):  # the hands' actuators span the joints they drive
         assert np.allclose(model.actuator_ctrlrange[arm.grip_act_ids], [model.jnt_range[model.actuator_trnid[i, 0]]
@@ -128,9 +128,9 @@ def test_the_head_camera_sees_the_table_and_both_hands_and_no_reference_sticks()
     from demoforge.sim.env import SimEnv
     from demoforge.sim.render import offscreen_renderer, resolve_cameras
     from demoforge.sim.robot import GR1
-    from demoforge.sim.scene import base_scene, compile_scene
+    from demoforge.sim.scene import base_scene
 
-    model, _ = compile_scene(base_scene(GR1))
+    model = base_scene(GR1).compile()
     env = SimEnv(model, GR1)
     (head,) = resolve_cameras(model, ["head"])
     renderer = offscreen_renderer(model, 120, 160)

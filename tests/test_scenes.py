@@ -55,7 +55,7 @@ def test_levels_widen_the_variation() -> None:
 def test_every_sampled_scene_compiles_starts_clean_and_reachable(family: str, level: str) -> None:
     for name in sorted(TASKS):
         task = get_task(name)
-        for seed in range(4):
+        for seed in range(2 if task.robot == "gr1" else 4):  # a GR1 scene compiles in about a second
             world = make_world(task, scene=task_scene(name, family, level, seed))
             task.reset(world.env, np.random.default_rng(seed), level)  # raises if any object is out of reach
             assert task.start_is_valid(world.env), (name, family, level, seed)

@@ -21,8 +21,8 @@ from demoforge.sim.scene import (
     PhysicsSettings,
     apply_object_looks,
     base_scene,
-    compile_scene,
     model_from_xml,
+    scene_xml,
 )
 from demoforge.tasks.base import Task
 
@@ -116,7 +116,7 @@ def make_world(
     task.build(spec)
     _park_objects(spec, task, scene.table_top_z)
     apply_object_looks(spec, scene)
-    _, xml = compile_scene(spec)
+    xml = scene_xml(spec)
     # Simulate the model parsed from the stored MJCF text, so replays from that text are bit-exact.
     return World(SimEnv(model_from_xml(xml), robot, physics), task, xml, scene)
 
