@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -42,6 +43,12 @@ def test_install_fetches_the_pinned_wheel_and_unpacks_only_what_is_used(tmp_path
     assert "robots/gr1/robot.xml" in names and "robots/panda/robot.xml" in names
     assert not any(n.endswith(".py") or n.startswith("bullet_data/") for n in names)  # no code, no other robots
     assert sorted(p.name for p in (tmp_path / "assets").iterdir()) == [ROBOSUITE.name]  # no staging left
+    fast = sorted(n for n in names if n.startswith("robots/gr1/meshes_fast/"))  # decimated for fast cameras
+    assert [n.split("/")[-1] for n in fast] == sorted(n.split("/")[-1] for n in names if n.startswith("robots/gr1/meshes/"))
+    shutil.rmtree(folder / "robots/gr1/meshes_fast")  # a pack installed before the decimated meshes existed
+    again = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--verify"], env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and (folder / fast[0]).is_file(), again.stderr  # made again, matching the manifest
     (folder / "robots/gr1/robot.xml").write_text("<mujoco/>")  # damaged after install: --verify names it
     damaged = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--verify"], env=env,
                              capture_output=True, text=True, timeout=600)

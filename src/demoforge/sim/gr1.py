@@ -10,7 +10,11 @@ The pack's GR1T2 (``robots/gr1/robot.xml``) floats on a free joint, has legs, a 
   the arm joints so the light wrist links stay stable at a 2 ms physics step;
 - drives each hand as the real one is driven: 6 actuators (thumb rotation, thumb bend, index, middle,
   ring, pinky) on the first joint of each digit, the next joint coupled to it by a joint equality
-  (the linkage: it turns in proportion, over its own range).
+  (the linkage: it turns in proportion, over its own range);
+- draws its body with the pack's decimated meshes (a fifth of 437k triangles: the fast render setting) unless
+  ``fast_visuals`` is off. Those meshes are drawn only (no collision, no mass), so physics is the same;
+  the hands keep their meshes, which give their links' mass and collision hulls. Each hand link's collision
+  geom draws the same mesh as its visual one, so it is put in a geom group pictures leave out.
 
 Names keep the pack's, the hands' prefixed (``right_fourier_R_index_proximal_joint``); demoforge's
 own actuators are ``{joint}_servo`` and ``{side}_hand_{digit}``.
@@ -20,7 +24,9 @@ from __future__ import annotations
 
 import mujoco
 
-from demoforge.assetpacks import ROBOSUITE, absolute_files, asset_path
+from pathlib import Path
+
+from demoforge.assetpacks import ROBOSUITE, absolute_files, asset_path, fast_folder
 
 SIDES = ("right", "left")
 ARM_JOINTS = {
@@ -42,6 +48,7 @@ ARM_TORQUE = (80.0, 80.0, 40.0, 40.0, 15.0, 15.0, 15.0)
 ARM_ARMATURE = 0.05  # kg m^2 reflected rotor inertia per arm joint
 HAND_KP, HAND_KV = 20.0, 0.5
 SITE_GROUP = 4  # MuJoCo draws site groups 0-2 by default
+COLLISION_GROUP = 3  # nor geom group 3: collision geoms whose visual twin is drawn
 # The hand's 6 actuators: (name, driven joint, coupled joint or None).
 DIGITS = (
     ("thumb_yaw", "thumb_proximal_yaw_joint", None),
@@ -88,11 +95,19 @@ def hand_actuators(side: str) -> list[str]:
     return [f"{side}_hand_{digit}" for digit, _, _ in DIGITS]
 
 
-def gr1_spec(waist: bool = False) -> mujoco.MjSpec:
+BODY_MESHES = "robots/gr1/meshes"  # in the pack: GR1's body meshes, drawn only
+
+
+def gr1_spec(waist: bool = False, fast_visuals: bool = True) -> mujoco.MjSpec:
     """GR1's upper body with both Fourier hands, as an ``MjSpec`` to compile or attach into a scene."""
     path = asset_path(ROBOSUITE, "robots/gr1/robot.xml")
     spec = mujoco.MjSpec.from_file(str(path))
     absolute_files(spec, path.parent)
+    if fast_visuals:
+        full, fast = asset_path(ROBOSUITE, BODY_MESHES).resolve(), asset_path(ROBOSUITE, fast_folder(BODY_MESHES))
+        for mesh in spec.meshes:
+            if Path(mesh.file).parent == full:
+                mesh.file = str(fast / Path(mesh.file).name)
     spec.compiler.degree = False
     for joint in list(spec.body("base").joints):  # the free joint: GR1 stands where the scene puts it
         _delete(spec, joint)
@@ -130,6 +145,10 @@ def _attach_hand(spec: mujoco.MjSpec, side: str) -> None:
         _delete(hand, actuator)
     for body in _subtree(hand.body(f"{side}_hand")):
         body.gravcomp = 1.0
+    names = {geom.name for geom in hand.geoms}
+    for geom in hand.geoms:  # a link's collision geom draws the same mesh file as its visual twin: not drawn
+        if geom.name.endswith("_col") and f"{geom.name[:-4]}_vis" in names:
+            geom.group = COLLISION_GROUP
     hand.body("eef").add_site(name=PALM_SITE, pos=list(PALM_CENTER), size=[0.008, 0, 0], group=SITE_GROUP)
     spec.body(f"{side}_eef").add_frame().attach_body(hand.body(f"{side}_hand"), f"{side}_fourier_", "")
     for part in _subtree(spec.body(f"{side}_fourier_{side}_hand")):  # the hand sits on the wrist: no contacts
