@@ -9,7 +9,7 @@ follows the same goals with a tracked hand (WebXR: tests/teleop_hands.js moves t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -184,21 +184,21 @@ class HandStackOperator:
     # ---- the script ------------------------------------------------------------------------------
     def _stack(self) -> Iterator[Command | None]:
         plan = self.plan
-        yield from self._pause(6)  # look at the scene
+        yield from pause(6)  # look at the scene
         yield {"move": [0.03, -0.04, 0.05]}  # the hand to a comfortable spot, the clutch not held
         yield from self._settle()
         self.state_after_free_move = self._frame.state
         self.log.append(f"hand placed, the session is {self._frame.state}")
         yield {"shape": "clutch", "frames": 6}  # pinch thumb and middle finger: hold on to the target
         yield from self._settle()
-        yield from self._pause(4)
+        yield from pause(4)
         pauses = {0: 6, 1: 10, 3: 4, 4: 4, 5: 8, 7: 2}
         while plan.phase <= 7:
             goal = plan.next_goal(self._frame)
             if goal is None:  # pinch the index too (close), or open it again
                 yield {"shape": "clutch_grip" if plan.closes else "clutch", "frames": 10}
                 yield from self._settle()
-                yield from self._pause(8)
+                yield from pause(8)
                 plan.advance("gripper closed" if plan.closes else "gripper opened")
                 continue
             phase = plan.phase
@@ -208,7 +208,7 @@ class HandStackOperator:
                 yield from self._reach(goal, self.tolerance)
             plan.advance(f"reached {np.round(goal[:3, 3], 3).tolist()}")
             yield {"hold": True}
-            yield from self._pause(pauses.get(phase, 2))
+            yield from pause(pauses.get(phase, 2))
         yield from self._let_go()
 
     def _carry(self, goal: np.ndarray) -> Iterator[Command | None]:
@@ -224,23 +224,23 @@ class HandStackOperator:
             yield None
         # half way: stop, let go of the clutch (the gripper stays closed), pull the hand back, take hold again
         yield {"hold": True}
-        yield from self._pause(3)
+        yield from pause(3)
         yield {"shape": "grip", "frames": 5}
         yield from self._settle()
         yield {"move": world_to_xr(-0.08 * along + np.array([0.0, 0.0, -0.02]))}
         yield from self._settle()
-        yield from self._pause(3)
+        yield from pause(3)
         yield {"shape": "clutch_grip", "frames": 5}
         yield from self._settle()
         self.regrasped = True
         self.log.append(f"regrasped at {np.round(self._target()[:3, 3], 3).tolist()}")
-        yield from self._pause(2)
+        yield from pause(2)
         yield self._track(past)
         while keys_toward(self._target(), past, 0.006):
             self.overshot = max(self.overshot, float((self._target()[:3, 3] - goal[:3, 3]) @ along))
             yield None
         yield {"hold": True}
-        yield from self._pause(4)
+        yield from pause(4)
         for _ in range(4):  # the hand was still moving when it stopped
             self.overshot = max(self.overshot, float((self._target()[:3, 3] - goal[:3, 3]) @ along))
             yield None
@@ -268,14 +268,20 @@ class HandStackOperator:
             yield None
 
     def _settle(self) -> Iterator[None]:
-        yield None  # the command reaches the hand before it reports busy
-        while self._busy:
-            yield None
+        return settle(lambda: self._busy)
 
-    @staticmethod
-    def _pause(ticks: int) -> Iterator[None]:
-        for _ in range(ticks):
-            yield None
+
+def pause(ticks: int) -> Iterator[None]:
+    """A person's pause: ``ticks`` frames with no new command."""
+    for _ in range(ticks):
+        yield None
+
+
+def settle(busy: Callable[[], bool]) -> Iterator[None]:
+    """Frames until the emulated hand has carried out its last command (``busy`` turns false)."""
+    yield None  # the command reaches the hand before it reports busy
+    while busy():
+        yield None
 
 
 def _top_down(position: np.ndarray, yaw: float) -> np.ndarray:
@@ -372,7 +378,7 @@ class HandPickPlaceOperator:
         from demoforge.tasks.objects import upright_cube_rotation
 
         hand = "right" if arm == 0 else "left"
-        yield from self._pause(4 + 5 * arm)  # the hands do not start together
+        yield from pause(4 + 5 * arm)  # the hands do not start together
         yield {"shape": "flat", "frames": 8}  # open the hand wide before reaching round the object
         yield from self._settle(hand)
         grasp = self._grasp_pose(arm, item)
@@ -386,10 +392,10 @@ class HandPickPlaceOperator:
         yield from self._reach(arm, self._grasp_pose(arm, item), self.tolerance, self.careful)
         self._note(hand, f"at the {item}")
         yield {"hold": True}
-        yield from self._pause(3)
+        yield from pause(3)
         yield {"shape": "wrap", "frames": 10}
         yield from self._settle(hand)
-        yield from self._pause(8)
+        yield from pause(8)
         lift = self._target(arm).copy()
         lift[2, 3] += 0.085
         yield from self._reach(arm, lift, 0.006)
@@ -405,10 +411,10 @@ class HandPickPlaceOperator:
             self._note(hand, f"the {item} {self._off(item, mat):.3f} m from its mat's centre, "
                              f"{self._frame.bodies[item][2, 3] - self._frame.bodies[mat][2, 3]:.3f} m above it")
         yield {"hold": True}
-        yield from self._pause(6)
+        yield from pause(6)
         yield {"shape": "flat", "frames": 10}
         yield from self._settle(hand)
-        yield from self._pause(14)  # the robot's fingers are slow to open
+        yield from pause(14)  # the robot's fingers are slow to open
         self._note(hand, f"let go of the {item} {self._off(item, mat):.3f} m from its mat's centre")
         back = self._target(arm).copy()
         back[:3, 3] += 0.06 * outward
@@ -449,14 +455,7 @@ class HandPickPlaceOperator:
             yield None
 
     def _settle(self, hand: str) -> Iterator[None]:
-        yield None  # the command reaches the hand before it reports busy
-        while self._busy.get(hand, False):
-            yield None
-
-    @staticmethod
-    def _pause(ticks: int) -> Iterator[None]:
-        for _ in range(ticks):
-            yield None
+        return settle(lambda: self._busy.get(hand, False))
 
 
 def _half_height(item: str) -> float:
