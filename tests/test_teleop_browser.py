@@ -49,10 +49,6 @@ GAMEPAD = Path(__file__).resolve().parent / "teleop_gamepad.js"
 VIEWPORT = {"width": 480, "height": 360}  # small: the page is drawn on the CPU
 DRIVE_TIMEOUT = 150.0  # seconds of wall time a demo may take (the session's own limit: 60 s of sim time)
 
-# Every test here records in real time, one at a time (``real_time_turn``): run them all on one pytest-xdist
-# worker (``--dist loadgroup``), so the other worker runs other tests instead of waiting for the turn.
-pytestmark = pytest.mark.xdist_group("real_time_browser")
-
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt install chromium)")
 needs_iwer = pytest.mark.skipif(not IWER.exists(), reason=f"IWER is not installed ({IWER} missing: run npm ci)")
 
