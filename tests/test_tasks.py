@@ -9,7 +9,7 @@ from demoforge.rollout.episode import Recorder, record_expert
 from demoforge.tasks import TASKS, get_task
 from demoforge.rollout.world import make_world
 
-RESETS = 20
+RESETS = 12  # per task (20 took a minute more of make test; the shares below were measured on 20)
 PARTICLE_RESETS = 3  # the pours simulate 60 balls: 8-15 s a demo (test_gr1_tasks and test_pour pour more)
 # A five-fingered hand closing on a can or a carton from the side tips it now and then (gr1_pick_place:
 # 18 of 20 here); a source recorder keeps only successes, so 85% is asked of hand experts, 95% of grippers.
