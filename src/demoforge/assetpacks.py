@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demoforge.errors import DemoforgeError, InputFileError
+from demoforge.outputs import write_text
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def install(pack: AssetPack, wheel: Path | None = None, force: bool = False) -> 
         if any(not (pack.folder / fast_folder(v)).is_dir() for v in pack.visual_meshes):
             manifest = json.loads((pack.folder / "manifest.json").read_text())
             manifest["files"].update(_decimate(pack, pack.folder))
-            _write_atomically(pack.folder / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
+            write_text(pack.folder / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
         return pack.folder
     with tempfile.TemporaryDirectory(prefix="demoforge-assets-") as tmp:
         if wheel is None:
@@ -212,12 +213,6 @@ def _decimate(pack: AssetPack, folder: Path) -> dict[str, str]:
         staging.rename(target)
         files.update({f"{fast_folder(visual)}/{p.name}": _sha256(p) for p in sorted(target.iterdir())})
     return files
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    partial.replace(path)
 
 
 def _sha256(path: Path) -> str:

@@ -22,9 +22,9 @@ own actuators are ``{joint}_servo`` and ``{side}_hand_{digit}``.
 
 from __future__ import annotations
 
-import mujoco
-
 from pathlib import Path
+
+import mujoco
 
 from demoforge.assetpacks import ROBOSUITE, absolute_files, asset_path, fast_folder
 
