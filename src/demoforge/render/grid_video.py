@@ -15,6 +15,7 @@ from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.rollout.replay import render_frames
 from demoforge.runner.pool import ordered_map, render_worker_bytes
 from demoforge.runner.run_folder import DEMOS, RunFolder
+from demoforge.sim.quality import Quality
 from demoforge.sim.render import check_image_size
 from demoforge.rollout.world import env_for_demo
 
@@ -32,6 +33,7 @@ class Clip:
     width: int
     height: int
     robot: str | None = None
+    quality: Quality = "fast"
 
 
 def render_clip(clip: Clip) -> np.ndarray:
@@ -44,7 +46,8 @@ def render_clip(clip: Clip) -> np.ndarray:
     outcome = "success" if ok else str(demo.meta.get("reason") or "failed")
     lines = [title, sources, outcome]
     colour = KEPT_COLOUR if ok else FAILED_COLOUR
-    return np.stack([caption(f, lines, colour) for f in render_frames(demo, clip.robot, clip.camera, clip.width, clip.height)])
+    return np.stack([caption(f, lines, colour) for f in render_frames(demo, clip.robot, clip.camera, clip.width, clip.height,
+                                                                         clip.quality)])
 
 
 def run_files(run: Path) -> tuple[Path, Path | None]:
@@ -91,12 +94,15 @@ def grid_video(
     fps: float = 20.0,
     workers: int = 1,
     on_clip: Callable[[], None] | None = None,
+    quality: Quality = "fast",
 ) -> tuple[Path, int]:
-    """Render up to ``num`` kept demos and ``failed`` failed attempts into one grid video; returns (path, tiles)."""
+    """Render up to ``num`` kept demos and ``failed`` failed attempts into one grid video, drawn at ``quality``;
+    returns (path, tiles)."""
     kept_file, failed_file = run_files(Path(run))
-    clips = [Clip(str(kept_file), n, camera, width, height) for n in pick(kept_file, num)]
+    clips = [Clip(str(kept_file), n, camera, width, height, quality=quality) for n in pick(kept_file, num)]
     if failed and failed_file is not None:
-        clips += [Clip(str(failed_file), n, camera, width, height) for n in pick_failures(failed_file, failed)]
+        clips += [Clip(str(failed_file), n, camera, width, height, quality=quality)
+                  for n in pick_failures(failed_file, failed)]
     if not clips:
         raise DemoforgeError(f"{run}: no demos to show")
     (first,) = read_demos(clips[0].path, require_datagen=False, names=[clips[0].name])

@@ -12,6 +12,7 @@ from demoforge.data.video import tile
 from demoforge.outputs import atomic_file
 from demoforge.scenes.sample import check_family, sample_scene, scene_seed
 from demoforge.scenes.spec import SceneAxes
+from demoforge.sim.quality import Quality
 from demoforge.sim.render import offscreen_renderer, resolve_cameras
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
@@ -21,15 +22,15 @@ from demoforge.rollout.world import make_world
 def render_scenes(
     family: str, num: int, seed: int, task_name: str = "stack", level: str = "D1", camera: str = "agentview",
     width: int = 240, height: int = 180, robot: str | None = None, on_scene: Callable[[], None] | None = None,
-    axes: SceneAxes = SceneAxes(),
+    axes: SceneAxes = SceneAxes(), quality: Quality = "fast",
 ) -> list[np.ndarray]:
-    """One frame per sampled scene, objects placed by a reset of ``task_name``."""
+    """One frame per sampled scene drawn at ``quality``, objects placed by a reset of ``task_name``."""
     check_family(family, level)
     task = get_task(task_name)
     frames = []
     for i in range(num):
         scene = sample_scene(family, level, scene_seed(seed, i), task.objects, task.placement_boxes(level), task.scalable, axes)
-        world = make_world(task, load_robot(robot) if robot else None, scene=scene)
+        world = make_world(task, load_robot(robot) if robot else None, scene=scene, quality=quality)
         task.reset(world.env, np.random.default_rng([seed, i]), level)
         (name,) = resolve_cameras(world.env.model, [camera])
         renderer = offscreen_renderer(world.env.model, height, width)

@@ -14,6 +14,7 @@ from demoforge.errors import DemoforgeError
 from demoforge.report import media, page, plots
 from demoforge.report.run import Run, initial_xy, load_run, read_rows, source_file, spread
 from demoforge.runner.run_folder import FAILED, RunFolder, RunStats
+from demoforge.sim.quality import Quality
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
 
@@ -24,13 +25,14 @@ SUBTASK_REASON = re.compile(r"^subtask (\S+) failed$")
 
 def build_report(
     run: Path, out: Path | None = None, num_videos: int = 4, camera: str = "agentview", video_size: int = 256,
-    on_warning: Callable[[str], None] | None = None, overwrite: bool = True,
+    on_warning: Callable[[str], None] | None = None, overwrite: bool = True, quality: Quality = "fast",
 ) -> Path:
     """Write a self-contained HTML report of a ``demoforge generate`` run folder; returns its path.
 
     ``out`` defaults to ``run/report.html``; an existing one is replaced only with ``overwrite``
     (checked once the run folder was read). Nothing is written unless the whole page was built.
     Where stats.json contradicts the dataset the page counts the dataset, and ``on_warning`` hears why.
+    Thumbnails and videos are drawn at ``quality``.
     """
     if num_videos < 0:
         raise DemoforgeError(f"num_videos must be 0 or more, not {num_videos}")
@@ -52,8 +54,8 @@ def build_report(
         lengths=plots.length_histogram(data.kept.lengths, data.failed.lengths),
         lengths_note=length_note(data),
         coverage=coverage_section(data, task),
-        scenes=scenes_section(data, camera),
-        videos=videos_section(data, task, num_videos, camera, video_size),
+        scenes=scenes_section(data, camera, quality),
+        videos=videos_section(data, task, num_videos, camera, video_size, quality),
     )
     return write_text(out, html)
 
@@ -226,20 +228,21 @@ def coverage_section(data: Run, task: Task | None) -> dict:
     return {"svg": plots.coverage(sets, objects, regions), "notes": notes}
 
 
-def scenes_section(data: Run, camera: str) -> dict:
+def scenes_section(data: Run, camera: str, quality: Quality = "fast") -> dict:
     family = data.stats.scene_family or data.config.get("scenes") or "default"
     rows = data.kept.rows or data.failed.rows
     source = data.kept if data.kept.rows else data.failed
     picks = spread(rows, NUM_THUMBNAILS)
     robot = data.config.get("robot") or "panda"
-    thumbs = [(r.name, media.thumbnail(source.path, r.name, camera, robot)) for r in picks]
+    thumbs = [(r.name, media.thumbnail(source.path, r.name, camera, robot, quality=quality)) for r in picks]
     all_rows = spread(data.kept.rows, MAX_SAMPLED) + spread(data.failed.rows, MAX_SAMPLED)
     counts = scene_counts([r.scene for r in all_rows]) if family != "default" else []
     return {"family": family, "thumbs": thumbs, "counts": counts, "demos": len(all_rows),
             "unique": len({r.scene for r in all_rows})}
 
 
-def videos_section(data: Run, task: Task | None, num_videos: int, camera: str, size: int) -> list[dict]:
+def videos_section(data: Run, task: Task | None, num_videos: int, camera: str, size: int,
+                   quality: Quality = "fast") -> list[dict]:
     subtasks = [s.name for s in getattr(task, "subtasks", ())]
     robot = data.config.get("robot") or "panda"
     picks = [(data.kept.path, r, None) for r in spread(data.kept.rows, num_videos)]
@@ -248,7 +251,7 @@ def videos_section(data: Run, task: Task | None, num_videos: int, camera: str, s
         picks.append((data.failed.path, row, row.meta.get("reason") or "failed"))
     videos = []
     for path, row, reason in picks:
-        uri, frames = media.video(path, row.name, camera, robot, size)
+        uri, frames = media.video(path, row.name, camera, robot, size, quality)
         sources = [(subtasks[i] if i < len(subtasks) else f"subtask {i + 1}", s) for i, s in enumerate(row.source)]
         videos.append({"name": row.name, "file": path.name, "length": row.length, "frames": frames, "uri": uri,
                        "sources": sources, "reason": reason, "attempt": row.meta.get("attempt")})

@@ -17,6 +17,7 @@ from demoforge.data.hdf5 import open_dataset
 from demoforge.data.video import write_video
 from demoforge.errors import InputFileError
 from demoforge.rollout.replay import render_frames
+from demoforge.sim.quality import Quality
 
 FPS = 20.0  # control rate: videos play in real time
 THUMB_WIDTH = 240
@@ -46,18 +47,20 @@ def load_states(path: Path, name: str, first_only: bool = False) -> Demo:
     )
 
 
-def thumbnail(path: Path, name: str, camera: str, robot: str | None = None, width: int = THUMB_WIDTH) -> str:
+def thumbnail(path: Path, name: str, camera: str, robot: str | None = None, width: int = THUMB_WIDTH,
+              quality: Quality = "fast") -> str:
     """The first frame of a demo as a JPEG ``data:`` URI."""
     w, h = frame_size(width)
-    frame = next(iter(render_frames(load_states(path, name, first_only=True), robot, camera, w, h)))
+    frame = next(iter(render_frames(load_states(path, name, first_only=True), robot, camera, w, h, quality)))
     return "data:image/jpeg;base64," + base64.b64encode(iio.imwrite("<bytes>", frame, extension=".jpg", quality=88)).decode()
 
 
-def video(path: Path, name: str, camera: str, robot: str | None = None, width: int = 256) -> tuple[str, int]:
+def video(path: Path, name: str, camera: str, robot: str | None = None, width: int = 256,
+          quality: Quality = "fast") -> tuple[str, int]:
     """A demo rendered from its stored states as an H.264 MP4 ``data:`` URI, and its number of frames."""
     w, h = frame_size(width)
     demo = load_states(path, name)
     with tempfile.TemporaryDirectory(prefix="demoforge-report-") as tmp:
-        mp4 = write_video(Path(tmp) / f"{name}.mp4", render_frames(demo, robot, camera, w, h), FPS)
+        mp4 = write_video(Path(tmp) / f"{name}.mp4", render_frames(demo, robot, camera, w, h, quality), FPS)
         data = mp4.read_bytes()
     return "data:video/mp4;base64," + base64.b64encode(data).decode(), len(demo.states)

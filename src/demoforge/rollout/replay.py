@@ -20,6 +20,7 @@ from demoforge.data.demo import Demo
 from demoforge.data.hdf5 import next_obs
 from demoforge.rollout.episode import Recorder
 from demoforge.errors import DemoforgeError
+from demoforge.sim.quality import Quality
 from demoforge.sim.render import offscreen_renderer, resolve_cameras
 from demoforge.tasks import get_task
 from demoforge.tasks.base import Task
@@ -213,10 +214,11 @@ def _is_image(key: str, value: np.ndarray | None) -> bool:
 
 
 def render_frames(
-    demo: Demo, robot: str | None = None, camera: str = "agentview", width: int = 320, height: int = 240
+    demo: Demo, robot: str | None = None, camera: str = "agentview", width: int = 320, height: int = 240,
+    quality: Quality = "fast",
 ) -> Iterator[np.ndarray]:
-    """RGB frames (H, W, 3, uint8) of a demo, one per control step, from its stored states."""
-    env = env_for_demo(demo, robot)
+    """RGB frames (H, W, 3, uint8) of a demo, one per control step, from its stored states, drawn at ``quality``."""
+    env = env_for_demo(demo, robot, quality=quality)
     (camera,) = resolve_cameras(env.model, [camera])
     renderer = offscreen_renderer(env.model, height, width)
     try:

@@ -15,6 +15,7 @@ from demoforge.errors import DemoforgeError
 from demoforge.rollout.episode import Recorder
 from demoforge.sim.env import SimEnv, subtree_geoms, vertical_extent
 from demoforge.sim.render import CameraRig, segmentation_labels
+from demoforge.sim.quality import Quality, quality_settings
 from demoforge.sim.robot import BUILTIN_ROBOTS, RobotConfig, load_robot
 from demoforge.scenes.spec import SceneSpec
 from demoforge.sim.scene import (
@@ -105,10 +106,10 @@ def segment_names(task: Task) -> list[str]:
 
 def make_world(
     task: Task, robot: RobotConfig | None = None, physics: PhysicsSettings = PhysicsSettings(),
-    scene: SceneSpec | None = None,
+    scene: SceneSpec | None = None, quality: Quality = "fast",
 ) -> World:
     """Compile ``scene`` (default: the plain tabletop) with the task's objects and ``robot`` (default: the
-    task's own) into a ready environment."""
+    task's own) into a ready environment, drawn at ``quality`` (sim/quality.py; the physics is the same)."""
     robot = robot or load_robot(task.robot)
     task.check_robot(robot)
     scene = scene or SceneSpec()
@@ -118,7 +119,7 @@ def make_world(
     apply_object_looks(spec, scene)
     xml = scene_xml(spec)
     # Simulate the model parsed from the stored MJCF text, so replays from that text are bit-exact.
-    return World(SimEnv(model_from_xml(xml), robot, physics), task, xml, scene)
+    return World(SimEnv(model_from_xml(xml, quality), robot, physics), task, xml, scene)
 
 
 def env_args_for(world: World, variation: str) -> dict:
@@ -141,6 +142,7 @@ def env_args_for(world: World, variation: str) -> dict:
             "description": world.task.description,  # language instruction (LeRobot export, VLA policies)
             "objects": list(world.task.objects),  # in obs/object order
             "segmentation_labels": segment_names(world.task),
+            "render": quality_settings("fast"),  # how obs/<camera>_image were drawn (sim/quality.py)
         },
     }
 
@@ -191,15 +193,16 @@ def _robot_name(path: str | None) -> str | None:
     return (read_env_args(path).get("env_kwargs") or {}).get("robot")
 
 
-def env_for_demo(demo: Demo, robot: str | RobotConfig | None = None, fallback: str = "panda") -> SimEnv:
+def env_for_demo(demo: Demo, robot: str | RobotConfig | None = None, fallback: str = "panda",
+                 quality: Quality = "fast") -> SimEnv:
     """An environment on the exact model a demo stored (its ``model_file`` MJCF), with its robot (see
-    ``robot_for_demo``)."""
+    ``robot_for_demo``), drawn at ``quality``."""
     robot = robot_for_demo(demo, robot, fallback)
     name = f"{demo.meta.get('file', '?')}: demo {demo.meta.get('name', '?')}"
     if not demo.model_file:
         raise DemoforgeError(f"{name}: no model_file attribute, cannot rebuild its scene")
     try:
-        model = model_from_xml(demo.model_file)
+        model = model_from_xml(demo.model_file, quality)
     except ValueError as exc:
         raise DemoforgeError(f"{name} [model_file]: not a loadable MJCF model ({exc})") from None
     env = SimEnv(model, robot)

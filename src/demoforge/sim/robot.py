@@ -61,6 +61,9 @@ class ArmConfig(BaseModel):
         "whose axis can line up with another's"
     )
     cameras: list[str] = Field(default_factory=list, description="cameras the arm carries (un-prefixed)")
+    draw_as: Literal["panda"] | None = Field(
+        None, description="draw the arm with a built-in robot's real meshes from the asset pack (its own geoms "
+        "then only collide); none: as its MJCF draws it")
 
     @model_validator(mode="after")
     def _lengths_agree(self) -> ArmConfig:
@@ -186,6 +189,7 @@ def _panda_arm(name: str, prefix: str, mount_pos: tuple[float, float, float] = (
         home_qpos=[0.0, -0.3, 0.0, -2.2, 0.0, 1.9, 0.785],
         ik_joint_cost=[1.0, 1.0, 5.0, 1.0, 1.0, 1.0, 1.0],
         cameras=["eye_in_hand"],
+        draw_as="panda",
     )
 
 

@@ -7,13 +7,15 @@ with every demo, and the model simulated is parsed from that text.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
 from demoforge.scenes.spec import Distractor, Fixture, Material, SceneSpec, Table
-from demoforge.sim.robot import RobotConfig
+from demoforge.sim.quality import Quality, apply_quality, for_quality
+from demoforge.sim.robot import ArmConfig, RobotConfig
 from demoforge.sim.vessels import add_bowl, add_mug
 
 TABLE_TOP_Z = 0.8  # world height of the table surface (and of the robot base), metres
@@ -98,7 +100,20 @@ def base_scene(
         mount = world.add_frame(pos=[base[k] + arm.mount_pos[k] for k in range(3)])
         if arm.mount_yaw:
             mount.quat = [np.cos(arm.mount_yaw / 2), 0.0, 0.0, np.sin(arm.mount_yaw / 2)]
-        spec.attach(mujoco.MjSpec.from_file(str(arm.mjcf)), frame=mount, prefix=arm.prefix)
+        spec.attach(arm_spec(arm), frame=mount, prefix=arm.prefix)
+    return spec
+
+
+def arm_spec(arm: ArmConfig) -> mujoco.MjSpec:
+    """An arm's MJCF, drawn as the real robot when it asks to be and the asset pack is installed."""
+    spec = mujoco.MjSpec.from_file(str(arm.mjcf))
+    if arm.draw_as == "panda":
+        from demoforge.sim.panda import can_dress, dress_panda
+
+        if can_dress():
+            return dress_panda(spec)
+        warnings.warn("the Panda is drawn with its collision capsules: run `demoforge assets install` for the real "
+                      "robot's meshes", stacklevel=2)
     return spec
 
 
@@ -287,13 +302,14 @@ def scene_xml(spec: mujoco.MjSpec) -> str:
         return spec.to_xml()
 
 
-def model_from_xml(xml: str) -> mujoco.MjModel:
-    """A model from stored MJCF text; mesh files of an asset pack are looked up in this machine's install."""
+def model_from_xml(xml: str, quality: Quality = "fast") -> mujoco.MjModel:
+    """A model from stored MJCF text, drawn at ``quality``; mesh files of an asset pack are looked up in this
+    machine's install."""
     if 'file="' in xml:
         from demoforge.assetpacks import relocate
 
-        xml = relocate(xml)
-    return mujoco.MjModel.from_xml_string(xml)
+        xml = for_quality(relocate(xml), quality)
+    return apply_quality(mujoco.MjModel.from_xml_string(xml), quality)
 
 
 def free_joint_qpos_adr(model: mujoco.MjModel, body: str) -> int:
