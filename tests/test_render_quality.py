@@ -43,7 +43,7 @@ def test_the_panda_is_drawn_with_its_real_meshes_that_neither_touch_nor_weigh() 
     assert len(meshes) >= 40 and dressed.nmeshface > 10_000  # every link's parts, hand and fingers
     assert all(dressed.geom_contype[g] == 0 and dressed.geom_conaffinity[g] == 0 for g in meshes)
     assert {dressed.body(int(dressed.geom_bodyid[g])).name for g in meshes} >= {
-        f"robot0_link{i}" for i in range(8)} | {"robot0_hand", "robot0_left_finger", "robot0_right_finger"}
+        f"robot0_link{i}" for i in range(1, 8)} | {"robot0_hand", "robot0_left_finger", "robot0_right_finger"}
     colliding = [g for g in range(dressed.ngeom) if dressed.geom_contype[g] and dressed.geom_bodyid[g] > 0
                  and dressed.body(int(dressed.geom_bodyid[g])).name.startswith("robot0_")]
     assert colliding and all(dressed.geom_group[g] == 3 for g in colliding)  # capsules: simulated, not drawn
@@ -86,11 +86,12 @@ def test_high_quality_draws_full_meshes_with_shadows_from_the_same_stored_model(
 def test_for_quality_points_every_packs_decimated_folders_at_the_full_ones() -> None:
     xml = ('<mesh file="/x/robosuite-1.5.2/robots/gr1/meshes_fast/torso.STL"/>'
            '<mesh file="/y/robosuite-1.5.2/robots/panda/obj_meshes_fast/link0_vis/link0_vis_0.obj"/>'
-           '<mesh file="/z/mine/meshes_fast/part.stl"/>')
+           '<mesh file="/z/mine/meshes_fast/part.stl"/><texture file="/w/robosuite-1.5.2/textures_fast/metal.png"/>')
     assert for_quality(xml, "high") == (
         '<mesh file="/x/robosuite-1.5.2/robots/gr1/meshes/torso.STL"/>'
         '<mesh file="/y/robosuite-1.5.2/robots/panda/obj_meshes/link0_vis/link0_vis_0.obj"/>'
-        '<mesh file="/z/mine/meshes_fast/part.stl"/>')  # a user's own folder is left alone
+        '<mesh file="/z/mine/meshes_fast/part.stl"/>'  # a user's own folder is left alone
+        '<texture file="/w/robosuite-1.5.2/textures/metal.png"/>')
 
 
 def test_scenes_preview_at_high_quality_and_a_wrong_quality(tmp_path: Path) -> None:
@@ -114,3 +115,18 @@ def test_without_the_asset_pack_the_panda_keeps_its_capsules_and_says_how_to_get
     assert done.returncode == 0, done.stderr
     nmesh, warned = json.loads(done.stdout)
     assert nmesh == 0 and any("demoforge assets install" in w for w in warned)
+
+
+def test_fast_textures_are_small_rgb_copies_of_the_pictures(tmp_path: Path) -> None:
+    from demoforge.assetpacks import ROBOSUITE, asset_path
+    from demoforge.textures import FAST_SIDE, shrink_folder
+
+    sizes = shrink_folder(asset_path(ROBOSUITE, "textures"), tmp_path)
+    assert len(sizes) == 30 and max(after for _, after in sizes.values()) == FAST_SIDE
+    assert sizes["light-gray-floor-tile.png"] == (255, 255)  # already small: kept at its size
+    with Image.open(tmp_path / "yellow-plaster.png") as small, Image.open(
+            asset_path(ROBOSUITE, "textures/yellow-plaster.png")) as full:
+        assert small.mode == "RGB" and small.size == (FAST_SIDE, FAST_SIDE)
+        mean_small = np.asarray(small, dtype=float).mean(axis=(0, 1))
+        mean_full = np.asarray(full.convert("RGB"), dtype=float).mean(axis=(0, 1))
+        assert np.allclose(mean_small, mean_full, atol=3)  # the same colours, fewer pixels

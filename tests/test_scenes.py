@@ -207,3 +207,50 @@ def test_tables_vary_in_height_and_shape_and_tasks_follow() -> None:
     demo = __import__("demoforge.rollout.episode", fromlist=["record_expert"]).record_expert(world, rng, "D2")
     assert world.env.table_z == pytest.approx(low.table_top_z)
     assert demo.success  # the expert, the reset and the success check all use the scene's table height
+
+
+def _surfaces(spec: SceneSpec) -> dict[str, list]:
+    """Each sampled surface's materials, by the surface kind ``scenes.materials.SURFACES`` names."""
+    fixtures = {"counter": "cabinet", "upper_cabinet": "cabinet", "backsplash": "wall", "wall": "wall",
+                "shelf": "shelf", "bin": "appliance"}
+    out: dict[str, list] = {"floor": [spec.floor], "counter": [spec.table.material], "legs": [spec.table.leg_material]}
+    for fixture in spec.fixtures:
+        if fixture.kind in fixtures:
+            out.setdefault(fixtures[fixture.kind], []).append(fixture.material)
+    return out
+
+
+def test_kitchen_surfaces_are_made_of_what_kitchens_are_made_of() -> None:
+    """Every sampled surface is of a class its kind is made of, many of them photographs of that class from the
+    pack (the rest: paint, plastic, or the procedural option); each picture loads once a scene."""
+    from demoforge.scenes.materials import PICTURES, SURFACES
+
+    classes, kinds = [], set()
+    for seed in range(40):
+        spec = task_scene("stack", "kitchen", "D2", seed)
+        for surface, materials in _surfaces(spec).items():
+            for material in materials:
+                assert material.kind in SURFACES[surface], (surface, material)
+                if material.texture == "image":
+                    assert material.image in {p.name for p in PICTURES[material.kind]}, material
+                classes.append(material.texture)
+                kinds.add(material.kind)
+    share = {t: classes.count(t) / len(classes) for t in set(classes)}
+    assert share["image"] > 0.4 and 0 < sum(share.get(t, 0) for t in ("checker", "gradient", "noise")) < 0.3
+    assert kinds >= {"wood", "stone", "tile", "metal", "plaster", "paint"}
+    world = make_world(get_task("stack"), scene=task_scene("stack", "kitchen", "D2", 3))
+    model = world.env.model
+    files = [model.tex(i).name for i in range(model.ntex)]
+    assert len(files) == len(set(files)) and any(name.startswith("picture_") for name in files)
+    assert "textures_fast/" in world.model_xml  # the small copies; `--quality high` draws the full pictures
+
+
+def test_a_material_naming_an_unknown_picture_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from demoforge.scenes.spec import Material
+
+    with pytest.raises(ValidationError, match="unknown picture 'marble-ish'.*light-wood"):
+        Material(texture="image", image="marble-ish")
+    with pytest.raises(ValidationError, match="exactly when texture is 'image'"):
+        Material(image="light-wood")

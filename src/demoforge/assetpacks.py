@@ -6,8 +6,9 @@ SHA-256, and unpacks only the asset folders it needs, with the package's licence
 ``$DEMOFORGE_ASSETS`` (default ``~/.cache/demoforge/assets``). ``make setup`` runs it; so does
 ``demoforge assets install``. A pack is unpacked into a temporary folder and renamed into place, so a
 pack folder is either whole or absent, and its ``manifest.json`` lists every file with its SHA-256.
-Folders of visual meshes also get a decimated copy beside them (``meshes`` -> ``meshes_fast``) for the
-fast render setting (``demoforge.meshes``), listed in the manifest as well.
+Folders of visual meshes and of textures also get a copy beside them (``meshes`` -> ``meshes_fast``) for the
+fast render setting, decimated (``demoforge.meshes``) or shrunk (``demoforge.textures``), listed in the
+manifest as well.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class AssetPack:
     strip: str  # prefix removed from member paths when unpacked
     members: tuple[str, ...]
     visual_meshes: tuple[str, ...] = ()  # folders of draw-only meshes that get a decimated ``*_fast`` copy
+    textures: tuple[str, ...] = ()  # folders of image textures that get a shrunk ``*_fast`` copy
 
     @property
     def folder(self) -> Path:
@@ -67,6 +69,7 @@ ROBOSUITE = AssetPack(
     ),
     # drawn only (no collision, no mass): GR1's body (437k triangles), the Panda's arm (127k) and hand
     visual_meshes=("robots/gr1/meshes", "robots/panda/obj_meshes", "grippers/meshes/panda_gripper"),
+    textures=("textures",),  # photographs up to 1450 px a side; 256 px for training cameras
 )
 PACKS: dict[str, AssetPack] = {p.name: p for p in (ROBOSUITE,)}
 
@@ -116,9 +119,14 @@ def absolute_files(spec: object, folder: Path) -> None:
             texture.file = str((texturedir / texture.file).resolve())
 
 
-def fast_folder(visual_meshes: str) -> str:
-    """Where the decimated copy of a folder of visual meshes lives in the pack (``meshes`` -> ``meshes_fast``)."""
-    return f"{visual_meshes.rstrip('/')}_fast"
+def fast_folder(folder: str) -> str:
+    """Where the fast copy of a folder of visual meshes or textures lives in the pack (``meshes`` -> ``meshes_fast``)."""
+    return f"{folder.rstrip('/')}_fast"
+
+
+def fast_copies(pack: AssetPack) -> tuple[str, ...]:
+    """The pack's folders that have a fast copy: its visual meshes, then its textures."""
+    return pack.visual_meshes + pack.textures
 
 
 def installed(pack: AssetPack) -> bool:
@@ -133,12 +141,12 @@ def current(pack: AssetPack) -> bool:
 
 def install(pack: AssetPack, wheel: Path | None = None, force: bool = False) -> Path:
     """Unpack ``pack`` (from ``wheel``, or fetched with pip) into its folder; returns the folder. A pack
-    installed by an older demoforge is unpacked again when it lacks folders now used, and gets decimated
-    meshes it lacks without a download."""
+    installed by an older demoforge is unpacked again when it lacks folders now used, and gets fast copies
+    it lacks without a download."""
     if installed(pack) and not force and current(pack):
-        if any(not (pack.folder / fast_folder(v)).is_dir() for v in pack.visual_meshes):
+        if any(not (pack.folder / fast_folder(v)).is_dir() for v in fast_copies(pack)):
             manifest = json.loads((pack.folder / "manifest.json").read_text())
-            manifest["files"].update(_decimate(pack, pack.folder))
+            manifest["files"].update(_make_fast_copies(pack, pack.folder))
             write_text(pack.folder / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
         return pack.folder
     with tempfile.TemporaryDirectory(prefix="demoforge-assets-") as tmp:
@@ -153,7 +161,7 @@ def install(pack: AssetPack, wheel: Path | None = None, force: bool = False) -> 
         staging = Path(tempfile.mkdtemp(prefix=f".{pack.name}-", dir=pack.folder.parent))
         try:
             manifest = _unpack(pack, wheel, staging)
-            manifest["files"].update(_decimate(pack, staging))
+            manifest["files"].update(_make_fast_copies(pack, staging))
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
             if pack.folder.exists():
                 shutil.rmtree(pack.folder)
@@ -208,17 +216,18 @@ def _unpack(pack: AssetPack, wheel: Path, folder: Path) -> dict:
             "licence": pack.licence_name, "members": list(pack.members), "files": files}
 
 
-def _decimate(pack: AssetPack, folder: Path) -> dict[str, str]:
-    """Write the decimated copy of each of the pack's visual mesh folders (each made aside and renamed into
-    place, so it is whole or absent); returns its files' SHA-256 by path in the pack."""
+def _make_fast_copies(pack: AssetPack, folder: Path) -> dict[str, str]:
+    """Write the fast copy of each of the pack's visual mesh and texture folders (each made aside and renamed
+    into place, so it is whole or absent); returns its files' SHA-256 by path in the pack."""
     from demoforge.meshes import decimate_folder
+    from demoforge.textures import shrink_folder
 
     files = {}
-    for visual in pack.visual_meshes:
+    for visual in fast_copies(pack):
         target = folder / fast_folder(visual)
         staging = target.with_name(f".{target.name}.partial")
         shutil.rmtree(staging, ignore_errors=True)
-        decimate_folder(folder / visual, staging)
+        (shrink_folder if visual in pack.textures else decimate_folder)(folder / visual, staging)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from demoforge.errors import DemoforgeError
+from demoforge.scenes.materials import sample_material
 from demoforge.scenes.spec import (
     Camera,
     Distractor,
@@ -26,7 +27,6 @@ from demoforge.scenes.spec import (
 
 FAMILIES = ("tabletop", "kitchen")
 LEVEL_SCALE = {"D0": 0.3, "D1": 0.7, "D2": 1.0}
-TEXTURES = ("checker", "gradient", "noise")
 VESSEL_RADIUS_JITTER = 0.1  # at D2: cups 2.25-2.75 cm inside (the hand opens to 8 cm), bowls 5.9-7.2 cm
 VESSEL_HEIGHT_JITTER = 0.15
 Box = tuple[float, float, float, float]  # x_min, x_max, y_min, y_max on the table
@@ -53,21 +53,21 @@ def sample_scene(
     default = SceneSpec()
     kt, km = k * axes.table, k * axes.materials
 
-    def material(current: Material, value: tuple[float, float]) -> Material:
-        drawn = _material(rng["materials"], km, value)
+    def material(current: Material, surface: str) -> Material:
+        drawn = sample_material(rng["materials"], surface, km)
         return drawn if axes.materials > 0 else current
 
     table = Table(
         center_xy=(0.55 + _jitter(rng["table"], 0.03 * kt), _jitter(rng["table"], 0.03 * kt)),
         half_size=(0.45 + rng["table"].uniform(-0.02, 0.05) * kt, 0.6 + rng["table"].uniform(-0.04, 0.1) * kt),
-        material=material(default.table.material, (0.45, 0.85)),
-        leg_material=material(default.table.leg_material, (0.2, 0.5)),
+        material=material(default.table.material, "counter"),
+        leg_material=material(default.table.leg_material, "legs"),
     )
     height = 0.8 + _jitter(rng["table"], 0.06 * kt)  # work surface (and robot mount) height
     if family == "tabletop" and rng["table"].random() < 0.3 * kt:
         radius = max(table.half_size)  # a round table, its near edge at the robot's mount like the square one
         table = table.model_copy(update={"shape": "round", "center_xy": (0.1 + radius, table.center_xy[1])})
-    floor = material(default.floor, (0.3, 0.7))
+    floor = material(default.floor, "floor")
     kb = k * axes.robot_base
     robot_base = (_jitter(rng["robot_base"], 0.02 * kb), _jitter(rng["robot_base"], 0.03 * kb), height)
     lights = _lights(rng["lights"], k * axes.lights)
@@ -103,13 +103,6 @@ def _jitter(rng: np.random.Generator, amount: float) -> float:
 def _colour(rng: np.random.Generator, value: tuple[float, float], saturation: tuple[float, float] = (0.1, 0.7)) -> tuple:
     rgb = colorsys.hsv_to_rgb(rng.uniform(0, 1), rng.uniform(*saturation), rng.uniform(*value))
     return tuple(round(float(c), 4) for c in rgb)
-
-
-def _material(rng: np.random.Generator, k: float, value: tuple[float, float]) -> Material:
-    """A random colour; with probability ``k``, one of the procedural textures."""
-    rgb = _colour(rng, value)
-    texture = str(rng.choice(TEXTURES)) if rng.random() < k else "none"
-    return Material(rgba=(*rgb, 1.0), texture=texture, rgb2=_colour(rng, value), repeat=float(rng.uniform(2, 8)))
 
 
 def _lights(rng: np.random.Generator, k: float) -> tuple[Light, ...]:
@@ -198,7 +191,7 @@ def _object_look(rng: np.random.Generator, k: float, kind: str | None) -> Object
 
 
 def _kitchen(
-    rng: np.random.Generator, k: float, table: Table, material: Callable[[Material, tuple[float, float]], Material],
+    rng: np.random.Generator, k: float, table: Table, material: Callable[[Material, str], Material],
     table_top: float,
 ) -> tuple[Fixture, ...]:
     """Counter cabinets under the work surface, a backsplash and wall, upper cabinets, a shelf, a sink, a bin.
@@ -209,10 +202,10 @@ def _kitchen(
     cx, cy = table.center_xy
     hx, hy = table.half_size
     far = cx + hx
-    wood = material(Material(rgba=(0.55, 0.4, 0.28, 1)), (0.35, 0.8))
-    paint = material(Material(rgba=(0.85, 0.85, 0.8, 1)), (0.5, 0.95))
-    steel = Material(rgba=(0.7, 0.72, 0.75, 1))
-    wall = material(Material(rgba=(0.9, 0.88, 0.82, 1)), (0.6, 0.95))
+    wood = material(Material(rgba=(0.55, 0.4, 0.28, 1)), "cabinet")
+    paint = material(Material(rgba=(0.85, 0.85, 0.8, 1)), "cabinet")
+    steel = Material(rgba=(0.7, 0.72, 0.75, 1), kind="metal", specular=0.9, shininess=0.8)
+    wall = material(Material(rgba=(0.9, 0.88, 0.82, 1)), "wall")
     slide = _jitter(rng, 0.15 * k)
     top = table_top
     cab_z = top + 0.75 + _jitter(rng, 0.08 * k)
@@ -222,7 +215,7 @@ def _kitchen(
         Fixture(kind="wall", pos=(far + 0.05, cy, 1.2), half_size=(0.02, 1.6, 1.2), material=wall),
         Fixture(kind="upper_cabinet", pos=(far - 0.15, cy - 0.3 + slide, cab_z), half_size=(0.15, 0.28, 0.2), material=paint),
         Fixture(kind="upper_cabinet", pos=(far - 0.15, cy + 0.3 + slide, cab_z), half_size=(0.15, 0.28, 0.2), material=paint),
-        Fixture(kind="shelf", pos=(far - 0.1, cy + slide, top + 0.48 + _jitter(rng, 0.05 * k)), half_size=(0.1, 0.35, 0.012), material=wood),
+        Fixture(kind="shelf", pos=(far - 0.1, cy + slide, top + 0.48 + _jitter(rng, 0.05 * k)), half_size=(0.1, 0.35, 0.012), material=material(wood, "shelf")),
     ]
     # A second counter beside the table with a sink basin (rim boxes around a recessed bottom).
     side = 1.0 if rng.random() < 0.5 else -1.0
@@ -240,7 +233,7 @@ def _kitchen(
     fixtures.append(Fixture(kind="sink", pos=(sx, sy, top - 0.035), half_size=(basin[0], basin[1], 0.004), material=steel, collide=False))
     # A bin on the floor on the other side.
     bx, by, bh = 0.35 + _jitter(rng, 0.1 * k), cy - side * (hy + 0.25), 0.2
-    bin_mat = material(Material(rgba=(0.25, 0.27, 0.3, 1)), (0.2, 0.6))
+    bin_mat = material(Material(rgba=(0.25, 0.27, 0.3, 1)), "appliance")
     for dx, dy, half in ((-0.12, 0, (0.01, 0.13, bh)), (0.12, 0, (0.01, 0.13, bh)), (0, -0.12, (0.12, 0.01, bh)), (0, 0.12, (0.12, 0.01, bh))):
         fixtures.append(Fixture(kind="bin", pos=(bx + dx, by + dy, bh), half_size=half, material=bin_mat))
     return tuple(fixtures)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Vec2 = tuple[float, float]
 Vec3 = tuple[float, float, float]
@@ -21,12 +21,27 @@ class _Data(BaseModel):
 
 
 class Material(_Data):
-    """A colour, optionally with one of MuJoCo's procedural textures (they serialise into the MJCF)."""
+    """A colour, optionally with a photograph of the asset pack (``image``, tinted by the colour) or one of
+    MuJoCo's procedural textures (they serialise into the MJCF); ``kind`` is what it shows (scenes/materials.py)."""
 
     rgba: RGBA = (0.7, 0.7, 0.7, 1.0)
-    texture: Literal["none", "checker", "gradient", "noise"] = "none"
+    texture: Literal["none", "checker", "gradient", "noise", "image"] = "none"
+    image: str = Field("", description="picture name (scenes/materials.py) when texture is image")
+    kind: str | None = Field(None, description="material class: wood, stone, tile, metal, plaster, paint, ...")
     rgb2: RGB = (0.2, 0.2, 0.2)  # second texture colour (checker squares, gradient end, noise dots)
-    repeat: float = Field(4.0, gt=0, description="texture repeats across the surface")
+    repeat: float = Field(4.0, gt=0, description="texture repeats per metre (image) or across the surface")
+    specular: float = Field(0.5, ge=0, le=1)
+    shininess: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _image_is_known(self) -> Material:
+        from demoforge.scenes.materials import picture_names
+
+        if (self.texture == "image") != bool(self.image):
+            raise ValueError("image names a picture exactly when texture is 'image'")
+        if self.image and self.image not in picture_names():
+            raise ValueError(f"unknown picture {self.image!r} (known: {', '.join(picture_names())})")
+        return self
 
 
 class Table(_Data):

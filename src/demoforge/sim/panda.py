@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mujoco
+import numpy as np
 
 from demoforge.assetpacks import ROBOSUITE, asset_path, current, fast_folder, installed
 
@@ -46,11 +47,14 @@ def dress_panda(spec: mujoco.MjSpec, fast_visuals: bool = True) -> mujoco.MjSpec
     source = mujoco.MjSpec.from_file(str(asset_path(ROBOSUITE, "robots/panda/robot.xml")))
     made: set[str] = set()
     for link in LINKS:
+        body = spec.body(link)
+        if _massless_base(spec, body):  # its meshes are the world's, at the same place: MuJoCo 3.3 refuses
+            body = spec.worldbody  # a massless body with meshes
         for part in source.body(link).geoms:
             if part.type != mujoco.mjtGeom.mjGEOM_MESH or part.contype != 0:
                 continue  # the pack's collision meshes
             file = arm_folder / Path(source.mesh(part.meshname).file).relative_to(Path(ARM_MESHES).name)
-            _add_visual(spec, spec.body(link), part.meshname, file, _material(spec, source, part.material, made))
+            _add_visual(spec, body, part.meshname, file, _material(spec, source, part.material, made))
     for body, (name, quat) in HAND_PARTS.items():
         material = f"panda_{body}"
         if material not in made:
@@ -58,6 +62,12 @@ def dress_panda(spec: mujoco.MjSpec, fast_visuals: bool = True) -> mujoco.MjSpec
             made.add(material)
         _add_visual(spec, spec.body(body), f"panda_{body}_vis", hand_folder / name, material, quat)
     return spec
+
+
+def _massless_base(spec: mujoco.MjSpec, body: mujoco.MjsBody) -> bool:
+    """The arm's fixed base (``link0``): on the world at its origin, with no mass of its own."""
+    return (body.parent == spec.worldbody and not body.explicitinertial and not np.any(body.pos)
+            and np.array_equal(body.quat, [1.0, 0.0, 0.0, 0.0]))
 
 
 def _material(spec: mujoco.MjSpec, source: mujoco.MjSpec, name: str, made: set[str]) -> str:

@@ -1,8 +1,9 @@
 """Two render settings: ``fast`` for training cameras, ``high`` for what a person looks at.
 
-Every scene is compiled for ``fast``: decimated visual meshes (the pack's ``*_fast`` folders), no shadows, no
-multisampling, which a CPU renderer draws 10-30x faster. ``high`` is made from the same MJCF text: the full
-meshes of the same files (a decimated copy keeps each file's name and format, so only the folder changes),
+Every scene is compiled for ``fast``: decimated visual meshes and textures of at most 256 pixels (the pack's
+``*_fast`` folders), no shadows, no multisampling, which a CPU renderer draws 10-30x faster. ``high`` is made
+from the same MJCF text: the full meshes and images of the same files (a fast copy keeps each file's name and
+format, so only the folder changes),
 shadow maps and 4x multisampling, for previews, videos and the report. Only drawn geometry differs: the
 physics and the states are the same, so any stored demo renders either way.
 """
@@ -14,7 +15,7 @@ from typing import Literal
 
 import mujoco
 
-from demoforge.assetpacks import PACKS, fast_folder
+from demoforge.assetpacks import PACKS, fast_copies, fast_folder
 
 Quality = Literal["fast", "high"]
 QUALITIES: tuple[Quality, ...] = ("fast", "high")
@@ -30,11 +31,12 @@ def quality_settings(quality: Quality) -> dict[str, object]:
 
 
 def for_quality(xml: str, quality: Quality) -> str:
-    """The MJCF text of a scene drawn at ``quality``: at ``high`` its decimated pack meshes point at the full ones."""
+    """The MJCF text of a scene drawn at ``quality``: at ``high`` its decimated pack meshes and shrunk textures
+    point at the full ones."""
     if quality == "fast":
         return xml
     for pack in PACKS.values():
-        for folder in pack.visual_meshes:
+        for folder in fast_copies(pack):
             fast = re.escape(f"/{pack.name}/{fast_folder(folder)}/")
             xml = re.sub(rf'(file="[^"]*?){fast}', lambda m: f"{m.group(1)}/{pack.name}/{folder}/", xml)
     return xml

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import mujoco
 import numpy as np
@@ -141,9 +142,19 @@ def look_at(pos: tuple[float, float, float], target: tuple[float, float, float])
 
 
 def add_material(spec: mujoco.MjSpec, name: str, material: Material) -> str:
-    """A named material (and procedural texture, which serialises into the MJCF); returns its name."""
+    """A named material (with a procedural texture, which serialises into the MJCF, or a picture of the asset
+    pack, loaded once per scene); returns its name."""
     mat = spec.add_material(name=name, rgba=list(material.rgba))
-    if material.texture != "none":
+    if (material.specular, material.shininess) != (0.5, 0.5):  # MuJoCo's defaults: older scenes' MJCF unchanged
+        mat.specular, mat.shininess = material.specular, material.shininess
+    if material.texture == "image":
+        texture = f"picture_{material.image}"
+        if spec.texture(texture) is None:
+            spec.add_texture(name=texture, type=mujoco.mjtTexture.mjTEXTURE_2D, file=str(picture_file(material.image)))
+        mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = texture
+        mat.texrepeat = [material.repeat, material.repeat]
+        mat.texuniform = True
+    elif material.texture != "none":
         rgb1 = list(material.rgba[:3])
         kwargs: dict = {"rgb1": rgb1, "rgb2": list(material.rgb2)}
         if material.texture == "checker":
@@ -159,6 +170,13 @@ def add_material(spec: mujoco.MjSpec, name: str, material: Material) -> str:
         mat.texuniform = True
         mat.rgba = [1.0, 1.0, 1.0, material.rgba[3]]
     return name
+
+
+def picture_file(name: str) -> Path:
+    """The fast copy of a picture of the asset pack (``sim/quality.py`` swaps in the full one for ``high``)."""
+    from demoforge.assetpacks import ROBOSUITE, asset_path, fast_folder
+
+    return asset_path(ROBOSUITE, f"{fast_folder('textures')}/{name}.png").resolve()
 
 
 def add_table(spec: mujoco.MjSpec, table: Table, top: float = TABLE_TOP_Z) -> None:
