@@ -15,7 +15,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from demoforge.assetpacks import ROBOSUITE, AssetsMissing, asset_path, check, install
+from demoforge.assetpacks import KITCHEN, ROBOSUITE, AssetsMissing, asset_path, check, install
 from test_cli import assert_user_error, run
 
 def test_the_installed_pack_is_whole_licensed_and_loads_in_mujoco() -> None:
@@ -32,6 +32,11 @@ def test_the_installed_pack_is_whole_licensed_and_loads_in_mujoco() -> None:
     assert gr1.nmesh >= 30 and gr1.njnt > 30
     listed = run("assets")
     assert listed.returncode == 0 and "robosuite-1.5.2" in listed.stdout and "installed" in listed.stdout
+    assert check(KITCHEN) == [] and "gymnasium-robotics-1.4.2" in listed.stdout  # the Franka Kitchen's files
+    kitchen = json.loads((KITCHEN.folder / "manifest.json").read_text())
+    assert "kitchen_assets/item_assets/microwave_chain.xml" in kitchen["files"]
+    assert "kitchen_assets/textures_fast/wood1.png" in kitchen["files"]  # 4.7 MB of wood, 256 pixels for cameras
+    assert "MIT License" in (KITCHEN.folder / "LICENSE").read_text()
 
 
 @pytest.mark.slow
@@ -44,7 +49,7 @@ def test_install_fetches_the_pinned_wheel_and_unpacks_only_what_is_used(tmp_path
     names = json.loads((folder / "manifest.json").read_text())["files"]
     assert "robots/gr1/robot.xml" in names and "robots/panda/robot.xml" in names
     assert not any(n.endswith(".py") or n.startswith("bullet_data/") for n in names)  # no code, no other robots
-    assert sorted(p.name for p in (tmp_path / "assets").iterdir()) == [ROBOSUITE.name]  # no staging left
+    assert sorted(p.name for p in (tmp_path / "assets").iterdir()) == sorted([KITCHEN.name, ROBOSUITE.name])  # no staging left
     fast = sorted(n for n in names if n.startswith("robots/gr1/meshes_fast/"))  # decimated for fast cameras
     assert [n.split("/")[-1] for n in fast] == sorted(n.split("/")[-1] for n in names if n.startswith("robots/gr1/meshes/"))
     shutil.rmtree(folder / "robots/gr1/meshes_fast")  # a pack installed before the decimated meshes existed
@@ -77,6 +82,11 @@ def test_a_wheel_that_is_not_the_pinned_one_is_refused_and_nothing_is_installed(
     missing = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--wheel",
                               str(tmp_path / "nope.whl")], env=env, capture_output=True, text=True, timeout=120)
     assert_user_error(missing, "nope.whl", "no such file")
+    stranger = tmp_path / "other-1.0-py3-none-any.whl"
+    stranger.write_bytes(b"PK")
+    foreign = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--wheel", str(stranger)],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert_user_error(foreign, "other-1.0-py3-none-any.whl", "is no pack's wheel", ROBOSUITE.wheel, KITCHEN.wheel)
 
 
 def test_a_pack_that_is_not_installed_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -211,7 +211,7 @@ def test_tables_vary_in_height_and_shape_and_tasks_follow() -> None:
 
 def _surfaces(spec: SceneSpec) -> dict[str, list]:
     """Each sampled surface's materials, by the surface kind ``scenes.materials.SURFACES`` names."""
-    fixtures = {"counter": "cabinet", "upper_cabinet": "cabinet", "backsplash": "wall", "wall": "wall",
+    fixtures = {"counter": "cabinet", "worktop": "counter", "upper_cabinet": "cabinet", "backsplash": "wall", "wall": "wall",
                 "shelf": "shelf", "bin": "appliance"}
     out: dict[str, list] = {"floor": [spec.floor], "counter": [spec.table.material], "legs": [spec.table.leg_material]}
     for fixture in spec.fixtures:
@@ -254,3 +254,32 @@ def test_a_material_naming_an_unknown_picture_is_refused() -> None:
         Material(texture="image", image="marble-ish")
     with pytest.raises(ValidationError, match="exactly when texture is 'image'"):
         Material(image="light-wood")
+
+
+def test_kitchens_come_in_layouts_with_appliances_whose_doors_work() -> None:
+    """Every layout is drawn; each kitchen has a microwave (and most a wall cabinet) from the Franka Kitchen,
+    their joints after the robot's in qpos; a push on the microwave's handle swings its door open, and
+    at rest it stays shut."""
+    import mujoco
+
+    from demoforge.scenes.sample import LAYOUTS
+
+    specs = [task_scene("stack", "kitchen", "D1", seed) for seed in range(24)]
+    assert {s.layout for s in specs} == set(LAYOUTS)
+    assert all(any(a.kind == "microwave" for a in s.appliances) for s in specs)
+    assert sum(any(a.kind.endswith("cabinet") for a in s.appliances) for s in specs) > len(specs) / 2
+    spec = next(s for s in specs if s.layout == "one_wall")
+    world = make_world(get_task("stack"), scene=spec)
+    model, data = world.env.model, world.env.data
+    door = model.joint("microwave_0_microwave")
+    assert model.jnt_qposadr[model.joint("robot0_finger_joint2").id] < model.jnt_qposadr[door.id]
+    address = model.jnt_qposadr[door.id]
+    for _ in range(250):  # half a second at rest
+        mujoco.mj_step(model, data)
+    assert abs(data.qpos[address]) < 1e-3
+    handle = model.site("microwave_0_microhandle_site")
+    body = model.site_bodyid[handle.id]
+    for _ in range(250):  # pull the handle towards the robot (-x: the microwave faces it)
+        data.xfrc_applied[body, :3] = (-15.0, 0.0, 0.0)
+        mujoco.mj_step(model, data)
+    assert data.qpos[address] < -0.3  # opened (its range is -2.09 .. 0)

@@ -71,7 +71,18 @@ ROBOSUITE = AssetPack(
     visual_meshes=("robots/gr1/meshes", "robots/panda/obj_meshes", "grippers/meshes/panda_gripper"),
     textures=("textures",),  # photographs up to 1450 px a side; 256 px for training cameras
 )
-PACKS: dict[str, AssetPack] = {p.name: p for p in (ROBOSUITE,)}
+KITCHEN = AssetPack(
+    name="gymnasium-robotics-1.4.2",
+    requirement="gymnasium-robotics==1.4.2",
+    wheel="gymnasium_robotics-1.4.2-py3-none-any.whl",
+    sha256="a1743530431cb377e6b3b956d284bc96436fc68bac1648ef205054c178e7dc4b",
+    licence="gymnasium_robotics-1.4.2.dist-info/licenses/LICENSE",
+    licence_name="MIT (the Franka Kitchen's model files: Apache-2.0, Google LLC)",
+    strip="gymnasium_robotics/envs/assets/kitchen_franka/",
+    members=("kitchen_assets/",),  # the Franka Kitchen: microwave, hinged and sliding cabinets, oven, kettle
+    textures=("kitchen_assets/textures",),  # marble, tile, wood and metal photographs
+)
+PACKS: dict[str, AssetPack] = {p.name: p for p in (ROBOSUITE, KITCHEN)}
 
 
 class AssetsMissing(DemoforgeError):

@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from demoforge.errors import (
-    EXIT_DISK_FULL, EXIT_INTERRUPTED, EXIT_SHORT, EXIT_TERMINATED, EXIT_USER, DemoforgeError, Terminated,
+    EXIT_DISK_FULL, EXIT_INTERRUPTED, EXIT_SHORT, EXIT_TERMINATED, EXIT_USER, DemoforgeError, InputFileError, Terminated,
 )
 from demoforge.mimic.generate import GenerateConfig
 from demoforge.outputs import NOT_WRITABLE, OutputFolder, check_output_file, is_disk_full, write_text
@@ -322,17 +322,23 @@ def assets(ctx: typer.Context) -> None:
 @assets_app.command("install")
 @user_errors
 def assets_install(
-    wheel: Annotated[Path | None, typer.Option(
-        help="the pinned wheel, downloaded elsewhere (default: fetch it with pip)")] = None,
+    wheel: Annotated[list[Path] | None, typer.Option(
+        help="a pinned wheel downloaded elsewhere, by its file name (repeat for each pack; default: fetch with pip)")] = None,
     force: Annotated[bool, typer.Option(help="unpack again even if installed")] = False,
     verify: Annotated[bool, typer.Option(help="check every installed file against the pack's manifest")] = False,
 ) -> None:
     """Fetch, check (SHA-256) and unpack the asset packs; `make setup` runs this."""
     from demoforge.assetpacks import PACKS, check, install, installed
 
+    wheels = {path.name: path for path in wheel or ()}
+    for path in wheels.values():
+        if not path.is_file():
+            raise InputFileError(path, "no such file")
+        if path.name not in {p.wheel for p in PACKS.values()}:
+            raise InputFileError(path, f"is no pack's wheel (expected {', '.join(p.wheel for p in PACKS.values())})")
     for pack in PACKS.values():
         was = installed(pack)
-        folder = install(pack, wheel=wheel, force=force)
+        folder = install(pack, wheel=wheels.get(pack.wheel), force=force)
         if verify:
             changed = check(pack)
             if changed:

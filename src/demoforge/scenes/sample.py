@@ -14,6 +14,7 @@ import numpy as np
 from demoforge.errors import DemoforgeError
 from demoforge.scenes.materials import sample_material
 from demoforge.scenes.spec import (
+    Appliance,
     Camera,
     Distractor,
     Fixture,
@@ -75,7 +76,9 @@ def sample_scene(
     distractors = _distractors(rng["distractors"], k * axes.distractors, table, keep_clear)
     kinds = scalable or {}
     looks = {name: _object_look(rng["objects"], k * axes.objects, kinds.get(name)) for name in objects}
-    fixtures = _kitchen(rng["fixtures"], k, table, material, robot_base[2]) if family == "kitchen" and axes.fixtures else ()
+    layout, fixtures, appliances = "tabletop", (), ()
+    if family == "kitchen" and axes.fixtures:
+        layout, fixtures, appliances = _kitchen(rng["fixtures"], k, table, material, robot_base[2])
     return SceneSpec(
         family=family,
         level=level,
@@ -88,6 +91,8 @@ def sample_scene(
         distractors=distractors,
         objects=looks if axes.objects > 0 else {},
         fixtures=fixtures,
+        appliances=appliances,
+        layout=layout,
     )
 
 
@@ -190,50 +195,106 @@ def _object_look(rng: np.random.Generator, k: float, kind: str | None) -> Object
     )
 
 
+LAYOUTS = ("one_wall", "l_shape", "galley", "island")
+COUNTER_DEPTH = 0.6  # metres, the kitchen standard (and the Franka Kitchen's appliances)
+WALL_CABINET_GAP = 0.5  # metres between a counter and the wall cabinets above it
+SIDE_RUN = 0.7  # metres of counter beside the work surface on each side
+
+
 def _kitchen(
     rng: np.random.Generator, k: float, table: Table, material: Callable[[Material, str], Material],
     table_top: float,
-) -> tuple[Fixture, ...]:
-    """Counter cabinets under the work surface, a backsplash and wall, upper cabinets, a shelf, a sink, a bin.
+) -> tuple[str, tuple[Fixture, ...], tuple[Appliance, ...]]:
+    """A kitchen around the work surface (the table, the robot's counter): a layout, its counter runs with
+    cabinet fronts, walls, cabinets, a sink, a bin, a microwave and wall cabinets with working doors.
 
-    Everything sits beyond the table's far edge, below its top, above head height, or beside it, so the
-    arm's workspace stays free.
+    Everything stands beyond the table's far edge, below its top, above head height, or beside it, so the
+    arm's workspace stays free; the sink side is the side camera's (-y), so no wall cabinet hangs there.
     """
+    layout = LAYOUTS[int(rng.integers(len(LAYOUTS)))]
     cx, cy = table.center_xy
     hx, hy = table.half_size
-    far = cx + hx
-    wood = material(Material(rgba=(0.55, 0.4, 0.28, 1)), "cabinet")
-    paint = material(Material(rgba=(0.85, 0.85, 0.8, 1)), "cabinet")
-    steel = Material(rgba=(0.7, 0.72, 0.75, 1), kind="metal", specular=0.9, shininess=0.8)
-    wall = material(Material(rgba=(0.9, 0.88, 0.82, 1)), "wall")
-    slide = _jitter(rng, 0.15 * k)
     top = table_top
+    wall_x = cx + hx + (1.0 if layout == "island" else 0.0)  # the back wall's face
+    fronts = material(Material(rgba=(0.55, 0.4, 0.28, 1)), "cabinet")
+    paint = material(Material(rgba=(0.85, 0.85, 0.8, 1)), "cabinet")
+    worktop = material(Material(rgba=(0.6, 0.6, 0.58, 1)), "counter")
+    wall = material(Material(rgba=(0.9, 0.88, 0.82, 1)), "wall")
+    steel = Material(rgba=(0.7, 0.72, 0.75, 1), kind="metal", specular=0.9, shininess=0.8)
+    slide = _jitter(rng, 0.15 * k)
     cab_z = top + 0.75 + _jitter(rng, 0.08 * k)
     fixtures = [
-        Fixture(kind="counter", pos=(cx, cy, top / 2 - 0.03), half_size=(hx - 0.02, hy - 0.02, top / 2 - 0.03), material=wood, collide=False),
-        Fixture(kind="backsplash", pos=(far + 0.015, cy, top + 0.3), half_size=(0.015, hy, 0.3), material=wall),
-        Fixture(kind="wall", pos=(far + 0.05, cy, 1.2), half_size=(0.02, 1.6, 1.2), material=wall),
-        Fixture(kind="upper_cabinet", pos=(far - 0.15, cy - 0.3 + slide, cab_z), half_size=(0.15, 0.28, 0.2), material=paint),
-        Fixture(kind="upper_cabinet", pos=(far - 0.15, cy + 0.3 + slide, cab_z), half_size=(0.15, 0.28, 0.2), material=paint),
-        Fixture(kind="shelf", pos=(far - 0.1, cy + slide, top + 0.48 + _jitter(rng, 0.05 * k)), half_size=(0.1, 0.35, 0.012), material=material(wood, "shelf")),
+        Fixture(kind="counter", pos=(cx, cy, top / 2 - 0.03), half_size=(hx - 0.02, hy - 0.02, top / 2 - 0.03),
+                material=fronts, collide=False),  # the cabinet under the work surface
+        Fixture(kind="wall", pos=(wall_x + 0.02, cy, 1.2), half_size=(0.02, 2.0, 1.2), material=wall),
+        Fixture(kind="shelf", pos=(wall_x - 0.1, cy + slide, top + 0.48 + _jitter(rng, 0.05 * k)),
+                half_size=(0.1, 0.35, 0.012), material=material(fronts, "shelf")),
     ]
-    # A second counter beside the table with a sink basin (rim boxes around a recessed bottom).
-    side = 1.0 if rng.random() < 0.5 else -1.0
-    sx, sy = cx, cy + side * (hy + 0.35)
-    fixtures.append(Fixture(kind="counter", pos=(sx, sy, top / 2 - 0.02), half_size=(hx, 0.34, top / 2 - 0.02), material=wood))
-    rim = 0.03
-    basin = (0.18, 0.22)
-    for dx, dy, half in (
+    if layout != "island":  # the work surface against the wall: a backsplash and cabinets above it
+        fixtures += [
+            Fixture(kind="backsplash", pos=(wall_x - 0.015, cy, top + 0.3), half_size=(0.015, hy, 0.3), material=wall),
+            Fixture(kind="upper_cabinet", pos=(wall_x - 0.15, cy - 0.3 + slide, cab_z), half_size=(0.15, 0.28, 0.2),
+                    material=paint),
+            Fixture(kind="upper_cabinet", pos=(wall_x - 0.15, cy + 0.3 + slide, cab_z), half_size=(0.15, 0.28, 0.2),
+                    material=paint),
+        ]
+    # The runs beside or behind the work surface: (x, y) centre, (half x, half y), what stands on it.
+    depth = COUNTER_DEPTH / 2
+    if layout == "island":
+        run_x = wall_x - depth
+        sink_at, appliance_at = (run_x, cy - 0.6), (run_x, cy + 0.5)
+        runs = [((run_x, cy), (depth, 1.4))]
+        microwave_yaw = -np.pi / 2  # its front towards the island
+    else:
+        side = (cx, cy + hy + SIDE_RUN / 2)
+        sink_at = (cx, cy - hy - SIDE_RUN / 2)
+        runs = [((cx, sink_at[1]), (hx, SIDE_RUN / 2))]
+        if layout == "l_shape":  # the +y run turns towards the robot along a side wall
+            run_y = cy + hy + depth + 0.05
+            runs.append(((cx - 0.35, run_y), (hx + 0.35, depth)))
+            appliance_at, microwave_yaw = (cx - 0.15, run_y), 0.0  # its front towards the workspace (-y)
+            fixtures.append(Fixture(kind="wall", pos=(cx, run_y + depth + 0.02, 1.2), half_size=(1.2, 0.02, 1.2),
+                                    material=wall))
+        else:
+            runs.append((side, (hx, SIDE_RUN / 2)))
+            appliance_at, microwave_yaw = (wall_x - 0.25, side[1]), -np.pi / 2
+        if layout == "galley":  # a second run behind the robot, facing it
+            fixtures.append(Fixture(kind="counter", pos=(-1.0, cy, top / 2), half_size=(depth, 1.4, top / 2),
+                                    material=fronts))
+            fixtures.append(Fixture(kind="worktop", pos=(-1.0, cy, top + 0.015), half_size=(depth + 0.02, 1.42, 0.015),
+                                    material=worktop))
+            fixtures.append(Fixture(kind="wall", pos=(-1.0 - depth - 0.02, cy, 1.2), half_size=(0.02, 2.0, 1.2),
+                                    material=wall))
+    for (x, y), (half_x, half_y) in runs:  # cabinet body and worktop; the sink cuts the worktop below
+        fixtures.append(Fixture(kind="counter", pos=(x, y, top / 2 - 0.02), half_size=(half_x, half_y, top / 2 - 0.02),
+                                material=fronts))
+    fixtures += _sink(sink_at, top, steel)
+    appliances = [Appliance(kind="microwave", pos=(appliance_at[0], appliance_at[1], top), yaw=microwave_yaw)]
+    if layout in ("one_wall", "galley", "island"):  # a wall cabinet with working doors above the +y run
+        kind = "hinge_cabinet" if rng.random() < 0.5 else "slide_cabinet"
+        y = appliance_at[1] if layout != "island" else cy + 0.5
+        appliances.append(Appliance(kind=kind, pos=(wall_x - 0.31, y, top + WALL_CABINET_GAP + 0.42), yaw=-np.pi / 2))
+    # A bin on the floor beside the work surface, on the sink's side.
+    bx, by, bh = 0.15 + _jitter(rng, 0.08 * k), cy - hy - 0.2, 0.2
+    bin_mat = material(Material(rgba=(0.25, 0.27, 0.3, 1)), "appliance")
+    if layout != "island":
+        bx, by = -0.35 + _jitter(rng, 0.05 * k), cy - hy - 0.3
+    for dx, dy, half in ((-0.12, 0, (0.01, 0.13, bh)), (0.12, 0, (0.01, 0.13, bh)), (0, -0.12, (0.12, 0.01, bh)),
+                         (0, 0.12, (0.12, 0.01, bh))):
+        fixtures.append(Fixture(kind="bin", pos=(bx + dx, by + dy, bh), half_size=half, material=bin_mat))
+    return layout, tuple(fixtures), tuple(appliances)
+
+
+def _sink(at: tuple[float, float], top: float, steel: Material) -> list[Fixture]:
+    """A steel basin set into a counter at ``at``: rim boxes around a recessed bottom."""
+    sx, sy = at
+    rim, basin = 0.03, (0.18, 0.22)
+    parts = [Fixture(kind="sink", pos=(sx + dx, sy + dy, top - 0.03), half_size=half, material=steel) for dx, dy, half in (
         (-basin[0] - rim, 0, (rim, basin[1] + 2 * rim, 0.01)),
         (basin[0] + rim, 0, (rim, basin[1] + 2 * rim, 0.01)),
         (0, -basin[1] - rim, (basin[0], rim, 0.01)),
         (0, basin[1] + rim, (basin[0], rim, 0.01)),
-    ):
-        fixtures.append(Fixture(kind="sink", pos=(sx + dx, sy + dy, top - 0.03), half_size=half, material=steel))
-    fixtures.append(Fixture(kind="sink", pos=(sx, sy, top - 0.035), half_size=(basin[0], basin[1], 0.004), material=steel, collide=False))
-    # A bin on the floor on the other side.
-    bx, by, bh = 0.35 + _jitter(rng, 0.1 * k), cy - side * (hy + 0.25), 0.2
-    bin_mat = material(Material(rgba=(0.25, 0.27, 0.3, 1)), "appliance")
-    for dx, dy, half in ((-0.12, 0, (0.01, 0.13, bh)), (0.12, 0, (0.01, 0.13, bh)), (0, -0.12, (0.12, 0.01, bh)), (0, 0.12, (0.12, 0.01, bh))):
-        fixtures.append(Fixture(kind="bin", pos=(bx + dx, by + dy, bh), half_size=half, material=bin_mat))
-    return tuple(fixtures)
+    )]
+    parts.append(Fixture(kind="sink", pos=(sx, sy, top - 0.035), half_size=(basin[0], basin[1], 0.004), material=steel,
+                         collide=False))
+    return parts

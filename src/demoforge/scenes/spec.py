@@ -54,14 +54,23 @@ class Table(_Data):
 
 
 class Fixture(_Data):
-    """A static box-shaped piece of furniture (counter, cabinet, shelf, backsplash, wall, sink rim, bin side)."""
+    """A static box-shaped piece of furniture (counter body, worktop, backsplash, wall cabinet, shelf, sink part, bin side, wall)."""
 
-    kind: Literal["counter", "backsplash", "upper_cabinet", "shelf", "sink", "bin", "wall"]
+    kind: Literal["counter", "worktop", "backsplash", "upper_cabinet", "shelf", "sink", "bin", "wall"]
     pos: Vec3
     half_size: Vec3
     yaw: float = 0.0
     material: Material = Material()
     collide: bool = True
+
+
+class Appliance(_Data):
+    """A kitchen appliance with working joints (sim/appliances.py: microwave, wall cabinets with hinged or
+    sliding doors), standing on its base."""
+
+    kind: Literal["microwave", "hinge_cabinet", "slide_cabinet"]
+    pos: Vec3  # world position of the centre of its base (its bottom face)
+    yaw: float = 0.0  # rad about z; 0: its front faces -y (pi/2: +x, -pi/2: -x, towards a robot at the origin)
 
 
 class Light(_Data):
@@ -122,6 +131,8 @@ class SceneSpec(_Data):
     table: Table = Table()
     robot_base: Vec3 = (0.0, 0.0, 0.8)  # world position of the robot base; the table top is at its height (0.7-0.9)
     fixtures: tuple[Fixture, ...] = ()
+    appliances: tuple[Appliance, ...] = ()
+    layout: Literal["tabletop", "one_wall", "l_shape", "galley", "island"] = "tabletop"
     lights: tuple[Light, ...] = (
         Light(pos=(0.6, -0.6, 2.5), dir=(-0.1, 0.3, -1.0), diffuse=(0.7, 0.7, 0.7)),
         Light(pos=(-0.5, 0.8, 2.2), dir=(0.4, -0.4, -1.0), diffuse=(0.35, 0.35, 0.35)),

@@ -14,7 +14,8 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from demoforge.scenes.spec import Distractor, Fixture, Material, SceneSpec, Table
+from demoforge.scenes.spec import Appliance, Distractor, Fixture, Material, SceneSpec, Table
+from demoforge.sim.appliances import APPLIANCES, appliance_spec
 from demoforge.sim.quality import Quality, apply_quality, for_quality
 from demoforge.sim.robot import ArmConfig, RobotConfig
 from demoforge.sim.vessels import add_bowl, add_mug
@@ -91,18 +92,25 @@ def base_scene(
                       + [f"{alias}={robot.body_prefix}{camera}" for alias, camera in robot.cameras.items()])
     if wrists:  # MuJoCo refuses an empty text (a robot without cameras)
         spec.add_text(name=ARM_CAMERAS_TEXT, data=wrists)
+    _add_robot(spec, robot, base)
+    for i, appliance in enumerate(scene.appliances):  # after the robot: its joints come first in qpos
+        add_appliance(spec, f"{appliance.kind}_{i}", appliance)
+    return spec
+
+
+def _add_robot(spec: mujoco.MjSpec, robot: RobotConfig, base: tuple[float, float, float]) -> None:
+    world = spec.worldbody
     if robot.body is not None:  # one model holds every arm; an upper body stands on a column
         pelvis = [base[k] + robot.body_pos[k] for k in range(3)]
         _add_pedestal(world, "pedestal", pelvis[0], pelvis[1], pelvis[2] - PEDESTAL_BELOW_BODY)
         mount = world.add_frame(pos=pelvis)
         spec.attach(robot_body(robot.body), frame=mount, prefix=robot.body_prefix)
-        return spec
+        return
     for arm in robot.arms:  # each arm's MJCF, namespaced by its prefix, on its mount
         mount = world.add_frame(pos=[base[k] + arm.mount_pos[k] for k in range(3)])
         if arm.mount_yaw:
             mount.quat = [np.cos(arm.mount_yaw / 2), 0.0, 0.0, np.sin(arm.mount_yaw / 2)]
         spec.attach(arm_spec(arm), frame=mount, prefix=arm.prefix)
-    return spec
 
 
 def arm_spec(arm: ArmConfig) -> mujoco.MjSpec:
@@ -210,6 +218,16 @@ def add_fixture(spec: mujoco.MjSpec, name: str, fixture: Fixture) -> None:
         quat=[c, 0.0, 0.0, s], material=add_material(spec, f"{name}_mat", fixture.material),
         contype=WORLD_CONTYPE if fixture.collide else 0, conaffinity=WORLD_CONAFFINITY if fixture.collide else 0,
     )
+
+
+def add_appliance(spec: mujoco.MjSpec, name: str, appliance: Appliance) -> None:
+    """An appliance of the kitchen pack, its base at ``appliance.pos``; its elements prefixed ``<name>_``."""
+    base = np.asarray(APPLIANCES[appliance.kind].base)
+    c, s = np.cos(appliance.yaw), np.sin(appliance.yaw)
+    offset = np.array([c * base[0] - s * base[1], s * base[0] + c * base[1], base[2]])
+    frame = spec.worldbody.add_frame(pos=list(np.asarray(appliance.pos) - offset),
+                                     quat=[np.cos(appliance.yaw / 2), 0.0, 0.0, np.sin(appliance.yaw / 2)])
+    spec.attach(appliance_spec(appliance.kind), frame=frame, prefix=f"{name}_")
 
 
 def add_distractor(spec: mujoco.MjSpec, name: str, distractor: Distractor, top: float = TABLE_TOP_Z) -> None:
