@@ -375,6 +375,40 @@ def robots() -> None:
 
 @app.command()
 @user_errors
+def objects(
+    sheet: Annotated[Path | None, typer.Option(help="also render a contact sheet of every instance to this PNG")] = None,
+    size: Annotated[int, typer.Option(min=32, max=640, help="tile size of --sheet, pixels")] = 160,
+    quality: QualityOption = RenderQuality.fast,
+    overwrite: Annotated[bool, typer.Option(help="replace --sheet if it exists")] = False,
+) -> None:
+    """Object categories and their instances, with size, symmetry and source."""
+    from demoforge.scenes.catalogue import CATEGORIES, CATALOGUE
+
+    if sheet is not None:
+        check_output_file(sheet, overwrite, suffixes=(".png",))
+    table = Table(title="objects by category")
+    for col in ("category", "instance", "size (cm)", "yaw symmetry", "source"):
+        table.add_column(col)
+    for category, names in CATEGORIES.items():
+        for name in names:
+            model = CATALOGUE[name]
+            extent = " x ".join(f"{200 * h:.1f}" for h in model.half_size)
+            symmetry = {0: "any", 1: "none"}.get(model.symmetry, f"{model.symmetry}-fold")
+            table.add_row(category, name, extent, symmetry, model.source)
+    out_console.print(table)
+    if sheet is not None:
+        import imageio.v2 as imageio
+
+        from demoforge.outputs import atomic_file
+        from demoforge.render.object_sheet import object_sheet
+
+        with console.status("rendering the objects"), atomic_file(sheet) as tmp:
+            imageio.imwrite(tmp, object_sheet(size, quality.value), format="png")
+        console.print(f"wrote {sheet} ({len(CATALOGUE)} objects in {len(CATEGORIES)} categories)")
+
+
+@app.command()
+@user_errors
 def source(
     task: Annotated[str, typer.Option(help="task name (see `demoforge tasks`)")] = "stack",
     num: Annotated[int, typer.Option(min=1, help="successful demos to record")] = 10,

@@ -9,14 +9,17 @@ import numpy as np
 from demoforge import geometry as geo
 
 WALL = 0.004  # wall thickness, metres
+HANDLE_REACH = 0.016 + WALL / 2  # how far a mug's handle sticks out beyond its wall, metres
 
 
 def _box(body: mujoco.MjsBody, half: list[float], pos: list[float], rot: np.ndarray, **geom: object) -> None:
     body.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=half, pos=pos, quat=geo.mat_to_quat(rot).tolist(), **geom)
 
 
-def add_mug(body: mujoco.MjsBody, radius: float, half_height: float, segments: int = 12, **geom: object) -> None:
-    """A cylindrical cup (bottom, wall of ``segments`` staves) with a handle along +x."""
+def add_mug(body: mujoco.MjsBody, radius: float, half_height: float, segments: int = 12, handle: bool = True,
+            **geom: object) -> None:
+    """A cylindrical cup (bottom, wall of ``segments`` staves) with a handle along +x (reaching ``HANDLE_REACH``
+    beyond the wall), or without one."""
     body.add_geom(
         type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[radius, WALL / 2, 0], pos=[0, 0, -half_height + WALL / 2], **geom
     )
@@ -25,6 +28,8 @@ def add_mug(body: mujoco.MjsBody, radius: float, half_height: float, segments: i
         angle = 2 * np.pi * i / segments
         centre = [(radius - WALL / 2) * np.cos(angle), (radius - WALL / 2) * np.sin(angle), 0.0]
         _box(body, [WALL / 2, stave, half_height], centre, geo.yaw_mat(angle), **geom)
+    if not handle:
+        return
     grip = 0.6 * half_height
     _box(body, [0.008, WALL / 2, WALL / 2], [radius + 0.008, 0, grip], np.eye(3), **geom)
     _box(body, [0.008, WALL / 2, WALL / 2], [radius + 0.008, 0, -grip], np.eye(3), **geom)
