@@ -338,10 +338,15 @@ def subtree_geoms(model: mujoco.MjModel, body: str) -> np.ndarray:
 
 
 def vertical_extent(model: mujoco.MjModel, body: str) -> tuple[float, float]:
-    """(bottom, top) z of a body's geoms in its own frame, the body upright (meshes: bounding sphere)."""
+    """(bottom, top) z of a body's geoms in its own frame, the body upright (meshes: bounding sphere). Only
+    geoms that collide count when there are any (a drawn-only mesh does not hold anything up); a geom of a
+    child body (a door) is offset by the child's position."""
     kinds = mujoco.mjtGeom
     bottoms, tops = [], []
-    for g in subtree_geoms(model, body):
+    geoms = subtree_geoms(model, body)
+    colliding = [g for g in geoms if model.geom_contype[g] or model.geom_conaffinity[g]]
+    root = model.body(body).id
+    for g in colliding or geoms:
         kind, size = int(model.geom_type[g]), model.geom_size[g]
         if kind == int(kinds.mjGEOM_SPHERE):
             half = size[0]
@@ -353,9 +358,19 @@ def vertical_extent(model: mujoco.MjModel, body: str) -> tuple[float, float]:
             half = size[1] + size[0]
         else:
             half = model.geom_rbound[g]
-        bottoms.append(model.geom_pos[g, 2] - half)
-        tops.append(model.geom_pos[g, 2] + half)
+        z = model.geom_pos[g, 2] + _height_in(model, int(model.geom_bodyid[g]), root)
+        bottoms.append(z - half)
+        tops.append(z + half)
     return float(min(bottoms)), float(max(tops))
+
+
+def _height_in(model: mujoco.MjModel, body: int, root: int) -> float:
+    """z of ``body``'s origin in ``root``'s frame, along the chain of child offsets (0 for ``root`` itself)."""
+    z = 0.0
+    while body != root:
+        z += float(model.body_pos[body, 2])
+        body = int(model.body_parentid[body])
+    return z
 
 
 def _lookup(model: mujoco.MjModel, kind: str, name: str, arm: ArmConfig) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from demoforge.errors import DemoforgeError
 from demoforge.tasks.base import Placement, Subtask, Task
+from demoforge.tasks.close_door import CloseDoor
 from demoforge.tasks.gr1_box_lift import GR1BoxLift
 from demoforge.tasks.gr1_handover import GR1Handover
 from demoforge.tasks.gr1_pick_place import GR1PickPlace
@@ -18,7 +19,7 @@ from demoforge.tasks.two_arm_lift import TwoArmLift
 from demoforge.tasks.two_arm_stack import TwoArmStack
 
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour, TwoArmStack, TwoArmLift, Handover,
-                                                  GR1BoxLift, GR1Handover, GR1PickPlace, GR1Pour)}
+                                                  GR1BoxLift, GR1Handover, GR1PickPlace, GR1Pour, CloseDoor)}
 
 
 def get_task(name: str) -> Task:
