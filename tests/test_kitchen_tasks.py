@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import demoforge as df
 from demoforge.rollout.replay import check_demo
 from demoforge.rollout.world import make_world
 from demoforge.tasks import get_task
 from demoforge.tasks.close_door import HINGE, SHUT
+from demoforge.tasks.open_drawer import OPEN_ENOUGH, SLIDE
 
 
 def test_close_door_is_judged_by_the_hinge_and_says_how_far_open() -> None:
@@ -27,15 +29,29 @@ def test_close_door_is_judged_by_the_hinge_and_says_how_far_open() -> None:
     assert 11.5 < world.env.model.body_subtreemass[world.env.model.body("microwave").id] < 12.5
 
 
-def test_close_door_generates_in_kitchens_from_scripted_sources(tmp_path: Path) -> None:
+def test_open_drawer_is_judged_by_the_slide_and_the_unit_stays_put() -> None:
+    task = get_task("open_drawer")
+    world = make_world(task)
+    task.reset(world.env, np.random.default_rng(0), "D1")
+    assert task.opening(world.env) == 0.0 and task.failure_reason(world.env) == "drawer out 0 cm of 15"
+    world.env.data.qpos[world.env.model.joint(SLIDE).qposadr[0]] = OPEN_ENOUGH + 0.001
+    assert task.success(world.env)
+    unit = world.env.model.body("cabinet").id
+    assert world.env.model.body_subtreemass[unit] > 15
+    handle = world.env.model.geom("cabinet_handle").id
+    assert world.env.model.geom_bodyid[handle] == world.env.model.body("cabinet_drawer").id  # it moves with the drawer
+
+
+@pytest.mark.parametrize("name", ["close_door", "open_drawer"])
+def test_kitchen_tasks_generate_in_kitchens_from_scripted_sources(tmp_path: Path, name: str) -> None:
     """10 sources recorded on the plain table; 16 demos generated at D1 in sampled kitchens (target: DGR >= 80%)."""
     sources = tmp_path / "src.hdf5"
-    df.record_sources("close_door", num=10, out=sources, seed=0)
-    cfg = df.GenerateConfig(task="close_door", source=str(sources), num_demos=16, max_attempts=24, variation="D1",
+    df.record_sources(name, num=10, out=sources, seed=0)
+    cfg = df.GenerateConfig(task=name, source=str(sources), num_demos=16, max_attempts=24, variation="D1",
                             scenes="kitchen", seed=1)
     stats = df.generate(cfg, tmp_path / "run")
     assert stats.successes == 16 and stats.dgr >= 0.8, stats
     demos = df.read_demos(tmp_path / "run" / "demos.hdf5")
     for demo in demos[:3]:
-        assert check_demo(demo, "close_door").ok
+        assert check_demo(demo, name).ok
         assert '"family":"kitchen"' in demo.scene.replace(" ", "")  # each in its own kitchen

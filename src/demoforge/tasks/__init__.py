@@ -11,6 +11,7 @@ from demoforge.tasks.gr1_pick_place import GR1PickPlace
 from demoforge.tasks.gr1_pour import GR1Pour
 from demoforge.tasks.handover import Handover
 from demoforge.tasks.lift import Lift
+from demoforge.tasks.open_drawer import OpenDrawer
 from demoforge.tasks.pour import Pour
 from demoforge.tasks.square import Square
 from demoforge.tasks.stack import Stack
@@ -19,7 +20,7 @@ from demoforge.tasks.two_arm_lift import TwoArmLift
 from demoforge.tasks.two_arm_stack import TwoArmStack
 
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour, TwoArmStack, TwoArmLift, Handover,
-                                                  GR1BoxLift, GR1Handover, GR1PickPlace, GR1Pour, CloseDoor)}
+                                                  GR1BoxLift, GR1Handover, GR1PickPlace, GR1Pour, CloseDoor, OpenDrawer)}
 
 
 def get_task(name: str) -> Task:
