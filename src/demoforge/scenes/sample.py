@@ -130,10 +130,13 @@ def _cameras(rng: np.random.Generator, k: float, behind_robot: bool = False) -> 
         return Camera(name=name, pos=p, target=t, fovy=fovy + _jitter(rng, 4 * k))
 
     front = ((-0.3, 0.55, 1.7), (0.6, -0.05, 0.8), 55.0) if behind_robot else ((1.3, 0.0, 1.5), (0.4, 0.0, 0.825), 50.0)
-    return (
+    cameras = (
         jittered("agentview", *front),
         jittered("sideview", (0.55, -1.2, 1.25), (0.55, 0.0, 0.77), 45.0),
     )
+    if behind_robot:  # a kitchen also gets a wide view of the room, for people (previews, reports)
+        cameras += (Camera(name="overview", pos=(-1.1, -1.5, 2.3), target=(0.6, 0.15, 0.9), fovy=60.0),)
+    return cameras
 
 
 def _distractors(rng: np.random.Generator, k: float, table: Table, keep_clear: Sequence[Box]) -> tuple[Distractor, ...]:
