@@ -29,7 +29,8 @@ def render_scenes(
     task = get_task(task_name)
     frames = []
     for i in range(num):
-        scene = sample_scene(family, level, scene_seed(seed, i), task.objects, task.placement_boxes(level), task.scalable, axes)
+        scene = sample_scene(family, level, scene_seed(seed, i), task.objects, task.placement_boxes(level), task.scalable,
+                             axes, task.instances)
         world = make_world(task, load_robot(robot) if robot else None, scene=scene, quality=quality)
         task.reset(world.env, np.random.default_rng([seed, i]), level)
         (name,) = resolve_cameras(world.env.model, [camera])

@@ -18,6 +18,8 @@ from demoforge.sim.render import CameraRig, segmentation_labels
 from demoforge.sim.quality import Quality, quality_settings
 from demoforge.sim.robot import BUILTIN_ROBOTS, RobotConfig, load_robot
 from demoforge.scenes.spec import SceneSpec
+from demoforge.scenes.catalogue import CATALOGUE
+from demoforge.sim.object_models import add_object_model
 from demoforge.sim.scene import (
     PhysicsSettings,
     apply_object_looks,
@@ -115,6 +117,12 @@ def make_world(
     scene = scene or SceneSpec()
     spec = base_scene(robot, physics, scene)
     task.build(spec)
+    for name, candidates in task.instances.items():  # an object of a category: the instance the scene chose
+        look = scene.objects.get(name)
+        instance = look.instance if look is not None and look.instance else candidates[0]
+        if instance not in candidates:
+            raise DemoforgeError(f"scene makes {name!r} a {instance!r}; task {task.name!r} takes {', '.join(candidates)}")
+        add_object_model(spec, name, CATALOGUE[instance])
     _park_objects(spec, task, scene.table_top_z)
     apply_object_looks(spec, scene)
     xml = scene_xml(spec)

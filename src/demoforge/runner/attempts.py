@@ -48,9 +48,14 @@ class AttemptWorker:
         for retry in range(MAX_SCENE_RETRIES):
             scene = sample_scene(
                 cfg.scenes, cfg.variation, scene_seed(cfg.seed, index, retry), self.task.objects,
-                self.task.placement_boxes(cfg.variation), self.task.scalable, cfg.scene_axes,
+                self.task.placement_boxes(cfg.variation), self.task.scalable, cfg.scene_axes, self.task.instances,
             )
-            result = run_attempt(make_world(self.task, self.robot, scene=scene), self.sources, cfg, index)
+            try:
+                world = make_world(self.task, self.robot, scene=scene)
+            except DemoforgeError as exc:  # a scene the task cannot be built in (a sink in a round table)
+                result = AttemptResult(None, False, f"rejected scene: {exc}", 0, 0, rejected=True)
+                continue
+            result = run_attempt(world, self.sources, cfg, index)
             if not result.rejected:
                 return result, retry
         raise DemoforgeError(

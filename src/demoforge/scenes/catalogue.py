@@ -39,7 +39,7 @@ class ObjectModel:
 
 _MODELS = (
     # From the robosuite pack: the meshes of its pick-place objects.
-    ObjectModel("soda_can", "can", "mesh", (0.025, 0.025, 0.04), 0, density=300, mesh="objects/meshes/can.obj",
+    ObjectModel("soda_can", "can", "mesh", (0.025, 0.025, 0.04), 0, density=1000, mesh="objects/meshes/can.obj",
                 picture="soda", collision="cylinder"),
     ObjectModel("glass_bottle", "bottle", "mesh", (0.028, 0.028, 0.08), 0, (0.7, 0.9, 0.7, 1.0), density=150,
                 mesh="objects/meshes/bottle.obj", picture="glass", collision="cylinder", mesh_centre=(0.0, 0.0, 0.015)),

@@ -43,6 +43,7 @@ def check_family(family: str, level: str) -> None:
 def sample_scene(
     family: str, level: str, seed: int, objects: Sequence[str] = (), keep_clear: Sequence[Box] = (),
     scalable: Mapping[str, str] | None = None, axes: SceneAxes = SceneAxes(),
+    instances: Mapping[str, Sequence[str]] | None = None,
 ) -> SceneSpec:
     """A scene of ``family`` at ``level``; ``objects`` get their own looks (``scalable`` ones, object -> "block"
     or "vessel", also an instance of another size),
@@ -75,7 +76,8 @@ def sample_scene(
     cameras = _cameras(rng["cameras"], k * axes.cameras, behind_robot=family == "kitchen")
     distractors = _distractors(rng["distractors"], k * axes.distractors, table, keep_clear)
     kinds = scalable or {}
-    looks = {name: _object_look(rng["objects"], k * axes.objects, kinds.get(name)) for name in objects}
+    looks = {name: _object_look(rng["objects"], k * axes.objects, kinds.get(name), (instances or {}).get(name, ()))
+             for name in objects}
     layout, fixtures, appliances = "tabletop", (), ()
     if family == "kitchen" and axes.fixtures:
         layout, fixtures, appliances = _kitchen(rng["fixtures"], k, table, material, robot_base[2])
@@ -171,8 +173,9 @@ def _distractors(rng: np.random.Generator, k: float, table: Table, keep_clear: S
     return tuple(placed)
 
 
-def _object_look(rng: np.random.Generator, k: float, kind: str | None) -> ObjectLook:
-    """Colour, mass and friction, and for a scalable object another instance of its kind.
+def _object_look(rng: np.random.Generator, k: float, kind: str | None, instances: Sequence[str] = ()) -> ObjectLook:
+    """Colour, mass and friction, and for a scalable object another instance of its kind; an object of a
+    category (``instances``: the catalogue instances the task takes) is any of them.
 
     A block becomes a cube of another size, a box of other proportions (longer along x, never wider across
     the fingers than the gripper opens) or a can. A vessel gets another radius (within what a hand holds and
@@ -192,10 +195,10 @@ def _object_look(rng: np.random.Generator, k: float, kind: str | None) -> Object
             aspect = (float(rng.uniform(1.0, 1.0 + 0.5 * k)), float(rng.uniform(1.0 - 0.2 * k, 1.0)), float(rng.uniform(0.85, 1.15)))
     elif kind is not None:
         raise ValueError(f"unknown kind of scalable object {kind!r} (block or vessel)")
-    return ObjectLook(
-        material=material, scale=scale, aspect=aspect, shape=shape, mass_scale=float(1.0 + _jitter(rng, 0.4 * k)),
-        friction=float(1.0 + _jitter(rng, 0.25 * k)),
-    )
+    mass_scale, friction = float(1.0 + _jitter(rng, 0.4 * k)), float(1.0 + _jitter(rng, 0.25 * k))
+    instance = str(instances[int(rng.integers(len(instances)))]) if instances else None  # drawn last: others unchanged
+    return ObjectLook(material=material, scale=scale, aspect=aspect, shape=shape, mass_scale=mass_scale,
+                      friction=friction, instance=instance)
 
 
 LAYOUTS = ("one_wall", "l_shape", "galley", "island")

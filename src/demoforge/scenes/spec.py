@@ -106,6 +106,8 @@ class ObjectLook(_Data):
     shape: Literal["box", "cylinder"] | None = Field(None, description="a scalable block as a box or a can (None: as built)")
     mass_scale: float = Field(1.0, gt=0)
     friction: float = Field(1.0, gt=0)
+    instance: str | None = Field(None, description="for an object of a category: which catalogue instance it is "
+                                 "(scenes/catalogue.py; None: the task's first)")
 
 
 class SceneAxes(_Data):

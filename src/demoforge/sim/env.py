@@ -171,6 +171,9 @@ class SimEnv:
             found = self._ids[key] = int(getattr(self.model, kind)(name).id)
         return found
 
+    def has_geom(self, name: str) -> bool:
+        return mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, name) >= 0
+
     def arm_qpos(self) -> np.ndarray:
         return self.data.qpos[self.arm_qpos_adr].copy()
 
@@ -216,9 +219,9 @@ class SimEnv:
         return found
 
     def yaw_symmetry(self, geom: str) -> int:
-        """n-fold symmetry about z of a box (4 if square, else 2) or cylinder (0: any yaw) geom."""
+        """n-fold symmetry about z of a box (4 if square, else 2), cylinder or sphere (0: any yaw) geom."""
         g = self._id("geom", geom)
-        if int(self.model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_CYLINDER):
+        if int(self.model.geom_type[g]) in (int(mujoco.mjtGeom.mjGEOM_CYLINDER), int(mujoco.mjtGeom.mjGEOM_SPHERE)):
             return 0
         size = self.model.geom_size[g]
         return 4 if abs(size[0] - size[1]) < 1e-6 else 2

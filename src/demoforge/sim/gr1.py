@@ -27,6 +27,7 @@ from pathlib import Path
 import mujoco
 
 from demoforge.assetpacks import ROBOSUITE, absolute_files, asset_path, fast_folder
+from demoforge.sim.spec_edit import delete_element
 
 SIDES = ("right", "left")
 ARM_JOINTS = {
@@ -110,16 +111,16 @@ def gr1_spec(waist: bool = False, fast_visuals: bool = True) -> mujoco.MjSpec:
                 mesh.file = str(fast / Path(mesh.file).name)
     spec.compiler.degree = False
     for joint in list(spec.body("base").joints):  # the free joint: GR1 stands where the scene puts it
-        _delete(spec, joint)
+        delete_element(spec, joint)
     for geom in [g for g in spec.worldbody.geoms if g.name == "floor"]:  # the scene brings its own floor
-        _delete(spec, geom)
-    _delete(spec, spec.body("lower_body"))  # the upper body only: it stands on the scene's pedestal
+        delete_element(spec, geom)
+    delete_element(spec, spec.body("lower_body"))  # the upper body only: it stands on the scene's pedestal
     kept = {j for side in SIDES for j in ARM_JOINTS[side]} | (set(WAIST_JOINTS) if waist else set())
     for joint in list(spec.joints):
         if joint.name not in kept:  # legs (and waist, head): rigid
-            _delete(spec, joint)
+            delete_element(spec, joint)
     for actuator in list(spec.actuators):
-        _delete(spec, actuator)
+        delete_element(spec, actuator)
     for side in SIDES:
         for i, name in enumerate(ARM_JOINTS[side]):
             joint = spec.joint(name)
@@ -142,7 +143,7 @@ def _attach_hand(spec: mujoco.MjSpec, side: str) -> None:
     absolute_files(hand, path.parent)
     hand.compiler.degree = False
     for actuator in list(hand.actuators):  # one motor per joint: replaced by the hand's 6 actuators below
-        _delete(hand, actuator)
+        delete_element(hand, actuator)
     for body in _subtree(hand.body(f"{side}_hand")):
         body.gravcomp = 1.0
     names = {geom.name for geom in hand.geoms}
@@ -177,16 +178,6 @@ def _servo(spec: mujoco.MjSpec, name: str, joint: str, kp: float, kv: float, ctr
     actuator.ctrlrange = list(ctrlrange)
     actuator.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
     actuator.forcerange = [-torque, torque]
-
-
-def _delete(spec: mujoco.MjSpec, element: object) -> None:
-    """Remove ``element`` from ``spec``: ``MjSpec.delete`` in newer MuJoCo, the element's own ``delete`` in 3.3.0."""
-    if hasattr(spec, "delete"):
-        spec.delete(element)
-    elif isinstance(element, mujoco.MjsBody):
-        spec.detach_body(element)  # 3.3.0 removes a body (and its subtree) this way
-    else:
-        element.delete()
 
 
 def _subtree(body: mujoco.MjsBody) -> list[mujoco.MjsBody]:

@@ -294,7 +294,7 @@ def apply_object_looks(spec: mujoco.MjSpec, scene: SceneSpec) -> None:
             if look.shape == "cylinder" and geom.type == mujoco.mjtGeom.mjGEOM_BOX:
                 geom.type = mujoco.mjtGeom.mjGEOM_CYLINDER  # a can: radius = the block's smaller half width
                 geom.size = [min(geom.size[0], geom.size[1]), geom.size[2], 0.0]
-            if material is not None:
+            if material is not None and geom.type != mujoco.mjtGeom.mjGEOM_MESH:  # a mesh keeps its photograph
                 geom.material = material
                 geom.rgba = list(DEFAULT_GEOM_RGBA)  # a geom colour other than MuJoCo's default hides the material
             geom.friction = [look.friction * geom.friction[0], geom.friction[1], geom.friction[2]]

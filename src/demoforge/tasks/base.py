@@ -75,6 +75,9 @@ class Task:
     # "block" (a cube of another size or proportions, or a can) or "vessel" (an open container of another
     # radius and height).
     scalable: dict[str, str] = {}
+    # Objects of a category: the catalogue instances (scenes/catalogue.py) a scene may make each one; the world
+    # builds them (the first without a scene), so ``build`` leaves them out.
+    instances: dict[str, tuple[str, ...]] = {}
     min_separation: float = 0.1  # metres between sampled object centres
     reach: tuple[float, float] = (0.3, 0.72)  # horizontal distance from the robot base a top-down grasp can reach
     success_hold_steps: int = 5  # success must hold for this many final control steps
@@ -187,6 +190,8 @@ class Task:
         """n-fold yaw symmetry of an object as simulated (0: any yaw): a scene may make a cube a box or a can."""
         if self.scalable.get(name) == "block":
             return env.yaw_symmetry(f"{name}_geom")
+        if name in self.instances:  # whichever instance the scene built: its simulated shape says
+            return env.yaw_symmetry(f"{name}_geom") if env.has_geom(f"{name}_geom") else 1
         return self.symmetry.get(name, 1)
 
 
