@@ -13,16 +13,14 @@ import time
 from datetime import date
 from pathlib import Path
 
-import mujoco
-import numpy as np
 
 import demoforge as df
 from demoforge import machine
 from demoforge.rollout.world import make_world
 from demoforge.scenes.sample import sample_scene, scene_seed
-from demoforge.sim.render import offscreen_renderer
 from gr1 import generation_rows  # noqa: E402  (benchmarks/gr1.py: the same table)
 from run import bench_generation  # noqa: E402  (benchmarks/run.py: section 1's method)
+from scenes import render_fps  # noqa: E402  (benchmarks/scenes.py: section 4's)
 from sections import write_section
 
 SECTION = "## 11. Kitchens"
@@ -43,27 +41,6 @@ def compile_ms(family: str, num: int = 20) -> float:
         scene = sample_scene(family, "D2", scene_seed(0, i), task.objects, task.placement_boxes("D2"), task.scalable)
         make_world(task, scene=scene)
     return 1e3 * (time.perf_counter() - start) / num
-
-
-def render_fps(quality: str, frames: int = 60) -> dict[tuple[str, int], float]:
-    """Frames/s per (camera, size) in a D1 kitchen with `stack`'s cubes, drawn at ``quality``."""
-    task = df.get_task("stack")
-    scene = sample_scene("kitchen", "D1", 0, task.objects, task.placement_boxes("D1"), task.scalable)
-    world = make_world(task, scene=scene, quality=quality)
-    task.reset(world.env, np.random.default_rng(0), "D1")
-    out = {}
-    for size in (84, 256):
-        renderer = offscreen_renderer(world.env.model, size, size)
-        for camera in ("agentview", "robot0_eye_in_hand"):
-            renderer.update_scene(world.env.data, camera=camera)
-            renderer.render()
-            start = time.perf_counter()
-            for _ in range(frames):
-                renderer.update_scene(world.env.data, camera=camera)
-                renderer.render()
-            out[(camera, size)] = frames / (time.perf_counter() - start)
-        renderer.close()
-    return out
 
 
 def section(compiles: dict[str, float], fps: dict[str, dict], stack_rows: list, task_rows: list, seconds: float,
@@ -115,7 +92,8 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     compiles = {family: min(compile_ms(family) for _ in range(2)) for family in ("tabletop", "kitchen")}
-    fps = {quality: render_fps(quality) for quality in ("fast", "high")}
+    fps = {quality: {(camera, size): rate for camera, size, rate in render_fps(quality=quality)}
+           for quality in ("fast", "high")}
     task = df.get_task("stack")
     scene = sample_scene("kitchen", "D1", 0, task.objects, task.placement_boxes("D1"), task.scalable)
     triangles = {q: int(make_world(task, scene=scene, quality=q).env.model.nmeshface) for q in ("fast", "high")}

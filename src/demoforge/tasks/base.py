@@ -59,6 +59,12 @@ def box_placement(cx: float, cy: float, half_x: float, half_y: float, yaw: tuple
     return Placement((cx - half_x, cx + half_x), (cy - half_y, cy + half_y), yaw)
 
 
+def facing_robot(cx: float, cy: float, half_x: float, half_y: float, yaw: float) -> Placement:
+    """A fixture whose front faces its own -y (sim/appliances.py) turned to face the robot (world -x), up to
+    ``yaw`` radians either way."""
+    return box_placement(cx, cy, half_x, half_y, (-np.pi / 2 - yaw, -np.pi / 2 + yaw))
+
+
 class Task:
     """Base of every task; subclasses set the class attributes and override the marked methods."""
 

@@ -15,7 +15,7 @@ import numpy as np
 from demoforge import geometry as geo
 from demoforge.sim.appliances import appliance_spec
 from demoforge.sim.env import SimEnv
-from demoforge.tasks.base import ExpertStream, Placement, Subtask, Task
+from demoforge.tasks.base import ExpertStream, Subtask, Task, facing_robot
 from demoforge.tasks.motion import GRIPPER_DOWN, Motion
 
 HINGE = "microwave_door_hinge"
@@ -26,15 +26,6 @@ PUSH_ALONG = (0.24, 0.33)  # metres from the hinge along the door where the push
 # its handle, 0.475 out, sticks 8 cm out of it, so the hand (19 cm long) pushes beside the handle
 PUSH_HEIGHT = (-0.06, 0.02)  # metres from the door's middle
 DOOR_HALF_HEIGHT = 0.185
-
-
-def _placements(half_x: float, half_y: float, yaw: float) -> dict[str, Placement]:
-    # the microwave's base centre, its back clear of a kitchen's backsplash; its front faces the robot (-x)
-    # at yaw -pi/2 (nearer the robot, its open door leaves the hand too little room to come round it)
-    return {"microwave": Placement((0.71 - half_x, 0.71 + half_x), (-0.12 - half_y, -0.12 + half_y),
-                                   (-np.pi / 2 - yaw, -np.pi / 2 + yaw))}
-
-
 OPENINGS = {"D0": (-0.7, -0.6), "D1": (-0.8, -0.5), "D2": (-0.8, -0.4)}  # initial door angle, rad (more: it hits the robot)
 
 
@@ -46,8 +37,11 @@ class CloseDoor(Task):
         Subtask("reach_door", object="microwave_door", signal="touch_door"),
         Subtask("push_door_shut", object="microwave", signal=None),
     )
-    variations = {"D0": _placements(0.01, 0.01, 0.03), "D1": _placements(0.02, 0.05, 0.12),
-                  "D2": _placements(0.03, 0.08, 0.2)}
+    # the microwave's base centre, its back clear of a kitchen's backsplash (nearer the robot, its open door
+    # leaves the hand too little room to come round it)
+    variations = {"D0": {"microwave": facing_robot(0.71, -0.12, 0.01, 0.01, 0.03)},
+                  "D1": {"microwave": facing_robot(0.71, -0.12, 0.02, 0.05, 0.12)},
+                  "D2": {"microwave": facing_robot(0.71, -0.12, 0.03, 0.08, 0.2)}}
     reach = (0.3, 0.95)  # of the microwave's centre; its door swings out towards the robot
     max_steps = 400
 

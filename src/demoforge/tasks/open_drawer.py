@@ -14,7 +14,7 @@ import numpy as np
 from demoforge import geometry as geo
 from demoforge.sim.cabinets import HALF, TRAVEL, add_drawer_cabinet, handle_in_drawer
 from demoforge.sim.env import SimEnv
-from demoforge.tasks.base import ExpertStream, Placement, Subtask, Task
+from demoforge.tasks.base import ExpertStream, Subtask, Task, facing_robot
 from demoforge.tasks.motion import GRIPPER_DOWN, Motion
 from demoforge.tasks.objects import add_free_body
 
@@ -22,12 +22,6 @@ SLIDE = "cabinet_slide"
 OPEN_ENOUGH = 0.15  # metres out for success
 CABINET_KG = 15.0
 CABINET_RGBA = (0.62, 0.5, 0.38, 1.0)
-
-
-def _placements(half_x: float, half_y: float, yaw: float) -> dict[str, Placement]:
-    # the unit's base centre; its front faces the robot (-x) at yaw -pi/2
-    return {"cabinet": Placement((0.74 - half_x, 0.74 + half_x), (0.0 - half_y, 0.0 + half_y),
-                                 (-np.pi / 2 - yaw, -np.pi / 2 + yaw))}
 
 
 class OpenDrawer(Task):
@@ -38,8 +32,9 @@ class OpenDrawer(Task):
         Subtask("grasp_handle", object="cabinet_drawer", signal="grasp_handle"),
         Subtask("pull_open", object="cabinet", signal=None),
     )
-    variations = {"D0": _placements(0.01, 0.02, 0.03), "D1": _placements(0.03, 0.08, 0.12),
-                  "D2": _placements(0.04, 0.12, 0.2)}
+    variations = {"D0": {"cabinet": facing_robot(0.74, 0.0, 0.01, 0.02, 0.03)},  # the unit's base centre
+                  "D1": {"cabinet": facing_robot(0.74, 0.0, 0.03, 0.08, 0.12)},
+                  "D2": {"cabinet": facing_robot(0.74, 0.0, 0.04, 0.12, 0.2)}}
     reach = (0.3, 0.9)  # of the unit's centre; its handle is 26 cm nearer the robot
     max_steps = 300
 
