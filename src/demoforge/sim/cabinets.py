@@ -1,5 +1,4 @@
-"""Counter-top cabinets built from boxes: a drawer unit (a shell and a drawer on a slide) and a cabinet with a
-hinged door.
+"""A counter-top drawer cabinet built from boxes: a shell open at the front and a drawer on a slide.
 
 Sizes are those of a small kitchen drawer unit (30 cm deep, 36 cm wide, 22 cm high; the drawer travels
 22 cm). The frame is the appliances' (sim/appliances.py): origin at the centre of the base, z up, the front
@@ -11,7 +10,6 @@ front panel.
 from __future__ import annotations
 
 import mujoco
-import numpy as np
 
 WORLD_CONTYPE, WORLD_CONAFFINITY = 1, 3  # as sim/scene.py
 HALF = (0.18, 0.15, 0.11)  # shell half extents (x: width, y: depth, z: height), metres
@@ -70,41 +68,3 @@ def add_drawer_cabinet(body: mujoco.MjsBody, name: str, rgba: tuple[float, ...],
 def handle_in_drawer() -> tuple[float, float, float]:
     """The handle bar's centre in the drawer's frame (its axis along the drawer's x)."""
     return 0.0, -(HALF[1] - WALL) - 2 * WALL + 0.002 - HANDLE_OUT, HANDLE_HEIGHT
-
-
-PANTRY_HALF = (0.235, 0.15, 0.265)  # a counter-top cabinet: 47 cm wide, 30 deep, 53 tall (x, y, z half extents)
-DOOR_OPEN = (-2.6, 0.0)  # hinge range, rad: 0 shut, negative swings the door out and round to the left
-
-
-def add_door_cabinet(body: mujoco.MjsBody, name: str, rgba: tuple[float, ...],
-                     handle_rgba: tuple[float, ...] = (0.75, 0.76, 0.78, 1.0)) -> mujoco.MjsBody:
-    """A cabinet shell with a shelf-less inside, open at the front, and a door hinged at its left front edge
-    (``<name>_door`` on the hinge ``<name>_hinge``), in the appliances' frame; returns the door body."""
-    hx, hy, hz = PANTRY_HALF
-    geom = dict(type=mujoco.mjtGeom.mjGEOM_BOX, rgba=list(rgba), contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY,
-                friction=[1.0, 0.005, 0.0001])
-    for part, half, pos in (
-        ("bottom", (hx, hy, WALL), (0.0, 0.0, WALL)),
-        ("top", (hx, hy, WALL), (0.0, 0.0, 2 * hz - WALL)),
-        ("left", (WALL, hy, hz), (-hx + WALL, 0.0, hz)),
-        ("right", (WALL, hy, hz), (hx - WALL, 0.0, hz)),
-        ("back", (hx, WALL, hz), (0.0, hy - WALL, hz)),
-    ):
-        body.add_geom(name=f"{name}_{part}", size=list(half), pos=list(pos), **geom)
-    door = body.add_body(name=f"{name}_door", pos=[-hx, -hy - WALL, hz])
-    hinge = door.add_joint(name=f"{name}_hinge", type=mujoco.mjtJoint.mjJNT_HINGE, axis=[0.0, 0.0, 1.0],
-                           range=list(DOOR_OPEN), damping=2.0, frictionloss=0.5, armature=0.02)
-    hinge.limited = mujoco.mjtLimited.mjLIMITED_TRUE
-    door.add_geom(name=f"{name}_door_panel", size=[hx, WALL, hz - 0.002], pos=[hx, 0.0, 0.0], mass=1.5, **geom)
-    door.add_geom(name=f"{name}_door_handle", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.008, 0.06, 0.0],
-                  pos=[2 * hx - 0.04, -0.035, 0.0], rgba=list(handle_rgba), mass=0.05, contype=WORLD_CONTYPE,
-                  conaffinity=WORLD_CONAFFINITY)
-    return door
-
-
-def inside_door_cabinet(point_in_cabinet: np.ndarray, margin: float = 0.0) -> bool:
-    """Whether a point (in the cabinet's frame) is inside its shell, ``margin`` metres clear of the walls."""
-    hx, hy, hz = PANTRY_HALF
-    x, y, z = point_in_cabinet
-    inner = margin + 2 * WALL
-    return bool(abs(x) < hx - inner and -hy + margin < y < hy - inner and inner < z < 2 * hz - inner)
