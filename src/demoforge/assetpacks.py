@@ -147,7 +147,7 @@ def installed(pack: AssetPack) -> bool:
 def current(pack: AssetPack) -> bool:
     """The installed pack holds the folders this version of demoforge uses (a newer one may use more)."""
     manifest = json.loads((pack.folder / "manifest.json").read_text())
-    return manifest.get("members") == list(pack.members)  # older manifests list none
+    return set(pack.members) <= set(manifest.get("members") or ())  # older manifests list none
 
 
 def install(pack: AssetPack, wheel: Path | None = None, force: bool = False) -> Path:

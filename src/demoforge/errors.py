@@ -21,6 +21,10 @@ class DemoforgeError(Exception):
     exit_code = EXIT_USER
 
 
+class SceneUnsupported(DemoforgeError):
+    """A sampled scene the task cannot be built in (a sink in a round table): resampled, not failed."""
+
+
 class InputFileError(DemoforgeError):
     """A file the user gave is missing, unreadable, or does not hold what was expected."""
 

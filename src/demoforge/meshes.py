@@ -44,16 +44,15 @@ def read_obj(path: Path) -> tuple[np.ndarray, np.ndarray]:
             continue
         if fields[0] == "v" and len(fields) >= 4:
             vertices.append([float(x) for x in fields[1:4]])
-        elif fields[0] == "f":
-            corners = [int(f.split("/")[0]) for f in fields[1:]]
+        elif fields[0] == "f":  # 1-based, or negative: back from the vertices read so far
+            corners = [int(c) if int(c) > 0 else len(vertices) + 1 + int(c) for c in (f.split("/")[0] for f in fields[1:])]
             if len(corners) < 3:
                 raise InputFileError(path, f"line {number}: a face needs 3 or more corners")
             faces += [[corners[0], corners[k], corners[k + 1]] for k in range(1, len(corners) - 1)]
     if not faces:
         raise InputFileError(path, "holds no faces (expected `f` lines of a Wavefront OBJ mesh)")
     points = np.array(vertices, dtype=np.float32).reshape(-1, 3)
-    index = np.array(faces, dtype=np.int64)
-    index = np.where(index < 0, index + len(points), index - 1)  # OBJ counts from 1, or back from the end
+    index = np.array(faces, dtype=np.int64) - 1
     if index.min() < 0 or index.max() >= len(points):
         raise InputFileError(path, f"a face names a vertex outside the {len(points)} given")
     merged, inverse = np.unique(points, axis=0, return_inverse=True)

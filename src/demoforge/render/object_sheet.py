@@ -17,6 +17,7 @@ def object_tile(model: ObjectModel, size: int, quality: Quality = "fast") -> np.
     """``model`` resting on a light counter, seen from the front and above, framed by its size."""
     spec = mujoco.MjSpec()
     spec.visual.global_.offwidth = spec.visual.global_.offheight = max(size, 64)
+    spec.visual.quality.shadowsize = spec.visual.quality.offsamples = 0  # as every scene: ``high`` turns them on
     spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[1, 1, 0.1], rgba=[0.82, 0.8, 0.76, 1])
     spec.worldbody.add_light(pos=[0.3, -0.4, 1.0], dir=[-0.3, 0.4, -1.0], diffuse=[0.8, 0.8, 0.8])
     add_object_model(spec, "object", model).pos = [0.0, 0.0, model.half_size[2]]

@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from demoforge.data.hdf5 import read_demos
-from demoforge.errors import DemoforgeError
+from demoforge.errors import DemoforgeError, SceneUnsupported
 from demoforge.mimic.generate import AttemptResult, GenerateConfig, run_attempt
 from demoforge.mimic.segments import build_source_set, load_annotations
 from demoforge.runner.identity import run_identity
@@ -52,7 +52,7 @@ class AttemptWorker:
             )
             try:
                 world = make_world(self.task, self.robot, scene=scene)
-            except DemoforgeError as exc:  # a scene the task cannot be built in (a sink in a round table)
+            except SceneUnsupported as exc:  # a scene the task cannot be built in (a sink in a round table)
                 result = AttemptResult(None, False, f"rejected scene: {exc}", 0, 0, rejected=True)
                 continue
             result = run_attempt(world, self.sources, cfg, index)

@@ -49,7 +49,7 @@ _MODELS = (
                 picture="cereal", collision="box"),
     ObjectModel("lemon", "fruit", "mesh", (0.0225, 0.02, 0.02), 0, density=600, mesh="objects/meshes/lemon.obj",
                 picture="lemon", collision="sphere"),
-    ObjectModel("bread_loaf", "bread", "mesh", (0.03, 0.025, 0.03), 1, density=200, mesh="objects/meshes/bread.obj",
+    ObjectModel("bread_loaf", "bread", "mesh", (0.03, 0.025, 0.03), 2, density=200, mesh="objects/meshes/bread.obj",
                 picture="bread", collision="box"),
     # Procedural: demoforge's vessels and shapes, in sizes of real kitchenware.
     ObjectModel("mug_small", "mug", "mug", (0.048, 0.039, 0.045), 1, (0.85, 0.85, 0.82, 1.0)),  # x: with the handle

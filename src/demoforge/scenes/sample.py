@@ -205,6 +205,7 @@ LAYOUTS = ("one_wall", "l_shape", "galley", "island")
 COUNTER_DEPTH = 0.6  # metres, the kitchen standard (and the Franka Kitchen's appliances)
 WALL_CABINET_GAP = 0.5  # metres between a counter and the wall cabinets above it
 SIDE_RUN = 0.7  # metres of counter beside the work surface on each side
+RUN_BELOW = 0.04  # metres the other runs' tops sit below the work surface (the sink's rim stands on them)
 
 
 def _kitchen(
@@ -271,11 +272,12 @@ def _kitchen(
                                     material=worktop))
             fixtures.append(Fixture(kind="wall", pos=(-1.0 - depth - 0.02, cy, 1.2), half_size=(0.02, 2.0, 1.2),
                                     material=wall))
-    for (x, y), (half_x, half_y) in runs:  # cabinet body and worktop; the sink cuts the worktop below
-        fixtures.append(Fixture(kind="counter", pos=(x, y, top / 2 - 0.02), half_size=(half_x, half_y, top / 2 - 0.02),
+    run_top = top - RUN_BELOW
+    for (x, y), (half_x, half_y) in runs:  # a counter run: cabinets with their top a little below the work surface
+        fixtures.append(Fixture(kind="counter", pos=(x, y, run_top / 2), half_size=(half_x, half_y, run_top / 2),
                                 material=fronts))
     fixtures += _sink(sink_at, top, steel)
-    appliances = [Appliance(kind="microwave", pos=(appliance_at[0], appliance_at[1], top), yaw=microwave_yaw)]
+    appliances = [Appliance(kind="microwave", pos=(appliance_at[0], appliance_at[1], run_top), yaw=microwave_yaw)]
     if layout in ("one_wall", "galley", "island"):  # a wall cabinet with working doors above the +y run
         kind = "hinge_cabinet" if rng.random() < 0.5 else "slide_cabinet"
         y = appliance_at[1] if layout != "island" else cy + 0.5

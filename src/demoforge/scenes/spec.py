@@ -35,11 +35,13 @@ class Material(_Data):
 
     @model_validator(mode="after")
     def _image_is_known(self) -> Material:
-        from demoforge.scenes.materials import picture_names
-
         if (self.texture == "image") != bool(self.image):
             raise ValueError("image names a picture exactly when texture is 'image'")
-        if self.image and self.image not in picture_names():
+        if not self.image:
+            return self
+        from demoforge.scenes.materials import picture_names  # it builds on this module
+
+        if self.image not in picture_names():
             raise ValueError(f"unknown picture {self.image!r} (known: {', '.join(picture_names())})")
         return self
 

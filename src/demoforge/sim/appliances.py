@@ -45,7 +45,6 @@ APPLIANCES: dict[str, ApplianceModel] = {  # sizes and bases measured from their
                                     (0.4, 0.3, 0.2), (0.0, 0.0, -0.2)),
     "slide_cabinet": ApplianceModel("slidecabinet", "slide", ("slide_cabinet",), (0.45, 0.3, 0.2), (0.0, 0.0, -0.2)),
 }
-KINDS = tuple(APPLIANCES)
 
 
 def appliance_spec(kind: str) -> mujoco.MjSpec:

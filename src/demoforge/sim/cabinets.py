@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import mujoco
 
-WORLD_CONTYPE, WORLD_CONAFFINITY = 1, 3  # as sim/scene.py
+from demoforge.sim.scene import WORLD_CONAFFINITY, WORLD_CONTYPE
+
 HALF = (0.18, 0.15, 0.11)  # shell half extents (x: width, y: depth, z: height), metres
 WALL = 0.0075  # half thickness of every panel
 TRAVEL = 0.22  # metres the drawer slides out

@@ -11,11 +11,11 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from demoforge.assetpacks import ROBOSUITE, asset_path, fast_folder
+from demoforge.assetpacks import ROBOSUITE, asset_path
 from demoforge.scenes.catalogue import ObjectModel
+from demoforge.sim.scene import WORLD_CONAFFINITY, WORLD_CONTYPE, picture_file
 from demoforge.sim.vessels import HANDLE_REACH, add_bowl, add_mug
 
-WORLD_CONTYPE, WORLD_CONAFFINITY = 1, 3  # as sim/scene.py: objects touch everything
 FRICTION = (1.0, 0.03, 0.0001)  # torsional 3 cm: a can held across its sides swings less about the fingers
 HIDDEN_GROUP = 3  # simulated primitives under a drawn mesh
 
@@ -62,7 +62,7 @@ def _add_mesh(spec: mujoco.MjSpec, body: mujoco.MjsBody, name: str, model: Objec
     """The pack's mesh with its photograph, drawn only, its bounding box centred on the body."""
     mesh = spec.add_mesh(name=f"{name}_mesh", file=str(asset_path(ROBOSUITE, model.mesh).resolve()))
     texture = spec.add_texture(name=f"{name}_picture", type=mujoco.mjtTexture.mjTEXTURE_2D,
-                               file=str(asset_path(ROBOSUITE, f"{fast_folder('textures')}/{model.picture}.png").resolve()))
+                               file=str(picture_file(model.picture)))
     material = spec.add_material(name=f"{name}_material", rgba=list(model.rgba), specular=0.3, shininess=0.5)
     material.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = texture.name
     body.add_geom(name=f"{name}_visual", type=mujoco.mjtGeom.mjGEOM_MESH, meshname=mesh.name, material=material.name,

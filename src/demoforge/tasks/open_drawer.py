@@ -15,7 +15,7 @@ from demoforge import geometry as geo
 from demoforge.sim.cabinets import HALF, TRAVEL, add_drawer_cabinet, handle_in_drawer
 from demoforge.sim.env import SimEnv
 from demoforge.tasks.base import ExpertStream, Subtask, Task, facing_robot
-from demoforge.tasks.motion import GRIPPER_DOWN, Motion
+from demoforge.tasks.motion import GRIPPER_DOWN, Motion, grip_at
 from demoforge.tasks.objects import add_free_body
 
 SLIDE = "cabinet_slide"
@@ -75,13 +75,7 @@ class OpenDrawer(Task):
 
     def expert(self, env: SimEnv, rng: np.random.Generator) -> ExpertStream:
         motion = Motion(env, rng)
-        grasp = self.handle_grasp(env)
-        above = grasp.copy()
-        above[2, 3] += float(rng.uniform(0.08, 0.12))
-        yield from motion.move(above)
-        yield from motion.settle()
-        yield from motion.move(self.handle_grasp(env), speed=0.45, precise=True)
-        yield from motion.grip(1.0)
+        yield from grip_at(motion, lambda: self.handle_grasp(env), float(rng.uniform(0.08, 0.12)))
         out = -env.body_pose("cabinet")[:3, 1]  # the drawer comes out along the unit's -y
         pulled = motion.target.copy()
         pulled[:3, 3] += float(rng.uniform(0.18, TRAVEL - 0.01)) * out

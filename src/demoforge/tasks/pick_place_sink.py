@@ -12,7 +12,7 @@ import mujoco
 import numpy as np
 
 from demoforge import geometry as geo
-from demoforge.errors import DemoforgeError
+from demoforge.errors import SceneUnsupported
 from demoforge.sim.env import SimEnv
 from demoforge.sim.scene import WORLD_CONAFFINITY, WORLD_CONTYPE
 from demoforge.sim.spec_edit import delete_element
@@ -49,7 +49,7 @@ class PickPlaceSink(Task):
         table = spec.body("table")
         top = next(g for g in table.geoms if g.name == "table_top")
         if top.type != mujoco.mjtGeom.mjGEOM_BOX:
-            raise DemoforgeError(f"task {self.name!r} sets a sink into a rectangular counter, not a round table")
+            raise SceneUnsupported(f"task {self.name!r} sets a sink into a rectangular counter, not a round table")
         _cut_sink(spec, table, top)
 
     def placement_boxes(self, variation: str) -> list[tuple[float, float, float, float]]:
