@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml package.json package-lock.json
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
 	npm ci --no-audit --no-fund --silent  # IWER (WebXR emulation) for the teleop page's browser tests
-	$(VENV)/bin/demoforge assets install  # real robots' model files from the pinned robosuite wheel (MIT), into ~/.cache/demoforge/assets
+	$(VENV)/bin/demoforge assets install  # real robots' and kitchens' model files from pinned wheels (robosuite, gymnasium-robotics; MIT)
 	@touch $@
 
 demo: setup
