@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import imageio.v2 as imageio
+import h5py
 import numpy as np
 import pytest
 
@@ -104,6 +105,29 @@ def test_generation_across_scenes_replays_from_stored_mjcf(stack_sources: Path, 
     for demo in demos:
         result = check_demo(demo, "stack")
         assert result.ok and result.replayed_success and result.max_state_error == 0.0
+
+
+def test_a_pool_of_distinct_scenes_is_met_again_by_evaluation(stack_sources: Path, tmp_path: Path) -> None:
+    """`--distinct-scenes 2`: attempt i in scene i mod 2; `eval --scenes --scene-seed` meets those same kitchens."""
+    from demoforge.learn.evaluate import EpisodeJob, EvalScenes, ExpertAgent, _episode_env, evaluate
+
+    cfg = df.GenerateConfig(task="stack", source=str(stack_sources), num_demos=4, max_attempts=4, variation="D0",
+                            scenes="kitchen", distinct_scenes=2, seed=5)
+    df.generate(cfg, tmp_path / "run")
+    with h5py.File(tmp_path / "run" / "demos.hdf5") as f:
+        by_attempt = {json.loads(g.attrs["meta"])["attempt"]: g.attrs["model_file"] for g in f["data"].values()}
+    assert len(by_attempt) >= 3 and len(set(by_attempt.values())) == 2  # two kitchens, each used again
+    pool = EvalScenes("kitchen", seed=5, distinct=2)
+    for i in by_attempt:
+        env = _episode_env(EpisodeJob("expert", "stack", "D0", 1000, i, scenes=pool), ExpertAgent(), {})
+        assert env.world.model_xml == by_attempt[i]
+    unseen = _episode_env(EpisodeJob("expert", "stack", "D0", 1000, 0, scenes=EvalScenes("kitchen", seed=6)),
+                          ExpertAgent(), {})
+    assert unseen.world.model_xml not in by_attempt.values()
+    result, _ = evaluate("expert", "stack", "D0", episodes=2, scenes=pool)
+    assert result.successes == 2 and result.to_dict()["scenes"] == {"family": "kitchen", "seed": 5, "distinct": 2}
+    with pytest.raises(ValueError, match="pass scenes too"):
+        df.GenerateConfig(task="stack", source=str(stack_sources), distinct_scenes=1)
 
 
 def test_preview_writes_a_real_picture(tmp_path: Path) -> None:

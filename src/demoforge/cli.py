@@ -965,10 +965,16 @@ def eval_policy(
     video_episodes: Annotated[int, typer.Option(min=1, help="episodes in the video")] = 8,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result as JSON")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace --json and --video if they exist")] = False,
+    scenes: Annotated[str | None, typer.Option(
+        help="scene family (tabletop, kitchen): episode i runs in the scene generate --scenes gives attempt i")] = None,
+    scene_seed: Annotated[int, typer.Option(
+        min=0, help="with --scenes: generation's --seed to meet its scenes again, another seed for unseen ones")] = 0,
+    distinct_scenes: Annotated[int | None, typer.Option(
+        min=1, help="with --scenes: as generate --distinct-scenes (episode i in scene i mod N)")] = None,
 ) -> None:
     """Roll a policy out in MuJoCo and report its success rate with a 95% confidence interval."""
     from demoforge.data.video import VIDEO_SUFFIXES, caption, grid_frames, write_video
-    from demoforge.learn.evaluate import EXPERT, evaluate
+    from demoforge.learn.evaluate import EXPERT, EvalScenes, evaluate
     from demoforge.runner.pool import EVAL_WORKER_BYTES
 
     if policy != EXPERT:
@@ -977,9 +983,13 @@ def eval_policy(
         check_output_file(video, overwrite, option="--video", suffixes=VIDEO_SUFFIXES)
     if json_out is not None:  # a folder, or a read-only place: said now, not after every episode has run
         check_output_file(json_out, overwrite, option="--json")
+    if scenes is None and distinct_scenes is not None:
+        raise DemoforgeError("--distinct-scenes counts scenes of a family: pass --scenes too (tabletop or kitchen)")
+    in_scenes = None if scenes is None else EvalScenes(scenes, scene_seed, distinct_scenes)
     workers = _workers(workers, episodes, EVAL_WORKER_BYTES, "episodes")
+    where = f"{task} {variation}" + (f", {scenes} scenes of seed {scene_seed}" if scenes else "")
     with _progress() as progress:
-        bar = progress.add_task(f"evaluating on {task} {variation}", total=episodes, info="")
+        bar = progress.add_task(f"evaluating on {where}", total=episodes, info="")
         wins = [0]
 
         def on_episode(episode: Any) -> None:
@@ -988,9 +998,9 @@ def eval_policy(
 
         result, runs = evaluate(
             policy, task, variation, episodes, seed, workers,
-            video_episodes if video is not None else 0, on_episode=on_episode,
+            video_episodes if video is not None else 0, on_episode=on_episode, scenes=in_scenes,
         )
-    table = Table(title=f"{policy} on {task} {variation}", show_header=False)
+    table = Table(title=f"{policy} on {where}", show_header=False)
     table.add_row("episodes", str(result.episodes))
     table.add_row("successes", str(result.successes))
     table.add_row("success rate", f"{result.success_rate:.1%} (95% CI {result.ci_low:.1%} - {result.ci_high:.1%})")

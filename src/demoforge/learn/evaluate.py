@@ -17,9 +17,11 @@ from typing import Protocol
 import numpy as np
 
 from demoforge.envs.task_env import TaskEnv, episode_rng
-from demoforge.errors import DemoforgeError
+from demoforge.errors import DemoforgeError, SceneUnsupported
 from demoforge.learn.features import features
 from demoforge.runner.pool import EVAL_WORKER_BYTES, ordered_map
+from demoforge.scenes.sample import MAX_SCENE_RETRIES, check_family, scene_seed
+from demoforge.scenes.spec import SceneSpec
 from demoforge.sim.controller import per_arm_commands, target_to_action
 from demoforge.tasks import get_task
 
@@ -110,6 +112,17 @@ class EpisodeJob:
     index: int
     video_size: int = 0  # 0: no frames
     camera: str = "agentview"
+    scenes: EvalScenes | None = None  # None: the task's plain scene
+
+
+@dataclass(frozen=True)
+class EvalScenes:
+    """Episode i runs in the scene ``generate --scenes FAMILY --seed SEED --distinct-scenes N`` gives attempt i:
+    the same seed and pool evaluate on the training kitchens, another seed on kitchens never seen."""
+
+    family: str
+    seed: int
+    distinct: int | None = None
 
 
 @dataclass
@@ -129,11 +142,37 @@ def run_episode(job: EpisodeJob) -> Episode:
     if key not in _CACHE:
         _CACHE.clear()
         _limit_threads()
-        agent = make_agent(job.policy)
-        _CACHE[key] = (TaskEnv(job.task, variation=job.variation, cameras=agent.cameras, image_size=agent.image_size),
-                       agent)
-    episode, agent = _CACHE[key]
-    return rollout(episode, agent, job)
+        _CACHE[key] = (make_agent(job.policy), {})
+    agent, envs = _CACHE[key]
+    return rollout(_episode_env(job, agent, envs), agent, job)
+
+
+def _episode_env(job: EpisodeJob, agent: Agent, envs: dict[int | None, TaskEnv]) -> TaskEnv:
+    """The world of episode ``job.index``: the task's plain scene, or the first scene of the episode's draw the
+    task can be built in (resampled as generation does). One world is kept, keyed by its scene seed."""
+    def build(scene: SceneSpec | None) -> TaskEnv:
+        return TaskEnv(job.task, variation=job.variation, cameras=agent.cameras, image_size=agent.image_size,
+                       scene=scene)
+
+    if job.scenes is None:
+        if None not in envs:
+            envs.clear()
+            envs[None] = build(None)
+        return envs[None]
+    task = get_task(job.task)
+    for retry in range(MAX_SCENE_RETRIES):
+        seed = scene_seed(job.scenes.seed, job.index, retry, job.scenes.distinct)
+        if seed in envs:
+            return envs[seed]
+        try:
+            env = build(task.sample_scene(job.scenes.family, job.variation, seed))
+        except SceneUnsupported:
+            continue
+        envs.clear()
+        envs[seed] = env
+        return env
+    raise DemoforgeError(f"scene family {job.scenes.family!r}: {MAX_SCENE_RETRIES} scenes in a row were impossible "
+                         f"for {job.task}")
 
 
 def rollout(episode: TaskEnv, agent: Agent, job: EpisodeJob) -> Episode:
@@ -170,6 +209,7 @@ class EvalResult:
     mean_steps: float
     policy: str
     seed: int
+    scenes: EvalScenes | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -195,13 +235,17 @@ def evaluate(
     video_episodes: int = 0,
     video_size: int = 160,
     on_episode: Callable[[Episode], None] | None = None,
+    scenes: EvalScenes | None = None,
 ) -> tuple[EvalResult, list[Episode]]:
-    """Success rate of ``policy`` (a policy folder, or ``"expert"``) over ``episodes`` rollouts."""
+    """Success rate of ``policy`` (a policy folder, or ``"expert"``) over ``episodes`` rollouts, in the task's plain
+    scene or in ``scenes``."""
     get_task(task).variation(variation)  # unknown task or variation: a clear error before any work
+    if scenes is not None:
+        check_family(scenes.family, variation)
     if policy != EXPERT:
         check_policy_task(PolicyAgent(policy).policy.cfg.task, task, policy)  # a bad folder fails here, not in a worker
     jobs = [
-        EpisodeJob(str(policy), task, variation, seed, i, video_size if i < video_episodes else 0)
+        EpisodeJob(str(policy), task, variation, seed, i, video_size if i < video_episodes else 0, scenes=scenes)
         for i in range(episodes)
     ]
     results = []
@@ -213,6 +257,6 @@ def evaluate(
     low, high = wilson_interval(successes, episodes)
     return (
         EvalResult(task, variation, episodes, successes, successes / max(episodes, 1), low, high,
-                   float(np.mean([e.steps for e in results])) if results else 0.0, str(policy), seed),
+                   float(np.mean([e.steps for e in results])) if results else 0.0, str(policy), seed, scenes),
         results,
     )

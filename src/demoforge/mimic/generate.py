@@ -63,6 +63,10 @@ class GenerateConfig(BaseModel):
     scenes: str | None = Field(
         None, description="scene family to sample a new scene from for every attempt (tabletop, kitchen)"
     )
+    distinct_scenes: int | None = Field(
+        None, ge=1, description="with scenes: only this many different scenes, attempt i in scene i mod N "
+        "(1: one fixed scene); default: a new scene for every attempt",
+    )
     scene_axes: SceneAxes = Field(default_factory=SceneAxes, description="which scene axes vary, and how widely")
     cameras: list[str] = Field(
         default_factory=list, description="cameras rendered into obs/<camera>_image: agentview, wrist, ..."
@@ -94,6 +98,12 @@ class GenerateConfig(BaseModel):
     def _channels_need_cameras(self) -> GenerateConfig:
         if (self.depth or self.segmentation) and not self.cameras:
             raise ValueError("depth and segmentation are rendered per camera: pass cameras too")
+        return self
+
+    @model_validator(mode="after")
+    def _distinct_needs_scenes(self) -> GenerateConfig:
+        if self.distinct_scenes is not None and self.scenes is None:
+            raise ValueError("distinct_scenes counts scenes of a family: pass scenes too (tabletop or kitchen)")
         return self
 
     @property

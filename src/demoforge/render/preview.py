@@ -10,7 +10,7 @@ import numpy as np
 
 from demoforge.data.video import tile
 from demoforge.outputs import atomic_file
-from demoforge.scenes.sample import check_family, sample_scene, scene_seed
+from demoforge.scenes.sample import check_family, scene_seed
 from demoforge.scenes.spec import SceneAxes
 from demoforge.sim.quality import Quality
 from demoforge.sim.render import offscreen_renderer, resolve_cameras
@@ -29,8 +29,7 @@ def render_scenes(
     task = get_task(task_name)
     frames = []
     for i in range(num):
-        scene = sample_scene(family, level, scene_seed(seed, i), task.objects, task.placement_boxes(level), task.scalable,
-                             axes, task.instances)
+        scene = task.sample_scene(family, level, scene_seed(seed, i), axes)
         world = make_world(task, load_robot(robot) if robot else None, scene=scene, quality=quality)
         task.reset(world.env, np.random.default_rng([seed, i]), level)
         (name,) = resolve_cameras(world.env.model, [camera])

@@ -17,12 +17,11 @@ from demoforge.mimic.segments import build_source_set, load_annotations
 from demoforge.runner.identity import run_identity
 from demoforge.runner.run_folder import AttemptSummary
 from demoforge.runner.shards import write_shard
-from demoforge.scenes.sample import sample_scene, scene_seed
+from demoforge.scenes.sample import MAX_SCENE_RETRIES, scene_seed
 from demoforge.sim.robot import load_robot
 from demoforge.tasks import get_task
 from demoforge.rollout.world import make_world, object_extents
 
-MAX_SCENE_RETRIES = 50
 
 
 class AttemptWorker:
@@ -46,10 +45,8 @@ class AttemptWorker:
             return run_attempt(self.world, self.sources, cfg, index), 0
         result = None
         for retry in range(MAX_SCENE_RETRIES):
-            scene = sample_scene(
-                cfg.scenes, cfg.variation, scene_seed(cfg.seed, index, retry), self.task.objects,
-                self.task.placement_boxes(cfg.variation), self.task.scalable, cfg.scene_axes, self.task.instances,
-            )
+            seed = scene_seed(cfg.seed, index, retry, cfg.distinct_scenes)
+            scene = self.task.sample_scene(cfg.scenes, cfg.variation, seed, cfg.scene_axes)
             try:
                 world = make_world(self.task, self.robot, scene=scene)
             except SceneUnsupported as exc:  # a scene the task cannot be built in (a sink in a round table)

@@ -27,6 +27,7 @@ from demoforge.scenes.spec import (
 )
 
 FAMILIES = ("tabletop", "kitchen")
+MAX_SCENE_RETRIES = 50  # impossible scenes for a task (a sink in a round table) resampled in a row before giving up
 LEVEL_SCALE = {"D0": 0.3, "D1": 0.7, "D2": 1.0}
 VESSEL_RADIUS_JITTER = 0.1  # at D2: cups 2.25-2.75 cm inside (the hand opens to 8 cm), bowls 5.9-7.2 cm
 VESSEL_HEIGHT_JITTER = 0.15
@@ -98,9 +99,13 @@ def sample_scene(
     )
 
 
-def scene_seed(seed: int, attempt: int, retry: int = 0) -> int:
-    """The scene seed of one generation attempt (and of its n-th resample after a rejected scene)."""
-    return int(np.random.default_rng([seed, attempt, retry, 7]).integers(2**31))
+def scene_seed(seed: int, attempt: int, retry: int = 0, distinct: int | None = None) -> int:
+    """The scene seed of one generation attempt (and of its n-th resample after a rejected scene).
+
+    With ``distinct`` scenes, attempt i uses the scene of attempt ``i % distinct``: a fixed pool of
+    kitchens (one, for a policy trained in a single scene), and evaluation on exactly those kitchens.
+    """
+    return int(np.random.default_rng([seed, attempt % distinct if distinct else attempt, retry, 7]).integers(2**31))
 
 
 def _jitter(rng: np.random.Generator, amount: float) -> float:

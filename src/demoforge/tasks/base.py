@@ -14,6 +14,8 @@ import numpy as np
 
 from demoforge import geometry as geo
 from demoforge.errors import DemoforgeError
+from demoforge.scenes.sample import sample_scene
+from demoforge.scenes.spec import SceneAxes, SceneSpec
 from demoforge.sim.env import SimEnv
 from demoforge.sim.scene import set_free_body_pose
 
@@ -184,6 +186,11 @@ class Task:
     def placement_boxes(self, variation: str) -> list[tuple[float, float, float, float]]:
         """(x_min, x_max, y_min, y_max) of every object's reset region: where scenes must leave room."""
         return [(*p.x, *p.y) for p in self.variation(variation).values()]
+
+    def sample_scene(self, family: str, level: str, seed: int, axes: SceneAxes = SceneAxes()) -> SceneSpec:
+        """A scene of ``family`` for this task: its objects get looks, and its reset regions stay clear."""
+        return sample_scene(family, level, seed, self.objects, self.placement_boxes(level), self.scalable, axes,
+                            self.instances)
 
     def object_pose(self, env: SimEnv, name: str) -> np.ndarray:
         """``world_T_object``, with n-fold symmetric objects folded to the frame nearest the world's yaw.
