@@ -230,7 +230,8 @@ class _Planner:
         start, end = self.segment(sub, arm, plan.current, d)
         track, src = self.sources.demos[d].datagen.arm(arm), self.sources.demos[d]
         mover = track.target_pose if sub.held is None else src.datagen.object_poses[sub.held]
-        start += approach_start(mover[start:end], src_objects[d], track.gripper_action[start:end], cfg.approach_radius)
+        start += approach_start(mover[start:end], src_objects[d], track.gripper_action[start:end],
+                                sub.approach(cfg.approach_radius))
         poses = retarget(track.target_pose[start:end], src_objects[d], world_T_object)
         if cfg.grasp_correction and sub.held is not None and world.is_grasping(sub.held, arm):
             face = "bottom" if sub.anchor == "top" else "center"

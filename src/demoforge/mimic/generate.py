@@ -191,7 +191,7 @@ def _run_one_arm_attempt(world: GenerationWorld, sources: SourceSet, cfg: Genera
         src = sources.demos[d]
         mover = src.datagen.target_pose if sub.held is None else src.datagen.object_poses[sub.held]
         start += approach_start(mover[start:end], src_object[d], src.datagen.gripper_action[start:end],
-                                cfg.approach_radius)
+                                sub.approach(cfg.approach_radius))
         chosen.append(d)
         segments.append([start, end])
         poses = retarget(src.datagen.target_pose[start:end], src_object[d], world_T_object)

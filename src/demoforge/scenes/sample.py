@@ -44,7 +44,7 @@ def check_family(family: str, level: str) -> None:
 def sample_scene(
     family: str, level: str, seed: int, objects: Sequence[str] = (), keep_clear: Sequence[Box] = (),
     scalable: Mapping[str, str] | None = None, axes: SceneAxes = SceneAxes(),
-    instances: Mapping[str, Sequence[str]] | None = None,
+    instances: Mapping[str, Sequence[str]] | None = None, surfaces: Mapping[str, str] | None = None,
 ) -> SceneSpec:
     """A scene of ``family`` at ``level``; ``objects`` get their own looks (``scalable`` ones, object -> "block"
     or "vessel", also an instance of another size),
@@ -77,7 +77,8 @@ def sample_scene(
     cameras = _cameras(rng["cameras"], k * axes.cameras, behind_robot=family == "kitchen")
     distractors = _distractors(rng["distractors"], k * axes.distractors, table, keep_clear)
     kinds = scalable or {}
-    looks = {name: _object_look(rng["objects"], k * axes.objects, kinds.get(name), (instances or {}).get(name, ()))
+    looks = {name: _object_look(rng["objects"], k * axes.objects, kinds.get(name), (instances or {}).get(name, ()),
+                                (surfaces or {}).get(name))
              for name in objects}
     layout, fixtures, appliances = "tabletop", (), ()
     if family == "kitchen" and axes.fixtures:
@@ -178,15 +179,20 @@ def _distractors(rng: np.random.Generator, k: float, table: Table, keep_clear: S
     return tuple(placed)
 
 
-def _object_look(rng: np.random.Generator, k: float, kind: str | None, instances: Sequence[str] = ()) -> ObjectLook:
+def _object_look(rng: np.random.Generator, k: float, kind: str | None, instances: Sequence[str] = (),
+                 surface: str | None = None) -> ObjectLook:
     """Colour, mass and friction, and for a scalable object another instance of its kind; an object of a
-    category (``instances``: the catalogue instances the task takes) is any of them.
+    category (``instances``: the catalogue instances the task takes) is any of them; a piece of furniture
+    (``surface``: a key of ``SURFACES``) is made of what that surface is made of in kitchens.
 
     A block becomes a cube of another size, a box of other proportions (longer along x, never wider across
     the fingers than the gripper opens) or a can. A vessel gets another radius (within what a hand holds and
     a pour still hits) and, independently, another height.
     """
-    material = Material(rgba=(*_colour(rng, (0.35, 0.95), (0.4, 1.0)), 1.0)) if rng.random() < 0.3 + 0.7 * k else None
+    if surface is not None:
+        material = sample_material(rng, surface, k)
+    else:
+        material = Material(rgba=(*_colour(rng, (0.35, 0.95), (0.4, 1.0)), 1.0)) if rng.random() < 0.3 + 0.7 * k else None
     scale, aspect, shape = 1.0, (1.0, 1.0, 1.0), None
     if kind == "vessel":
         scale = float(1.0 + _jitter(rng, VESSEL_RADIUS_JITTER * k))

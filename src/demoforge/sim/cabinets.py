@@ -1,10 +1,13 @@
-"""A counter-top drawer cabinet built from boxes: a shell open at the front and a drawer on a slide.
+"""Counter-top cabinets built from boxes: a drawer unit, and a cupboard with a hinged door.
 
-Sizes are those of a small kitchen drawer unit (30 cm deep, 36 cm wide, 22 cm high; the drawer travels
-22 cm). The frame is the appliances' (sim/appliances.py): origin at the centre of the base, z up, the front
-facing -y; the drawer slides along -y out of the shell and carries a bar handle 6 cm proud of its front,
-near the drawer's top edge, so a gripper coming down over the bar closes its fingers across it clear of the
-front panel.
+The drawer unit has the sizes of a small kitchen drawer unit (30 cm deep, 36 cm wide, 22 cm high; the
+drawer travels 22 cm); it slides along -y out of the shell and carries a bar handle 6 cm proud of its
+front, near the drawer's top edge, so a gripper coming down over the bar closes its fingers across it clear
+of the front panel. The cupboard (42 cm wide, 32 cm deep, 60 cm high, like a pantry unit) has an open
+interior and a door on a vertical hinge at its right front edge, held wide open (172 degrees, flat beside the
+opening, out of the way of a hand going in) by a weak spring.
+The frame of both is the appliances' (sim/appliances.py): origin at the centre of the base, z up, the front
+facing -y.
 """
 
 from __future__ import annotations
@@ -64,6 +67,42 @@ def add_drawer_cabinet(body: mujoco.MjsBody, name: str, rgba: tuple[float, ...],
                         pos=[side * (HANDLE_HALF_LENGTH - 0.01), front_y - HANDLE_OUT / 2, HANDLE_HEIGHT],
                         quat=[0.7071068, 0.7071068, 0.0, 0.0], **bar)
     return drawer
+
+
+CUPBOARD_HALF = (0.21, 0.16, 0.3)  # shell half extents (x: width, y: depth, z: height), metres
+DOOR_OPEN = 3.0  # radians the door stands open at rest (its spring's reference), of a 3.1 range
+
+
+def add_cupboard(body: mujoco.MjsBody, name: str, rgba: tuple[float, ...],
+                 handle_rgba: tuple[float, ...] = (0.75, 0.76, 0.78, 1.0)) -> mujoco.MjsBody:
+    """The shell's panels on ``body``, and the door as its child ``<name>_door`` on the hinge ``<name>_hinge``
+    (0 shut, opening outwards about the right front edge); returns the door body."""
+    hx, hy, hz = CUPBOARD_HALF
+    geom = dict(type=mujoco.mjtGeom.mjGEOM_BOX, rgba=list(rgba), contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY,
+                friction=[1.0, 0.005, 0.0001])
+    for part, half, pos in (
+        ("bottom", (hx, hy, WALL), (0.0, 0.0, WALL)),
+        ("top", (hx, hy, WALL), (0.0, 0.0, 2 * hz - WALL)),
+        ("left", (WALL, hy, hz), (-hx + WALL, 0.0, hz)),
+        ("right", (WALL, hy, hz), (hx - WALL, 0.0, hz)),
+        ("back", (hx, WALL, hz), (0.0, hy - WALL, hz)),
+    ):
+        body.add_geom(name=f"{name}_{part}", size=list(half), pos=list(pos), **geom)
+    door = body.add_body(name=f"{name}_door", pos=[hx, -hy - WALL, hz + 0.003])  # the hinge: the right front edge
+    hinge = door.add_joint(name=f"{name}_hinge", type=mujoco.mjtJoint.mjJNT_HINGE, axis=[0.0, 0.0, 1.0],
+                           range=[0.0, 3.1], damping=0.5, stiffness=0.3, springref=DOOR_OPEN, armature=0.01)
+    hinge.limited = mujoco.mjtLimited.mjLIMITED_TRUE
+    door.add_geom(name=f"{name}_door_panel", size=[hx, WALL, hz - 0.003], pos=[-hx, 0.0, 0.0], mass=1.5, **geom)
+    bar = dict(geom, rgba=list(handle_rgba), mass=0.05)
+    bar["type"] = mujoco.mjtGeom.mjGEOM_CYLINDER
+    door.add_geom(name=f"{name}_door_handle", size=[0.008, 0.06, 0.0], pos=[-2 * hx + 0.04, -0.035, 0.0], **bar)
+    return door
+
+
+def cupboard_interior() -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """Centre and half extents of the space inside the cupboard, in its frame."""
+    hx, hy, hz = CUPBOARD_HALF
+    return (0.0, -WALL, hz), (hx - 2 * WALL, hy - WALL, hz - 2 * WALL)
 
 
 def handle_in_drawer() -> tuple[float, float, float]:

@@ -12,6 +12,7 @@ from demoforge.tasks.gr1_pour import GR1Pour
 from demoforge.tasks.handover import Handover
 from demoforge.tasks.lift import Lift
 from demoforge.tasks.open_drawer import OpenDrawer
+from demoforge.tasks.pick_place_cabinet import PickPlaceCabinet
 from demoforge.tasks.pick_place_sink import PickPlaceSink
 from demoforge.tasks.pour import Pour
 from demoforge.tasks.square import Square
@@ -22,7 +23,7 @@ from demoforge.tasks.two_arm_stack import TwoArmStack
 
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour, TwoArmStack, TwoArmLift, Handover,
                                                   GR1BoxLift, GR1Handover, GR1PickPlace, GR1Pour, CloseDoor, OpenDrawer,
-                                                  PickPlaceSink)}
+                                                  PickPlaceSink, PickPlaceCabinet)}
 
 
 def get_task(name: str) -> Task:

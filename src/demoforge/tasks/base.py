@@ -33,6 +33,8 @@ class Subtask:
     (``None`` for the last subtask, which ends with the episode). ``held`` names the object carried
     during the subtask, if any: the generator then keeps *that object's* pose relative to the
     reference (correcting for a grasp that differs from the source's), not just the gripper's.
+    ``approach_radius``, when set, replaces the generator's for this subtask: a reference the hand goes
+    into from the side (a cupboard) needs the way in replayed from farther out than one it comes down on.
     """
 
     name: str
@@ -44,6 +46,11 @@ class Subtask:
     kind: str = "parallel"  # with two arms: "parallel", "coordination" (with ``partner``), "sequential" (after ``after``)
     partner: str | None = None  # coordination: the other arm's subtask done in lockstep on the same object
     after: str | None = None  # sequential: a subtask (of the other arm) that must end before this one starts
+    approach_radius: float | None = None  # metres; None: the generator's ``approach_radius``
+
+    def approach(self, default: float) -> float:
+        """The approach radius the generator uses for this subtask."""
+        return default if self.approach_radius is None else self.approach_radius
 
 @dataclass(frozen=True)
 class Placement:
@@ -86,6 +93,9 @@ class Task:
     # Objects of a category: the catalogue instances (scenes/catalogue.py) a scene may make each one; the world
     # builds them (the first without a scene), so ``build`` leaves them out.
     instances: dict[str, tuple[str, ...]] = {}
+    # Objects that are furniture (a cupboard, a drawer unit): scenes make them of what that kitchen surface
+    # (a key of scenes/materials.py's SURFACES) is made of, not of a loud colour.
+    surfaces: dict[str, str] = {}
     min_separation: float = 0.1  # metres between sampled object centres
     reach: tuple[float, float] = (0.3, 0.72)  # horizontal distance from the robot base a top-down grasp can reach
     success_hold_steps: int = 5  # success must hold for this many final control steps
@@ -190,7 +200,7 @@ class Task:
     def sample_scene(self, family: str, level: str, seed: int, axes: SceneAxes = SceneAxes()) -> SceneSpec:
         """A scene of ``family`` for this task: its objects get looks, and its reset regions stay clear."""
         return sample_scene(family, level, seed, self.objects, self.placement_boxes(level), self.scalable, axes,
-                            self.instances)
+                            self.instances, self.surfaces)
 
     def object_pose(self, env: SimEnv, name: str) -> np.ndarray:
         """``world_T_object``, with n-fold symmetric objects folded to the frame nearest the world's yaw.

@@ -28,6 +28,7 @@ class OpenDrawer(Task):
     name = "open_drawer"
     description = "open the drawer"
     objects = ("cabinet", "cabinet_drawer")  # the drawer is the cabinet's, reported for its pose
+    surfaces = {"cabinet": "cabinet"}  # made as a kitchen's cabinet fronts
     subtasks = (
         Subtask("grasp_handle", object="cabinet_drawer", signal="grasp_handle"),
         Subtask("pull_open", object="cabinet", signal=None),
