@@ -54,6 +54,18 @@ def test_the_panda_is_drawn_with_its_real_meshes_that_neither_touch_nor_weigh() 
     assert (np.abs(pictures[0] - pictures[1]).max(axis=-1) > 24).mean() > 0.03  # it looks different
 
 
+def test_the_panda_base_drawn_on_the_world_is_the_robots_in_segmentation() -> None:
+    """MuJoCo 3.3 refuses a massless body with meshes, so link0's meshes hang on the world: still the robot's."""
+    from demoforge.rollout.world import make_world
+    from demoforge.tasks import get_task
+
+    env = make_world(get_task("stack")).env
+    model = env.model
+    base = [g for g in range(model.ngeom) if model.geom_bodyid[g] == 0 and model.geom(g).name.startswith("robot0_link0")]
+    assert base and env.robot_geom_mask[base].all()
+    assert not env.robot_geom_mask[model.geom("floor").id]
+
+
 def test_a_dressed_panda_stacks_bit_for_bit_as_the_capsule_one() -> None:
     """The same expert demo in both models: every state of the episode identical."""
     task = get_task("stack")

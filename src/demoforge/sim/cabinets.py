@@ -57,7 +57,7 @@ def add_drawer_cabinet(body: mujoco.MjsBody, name: str, rgba: tuple[float, ...],
     mass = DRAWER_KG / len(panels)
     for part, half, pos in panels:
         drawer.add_geom(name=f"{name}_drawer_{part}", size=list(half), pos=list(pos), mass=mass, **geom)
-    front_y = -depth - 2 * WALL + 0.002
+    front_y = _drawer_front_y()
     bar = dict(geom, rgba=list(handle_rgba), mass=0.05)
     bar["type"] = mujoco.mjtGeom.mjGEOM_CYLINDER
     drawer.add_geom(name=f"{name}_handle", size=[HANDLE_RADIUS, HANDLE_HALF_LENGTH, 0.0],
@@ -107,4 +107,9 @@ def cupboard_interior() -> tuple[tuple[float, float, float], tuple[float, float,
 
 def handle_in_drawer() -> tuple[float, float, float]:
     """The handle bar's centre in the drawer's frame (its axis along the drawer's x)."""
-    return 0.0, -(HALF[1] - WALL) - 2 * WALL + 0.002 - HANDLE_OUT, HANDLE_HEIGHT
+    return 0.0, _drawer_front_y() - HANDLE_OUT, HANDLE_HEIGHT
+
+
+def _drawer_front_y() -> float:
+    """The drawer front's outer face along y, in the drawer's frame."""
+    return -(HALF[1] - WALL) - 2 * WALL + 0.002

@@ -106,8 +106,12 @@ class SimEnv:
         )]
         self._views: DataViews | None = None
         self.robot_geom_mask = np.zeros(model.ngeom, dtype=bool)
+        world_geoms = np.flatnonzero(model.geom_bodyid == 0)
         for arm in self.arms:
             self.robot_geom_mask[self.body_geoms(model.body(arm.base_body_id).name)] = True
+            # a fixed base drawn on the world (sim/panda.py: MuJoCo 3.3 refuses a massless body with meshes)
+            prefix = arm.config.element_prefix or arm.config.prefix
+            self.robot_geom_mask[[g for g in world_geoms if model.geom(g).name.startswith(prefix)]] = True
         self.reset()
 
     # ---- state -------------------------------------------------------------------------------

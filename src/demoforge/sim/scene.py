@@ -14,10 +14,12 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from demoforge.assetpacks import ROBOSUITE, asset_path, fast_folder, relocate
 from demoforge.scenes.spec import Appliance, Distractor, Fixture, Material, SceneSpec, Table
 from demoforge.sim.appliances import APPLIANCES, appliance_spec
 from demoforge.sim.quality import Quality, apply_quality, for_quality
 from demoforge.sim.robot import ArmConfig, RobotConfig
+from demoforge.sim.spec_edit import subtree_spec_geoms
 from demoforge.sim.vessels import add_bowl, add_mug
 
 TABLE_TOP_Z = 0.8  # world height of the table surface (and of the robot base), metres
@@ -182,8 +184,6 @@ def add_material(spec: mujoco.MjSpec, name: str, material: Material) -> str:
 
 def picture_file(name: str) -> Path:
     """The fast copy of a picture of the asset pack (``sim/quality.py`` swaps in the full one for ``high``)."""
-    from demoforge.assetpacks import ROBOSUITE, asset_path, fast_folder
-
     return asset_path(ROBOSUITE, f"{fast_folder('textures')}/{name}.png").resolve()
 
 
@@ -282,7 +282,7 @@ def apply_object_looks(spec: mujoco.MjSpec, scene: SceneSpec) -> None:
         body = spec.body(name)
         if body is None:
             raise ValueError(f"scene has a look for {name!r}, which the task did not build")
-        geoms = _subtree_geoms(body)
+        geoms = subtree_spec_geoms(body)
         material = None
         if look.material is not None:  # the object keeps its own transparency (a glass stays see-through)
             alpha = float(geoms[0].rgba[3]) if geoms else 1.0
@@ -320,13 +320,6 @@ def _scale_geom(geom: mujoco.MjsGeom, factor: np.ndarray) -> None:
         geom.size = list(factor * size)
 
 
-def _subtree_geoms(body: mujoco.MjsBody) -> list:
-    geoms = list(body.geoms)
-    for child in body.bodies:
-        geoms += _subtree_geoms(child)
-    return geoms
-
-
 def scene_xml(spec: mujoco.MjSpec) -> str:
     """The spec's exact MJCF text (what a demo stores to replay without demoforge). MuJoCo 4 compiles inside
     ``to_xml``; 3.x writes only a compiled spec. A GR1 scene costs about 0.4 s per compile, so none is spent
@@ -342,8 +335,6 @@ def model_from_xml(xml: str, quality: Quality = "fast") -> mujoco.MjModel:
     """A model from stored MJCF text, drawn at ``quality``; mesh files of an asset pack are looked up in this
     machine's install."""
     if 'file="' in xml:
-        from demoforge.assetpacks import relocate
-
         xml = for_quality(relocate(xml), quality)
     return apply_quality(mujoco.MjModel.from_xml_string(xml), quality)
 

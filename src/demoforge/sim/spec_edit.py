@@ -1,4 +1,5 @@
-"""Edits of an ``MjSpec`` that differ between the MuJoCo versions demoforge runs on (3.3 to 4.x)."""
+"""Edits of an ``MjSpec``: walks of its tree, and removals that differ between the MuJoCo versions demoforge
+runs on (3.3 to 4.x)."""
 
 from __future__ import annotations
 
@@ -13,3 +14,11 @@ def delete_element(spec: mujoco.MjSpec, element: object) -> None:
         spec.detach_body(element)  # 3.3.0 removes a body (and its subtree) this way
     else:
         element.delete()
+
+
+def subtree_spec_geoms(body: mujoco.MjsBody) -> list[mujoco.MjsGeom]:
+    """Every geom of ``body`` and of the bodies below it, in a spec (``env.subtree_geoms`` is the model's)."""
+    geoms = list(body.geoms)
+    for child in body.bodies:
+        geoms += subtree_spec_geoms(child)
+    return geoms

@@ -15,6 +15,7 @@ import numpy as np
 from demoforge import geometry as geo
 from demoforge.sim.appliances import appliance_spec
 from demoforge.sim.env import SimEnv
+from demoforge.sim.spec_edit import subtree_spec_geoms
 from demoforge.tasks.base import ExpertStream, Subtask, Task, facing_robot
 from demoforge.tasks.motion import GRIPPER_DOWN, Motion
 
@@ -52,7 +53,7 @@ class CloseDoor(Task):
         body.add_geom(name="microwave_ballast", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.25, 0.15, 0.02],
                       pos=[0.0, 0.0, 0.03], mass=BALLAST_KG, contype=0, conaffinity=0, group=4,
                       material="microwave_micro_black")  # named: the body's class names it unprefixed
-        for geom in _subtree_geoms(body):  # MuJoCo's default contact softness: the pack's lets a free body sink
+        for geom in subtree_spec_geoms(body):  # MuJoCo's default contact softness: the pack's lets a free body sink
             if geom.contype or geom.conaffinity:
                 geom.solimp[:3], geom.solref[:2], geom.margin = [0.9, 0.95, 0.001], [0.02, 1.0], 0.0
         spec.body("microwave_microdoorroot").name = "microwave_door"
@@ -118,9 +119,3 @@ class CloseDoor(Task):
         yield from motion.move(back, speed=0.6)
         yield from motion.pause(int(rng.integers(4, 8)))
 
-
-def _subtree_geoms(body: mujoco.MjsBody) -> list[mujoco.MjsGeom]:
-    geoms = list(body.geoms)
-    for child in body.bodies:
-        geoms += _subtree_geoms(child)
-    return geoms
