@@ -269,6 +269,43 @@ def test_kitchen_surfaces_are_made_of_what_kitchens_are_made_of() -> None:
     assert "textures_fast/" in world.model_xml  # the small copies; `--quality high` draws the full pictures
 
 
+def test_every_kitchen_has_a_stove_whose_knobs_turn_and_stay_turned() -> None:
+    """A cooktop on a counter run (four burners on the L's long run, two elsewhere); a twist turns a knob,
+    which stays where it was left and stops at its end."""
+    import mujoco
+
+    from demoforge.sim.stove import KNOB_TURN
+
+    specs = [task_scene("stack", "kitchen", "D1", seed) for seed in range(12)]
+    stoves = [next(a for a in s.appliances if a.kind.endswith("stove")) for s in specs]
+    assert {a.kind for a, s in zip(stoves, specs) if s.layout == "l_shape"} <= {"stove"}
+    assert {a.kind for a in stoves} == {"stove", "domino_stove"}
+    spec = specs[0]
+    index = next(i for i, a in enumerate(spec.appliances) if a.kind.endswith("stove"))
+    world = make_world(get_task("stack"), scene=spec)
+    model, data = world.env.model, world.env.data
+    kind = spec.appliances[index].kind
+    hinges = [model.joint(f"{kind}_{index}_knob_{i}_hinge") for i in range((4 if kind == "stove" else 2))]
+    knob = model.body(f"{kind}_{index}_knob_0").id
+    address = hinges[0].qposadr[0]
+    for _ in range(250):  # a twist about the knob's axis, for half a second
+        data.xfrc_applied[knob, 3:] = (0.0, 0.0, 0.1)
+        mujoco.mj_step(model, data)
+    data.xfrc_applied[knob] = 0.0
+    for _ in range(50):  # let go: it comes to rest, then stays
+        mujoco.mj_step(model, data)
+    turned = float(data.qpos[address])
+    assert 0.3 < turned <= KNOB_TURN + 0.01
+    for _ in range(250):
+        mujoco.mj_step(model, data)
+    assert abs(data.qpos[address] - turned) < 0.01
+    for _ in range(1000):
+        data.xfrc_applied[knob, 3:] = (0.0, 0.0, 0.2)
+        mujoco.mj_step(model, data)
+    assert data.qpos[address] < KNOB_TURN + 0.05  # its stop
+    assert all(data.qpos[h.qposadr[0]] == 0.0 for h in hinges[1:])  # the others stay off
+
+
 def test_a_material_naming_an_unknown_picture_is_refused() -> None:
     from pydantic import ValidationError
 

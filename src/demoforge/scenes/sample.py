@@ -224,7 +224,8 @@ def _kitchen(
     table_top: float,
 ) -> tuple[str, tuple[Fixture, ...], tuple[Appliance, ...]]:
     """A kitchen around the work surface (the table, the robot's counter): a layout, its counter runs with
-    cabinet fronts, walls, cabinets, a sink, a bin, a microwave and wall cabinets with working doors.
+    cabinet fronts, walls, cabinets, a sink, a bin, a microwave and wall cabinets with working doors, and a
+    stove whose knobs turn.
 
     Everything stands beyond the table's far edge, below its top, above head height, or beside it, so the
     arm's workspace stays free; the sink side is the side camera's (-y), so no wall cabinet hangs there.
@@ -274,8 +275,8 @@ def _kitchen(
             fixtures.append(Fixture(kind="wall", pos=(cx, run_y + depth + 0.02, 1.2), half_size=(1.2, 0.02, 1.2),
                                     material=wall))
         else:
-            runs.append((side, (hx, SIDE_RUN / 2)))
-            appliance_at, microwave_yaw = (wall_x - 0.25, side[1]), -np.pi / 2
+            runs.append((side, (hx, SIDE_RUN / 2)))  # the microwave at its near end, the stove at the wall end
+            appliance_at, microwave_yaw = (cx - hx + 0.26, side[1]), -np.pi / 2
         if layout == "galley":  # a second run behind the robot, facing it
             fixtures.append(Fixture(kind="counter", pos=(-1.0, cy, top / 2), half_size=(depth, 1.4, top / 2),
                                     material=fronts))
@@ -293,6 +294,7 @@ def _kitchen(
         kind = "hinge_cabinet" if rng.random() < 0.5 else "slide_cabinet"
         y = appliance_at[1] if layout != "island" else cy + 0.5
         appliances.append(Appliance(kind=kind, pos=(wall_x - 0.31, y, top + WALL_CABINET_GAP + 0.42), yaw=-np.pi / 2))
+    appliances.append(_stove(layout, cx, cy, hx, hy, run_top))
     # A bin on the floor beside the work surface, on the sink's side.
     bx, by, bh = 0.15 + _jitter(rng, 0.08 * k), cy - hy - 0.2, 0.2
     bin_mat = material(Material(rgba=(0.25, 0.27, 0.3, 1)), "appliance")
@@ -302,6 +304,17 @@ def _kitchen(
                          (0, 0.12, (0.12, 0.01, bh))):
         fixtures.append(Fixture(kind="bin", pos=(bx + dx, by + dy, bh), half_size=half, material=bin_mat))
     return layout, tuple(fixtures), tuple(appliances)
+
+
+def _stove(layout: str, cx: float, cy: float, hx: float, hy: float, run_top: float) -> Appliance:
+    """The cooktop on a counter run, facing the work surface: four burners where the L's long run leaves 60 cm
+    beside the microwave, a two-burner domino (30 cm) in the room the other layouts leave."""
+    if layout == "l_shape":  # on the long run, on the robot's side of the microwave
+        return Appliance(kind="stove", pos=(cx - 0.82, cy + hy + COUNTER_DEPTH / 2 + 0.05, run_top))
+    if layout == "island":  # on the back run, between the sink and the microwave, facing the island
+        return Appliance(kind="domino_stove", pos=(cx + hx + 1.0 - COUNTER_DEPTH / 2, cy - 0.085, run_top),
+                         yaw=-np.pi / 2)
+    return Appliance(kind="domino_stove", pos=(cx + hx - 0.18, cy + hy + SIDE_RUN / 2, run_top))  # the +y side run
 
 
 def _sink(at: tuple[float, float], top: float, steel: Material) -> list[Fixture]:

@@ -68,9 +68,9 @@ class Fixture(_Data):
 
 class Appliance(_Data):
     """A kitchen appliance with working joints (sim/appliances.py: microwave, wall cabinets with hinged or
-    sliding doors), standing on its base."""
+    sliding doors, a stove of four or two burners with turning knobs), standing on its base."""
 
-    kind: Literal["microwave", "hinge_cabinet", "slide_cabinet"]
+    kind: Literal["microwave", "hinge_cabinet", "slide_cabinet", "stove", "domino_stove"]
     pos: Vec3  # world position of the centre of its base (its bottom face)
     yaw: float = 0.0  # rad about z; 0: its front faces -y (pi/2: +x, -pi/2: -x, towards a robot at the origin)
 

@@ -2,7 +2,7 @@
 
 The Franka Kitchen (first in the relay policy learning work, now kept in gymnasium-robotics) models a
 microwave with a hinged door, a wall cabinet with two hinged doors, a wall cabinet with a sliding door and
-a kettle, each as an asset fragment and a body fragment meant to be included in one big scene. ``appliance_spec``
+a kettle (and an oven, too tall for demoforge's counters: ``sim/stove.py`` builds the stove), each as an asset fragment and a body fragment meant to be included in one big scene. ``appliance_spec``
 assembles one of them into a model of its own (its meshes and textures by absolute path in the pack), which
 ``sim/scene.py`` attaches wherever a ``SceneSpec`` puts it:
 
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import mujoco
 
 from demoforge.assetpacks import KITCHEN, asset_path, fast_folder
+from demoforge.sim.stove import stove_size, stove_spec
 
 WORLD_CONTYPE, WORLD_CONAFFINITY = 1, 3  # as sim/scene.py: world geoms touch everything
 COLLISION_GROUP = 4  # the pack's collision geoms: simulated, not drawn
@@ -30,9 +31,10 @@ COLLISION_GROUP = 4  # the pack's collision geoms: simulated, not drawn
 
 @dataclass(frozen=True)
 class ApplianceModel:
-    """One of the pack's appliances: its fragment files, root body, joints and how it stands."""
+    """One of the pack's appliances (or demoforge's cooktop): its fragment files, root body, joints and how it
+    stands."""
 
-    fragment: str  # item_assets/<fragment>_asset.xml and _chain.xml
+    fragment: str  # item_assets/<fragment>_asset.xml and _chain.xml ("": built by sim/stove.py)
     root: str  # its root body in the fragment
     joints: tuple[str, ...]  # its working joints, as the fragment names them
     half_size: tuple[float, float, float]  # half extents of its box (m), in its own frame
@@ -44,12 +46,17 @@ APPLIANCES: dict[str, ApplianceModel] = {  # sizes and bases measured from their
     "hinge_cabinet": ApplianceModel("hingecabinet", "hingecab", ("left_hinge_cabinet", "right_hinge_cabinet"),
                                     (0.4, 0.3, 0.2), (0.0, 0.0, -0.2)),
     "slide_cabinet": ApplianceModel("slidecabinet", "slide", ("slide_cabinet",), (0.45, 0.3, 0.2), (0.0, 0.0, -0.2)),
+    # the pack's oven is a 1.6 m range for a robot standing higher; the stove is built at counter size instead
+    "stove": ApplianceModel("", "stove", tuple(f"knob_{i}_hinge" for i in range(4)), stove_size(4), (0.0, 0.0, 0.0)),
+    "domino_stove": ApplianceModel("", "stove", ("knob_0_hinge", "knob_1_hinge"), stove_size(2), (0.0, 0.0, 0.0)),
 }
 
 
 def appliance_spec(kind: str) -> mujoco.MjSpec:
     """The appliance ``kind`` as a model of its own, ready to attach (root body named as in ``APPLIANCES``)."""
     model = APPLIANCES[kind]
+    if not model.fragment:
+        return stove_spec(len(model.joints))
     folder = asset_path(KITCHEN, "kitchen_assets")
     assets = _inside((folder / "item_assets" / f"{model.fragment}_asset.xml").read_text(), "mujocoinclude")
     body = _inside((folder / "item_assets" / f"{model.fragment}_chain.xml").read_text(), "mujocoinclude")
