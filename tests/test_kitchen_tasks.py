@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -63,6 +64,26 @@ def test_the_sink_is_a_hole_in_the_counter_and_the_object_any_instance_of_its_ca
     chosen = {sample_scene("kitchen", "D1", seed, task.objects, task.placement_boxes("D1"), task.scalable,
                            instances=task.instances).objects["item"].instance for seed in range(30)}
     assert len(chosen) >= 5 and chosen <= set(ITEMS)
+
+
+def test_in_kitchens_the_cabinet_under_the_sink_is_cut_around_the_basin() -> None:
+    """The kitchen's cabinet below the work surface is drawn, not simulated: it is cut around the basin so it
+    is not drawn over it, and still fills the rest of the footprint."""
+    from demoforge.tasks.pick_place_sink import BASIN_HALF, SINK_XY
+
+    task = get_task("pick_place_counter_to_sink")
+    scene = next(s for s in (task.sample_scene("kitchen", "D1", seed) for seed in range(10)) if s.layout != "island")
+    model = make_world(task, scene=scene).env.model
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    surface = model.body("sink").pos[2]
+    pieces = [g for g in range(model.ngeom) if model.geom(g).name.startswith("counter_0")]
+    assert len(pieces) == 5
+    for g in pieces:
+        low, high = data.geom_xpos[g] - model.geom_size[g], data.geom_xpos[g] + model.geom_size[g]
+        over_basin = (np.all(low[:2] < np.array(SINK_XY) + BASIN_HALF) and np.all(high[:2] > np.array(SINK_XY) - BASIN_HALF)
+                      and high[2] > surface - BASIN_DEPTH)
+        assert not over_basin, model.geom(g).name
 
 
 def test_the_cupboard_stands_open_and_counts_what_is_let_go_inside() -> None:

@@ -101,11 +101,7 @@ def _cut_sink(spec: mujoco.MjSpec, table: mujoco.MjsBody, top: mujoco.MjsGeom) -
     centre = np.array(table.pos[:2])
     sx, sy = np.array(SINK_XY) - centre  # in the table's frame
     bx, by = BASIN_HALF
-    slabs = (  # (x range, y range) of the counter left around the opening, in the table's frame
-        ((-hx, sx - bx), (-hy, hy)), ((sx + bx, hx), (-hy, hy)),
-        ((sx - bx, sx + bx), (-hy, sy - by)), ((sx - bx, sx + bx), (sy + by, hy)),
-    )
-    for i, ((x0, x1), (y0, y1)) in enumerate(slabs):
+    for i, ((x0, x1), (y0, y1)) in enumerate(_around((hx, hy), (sx, sy), (bx, by))):
         if x1 - x0 > 1e-3 and y1 - y0 > 1e-3:
             table.add_geom(name=f"table_top_{i}", type=mujoco.mjtGeom.mjGEOM_BOX,
                            size=[(x1 - x0) / 2, (y1 - y0) / 2, thickness], pos=[(x0 + x1) / 2, (y0 + y1) / 2, 0.0],
@@ -113,15 +109,16 @@ def _cut_sink(spec: mujoco.MjSpec, table: mujoco.MjsBody, top: mujoco.MjsGeom) -
                            contype=top.contype, conaffinity=top.conaffinity)
     delete_element(spec, top)
     surface = table.pos[2] + thickness
+    _hollow_cabinet_below(spec, np.array(SINK_XY), surface - BASIN_DEPTH - 0.02)
     sink = spec.worldbody.add_body(name="sink", pos=[*SINK_XY, surface])
     wall = 0.006
     steel = dict(type=mujoco.mjtGeom.mjGEOM_BOX, rgba=list(STEEL), contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY)
-    half_depth = BASIN_DEPTH / 2
+    half_depth = BASIN_DEPTH / 2 - 0.0005  # walls end 1 mm below the counter's face, which overlaps their tops
     sink.add_geom(name="sink_bottom", size=[bx, by, wall], pos=[0, 0, -BASIN_DEPTH - wall], **steel)
-    for name, size, pos in (("sink_near", (wall, by, half_depth), (-bx - wall, 0, -half_depth)),
-                            ("sink_far", (wall, by, half_depth), (bx + wall, 0, -half_depth)),
-                            ("sink_right", (bx + 2 * wall, wall, half_depth), (0, -by - wall, -half_depth)),
-                            ("sink_left", (bx + 2 * wall, wall, half_depth), (0, by + wall, -half_depth))):
+    for name, size, pos in (("sink_near", (wall, by, half_depth), (-bx - wall, 0, -half_depth - 0.001)),
+                            ("sink_far", (wall, by, half_depth), (bx + wall, 0, -half_depth - 0.001)),
+                            ("sink_right", (bx + 2 * wall, wall, half_depth), (0, -by - wall, -half_depth - 0.001)),
+                            ("sink_left", (bx + 2 * wall, wall, half_depth), (0, by + wall, -half_depth - 0.001))):
         sink.add_geom(name=name, size=list(size), pos=list(pos), **steel)
     sink.add_geom(name="sink_drain", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[0.025, 0.001, 0],
                   pos=[0, 0, -BASIN_DEPTH + 0.001], rgba=[0.2, 0.2, 0.22, 1], contype=0, conaffinity=0)
@@ -130,3 +127,31 @@ def _cut_sink(spec: mujoco.MjSpec, table: mujoco.MjsBody, top: mujoco.MjsGeom) -
     sink.add_geom(name="faucet_spout", size=[0.01, 0.05, 0], pos=[bx + 0.01, 0, 0.17],
                   quat=list(geo.mat_to_quat(geo.axisangle_to_mat(np.array([0.0, np.pi / 2, 0.0])))), **faucet)
 
+
+def _around(half: tuple[float, float], hole_at: tuple[float, float], hole_half: tuple[float, float]) -> tuple:
+    """(x range, y range) of the four pieces of a rectangle of ``half`` extents left around a hole."""
+    (hx, hy), (sx, sy), (bx, by) = half, hole_at, hole_half
+    return (((-hx, sx - bx), (-hy, hy)), ((sx + bx, hx), (-hy, hy)),
+            ((sx - bx, sx + bx), (-hy, sy - by)), ((sx - bx, sx + bx), (sy + by, hy)))
+
+
+def _hollow_cabinet_below(spec: mujoco.MjSpec, sink_xy: np.ndarray, floor: float) -> None:
+    """A kitchen's solid cabinet under the work surface (fixture ``counter_0``, drawn only) is cut around the
+    basin and its walls down to ``floor``, so it is not drawn over the basin."""
+    cabinet = next((g for g in spec.worldbody.geoms if g.name == "counter_0"), None)
+    if cabinet is None:  # the plain table: no cabinet under it
+        return
+    (x, y, z), (hx, hy, hz) = cabinet.pos, cabinet.size
+    top, bottom = z + hz, z - hz
+    if floor <= bottom:
+        return
+    hole = (BASIN_HALF[0] + 0.02, BASIN_HALF[1] + 0.02)  # clear of the basin's walls
+    for i, ((x0, x1), (y0, y1)) in enumerate(_around((hx, hy), (sink_xy[0] - x, sink_xy[1] - y), hole)):
+        x0, x1, y0, y1 = max(x0, -hx), min(x1, hx), max(y0, -hy), min(y1, hy)
+        if x1 - x0 > 1e-3 and y1 - y0 > 1e-3:
+            spec.worldbody.add_geom(name=f"counter_0_{i}", type=mujoco.mjtGeom.mjGEOM_BOX,
+                                    size=[(x1 - x0) / 2, (y1 - y0) / 2, (top - floor) / 2],
+                                    pos=[x + (x0 + x1) / 2, y + (y0 + y1) / 2, (top + floor) / 2],
+                                    material=cabinet.material, contype=0, conaffinity=0)
+    cabinet.size = [hx, hy, (floor - bottom) / 2]
+    cabinet.pos = [x, y, (floor + bottom) / 2]
