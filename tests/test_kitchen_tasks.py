@@ -115,7 +115,26 @@ def test_the_cupboard_stands_open_and_counts_what_is_let_go_inside() -> None:
     assert 3 <= len({s.objects["item"].instance for s in scenes}) and {s.objects["item"].instance for s in scenes} <= set(ITEMS)
 
 
-@pytest.mark.parametrize("name", ["close_door", "open_drawer", "pick_place_counter_to_sink", "pick_place_cabinet"])
+def test_turn_on_stove_is_judged_by_the_left_knob_and_the_expert_turns_it() -> None:
+    from demoforge.envs.task_env import TaskEnv
+    from demoforge.learn.evaluate import ExpertAgent
+    from demoforge.tasks.turn_on_stove import HINGE, ON
+
+    episode = TaskEnv("turn_on_stove", variation="D2")
+    episode.reset(np.random.default_rng(3), "D2")
+    env, task = episode.env, episode.task
+    assert task.knob_angle(env) == 0.0 and task.failure_reason(env) == "knob at 0 of 69 degrees"
+    agent = ExpertAgent()
+    agent.reset(episode)
+    while not (episode.terminated or episode.truncated):
+        episode.step(agent.act(episode))
+    assert episode.success and task.knob_angle(env) >= ON
+    other = env.model.joint(HINGE.replace("knob_0", "knob_1")).qposadr[0]
+    assert abs(env.data.qpos[other]) < 0.05  # the other burner stays off
+
+
+@pytest.mark.parametrize("name", ["close_door", "open_drawer", "pick_place_counter_to_sink", "pick_place_cabinet",
+                                  "turn_on_stove"])
 def test_kitchen_tasks_generate_in_kitchens_from_scripted_sources(tmp_path: Path, name: str) -> None:
     """10 sources recorded on the plain table; 16 demos generated at D1 in sampled kitchens (the target, DGR >=
     80%, is measured on more attempts in docs/benchmarks.md)."""

@@ -18,12 +18,13 @@ from demoforge.tasks.pour import Pour
 from demoforge.tasks.square import Square
 from demoforge.tasks.stack import Stack
 from demoforge.tasks.stack_three import StackThree
+from demoforge.tasks.turn_on_stove import TurnOnStove
 from demoforge.tasks.two_arm_lift import TwoArmLift
 from demoforge.tasks.two_arm_stack import TwoArmStack
 
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Stack, Lift, StackThree, Square, Pour, TwoArmStack, TwoArmLift, Handover,
                                                   GR1BoxLift, GR1Handover, GR1PickPlace, GR1Pour, CloseDoor, OpenDrawer,
-                                                  PickPlaceSink, PickPlaceCabinet)}
+                                                  PickPlaceSink, PickPlaceCabinet, TurnOnStove)}
 
 
 def get_task(name: str) -> Task:
