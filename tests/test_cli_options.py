@@ -51,6 +51,7 @@ NON_DEFAULT: dict[str, tuple[list[str], Any]] = {
     "keep_failed": (["--no-keep-failed"], False),
     "annotations": (["--annotations", "ann.json"], "ann.json"),
     "scenes": (["--scenes", "kitchen"], "kitchen"),
+    "distinct_scenes": (["--distinct-scenes", "3", "--scenes", "kitchen"], 3),
     "scene_axes": (["--scene-axes", "AXES"], SceneAxes(lights=0, distractors=2)),  # AXES: a JSON file of these
     "cameras": (["--cameras", "agentview, robot0_eye_in_hand"], ["agentview", "robot0_eye_in_hand"]),
     "image_size": (["--image-size", "32"], 32),
@@ -89,7 +90,9 @@ def test_each_option_reaches_the_config(field: str, tmp_path: Path) -> None:
     cfg = parse(*args)
     assert getattr(cfg, field) == expected
     changed = {f for f in FIELDS if getattr(cfg, f) != getattr(default, f)}
-    assert changed - {"cameras", "robot"} == {field} - {"cameras", "robot"}  # robot follows --task
+    companions = {"robot"} | ({"cameras"} if field in ("depth", "segmentation") else set()) | (
+        {"scenes"} if field == "distinct_scenes" else set())  # robot follows --task; the others are needed with it
+    assert changed - companions == {field} - {"robot"}
 
 
 def test_older_option_names_still_work() -> None:
