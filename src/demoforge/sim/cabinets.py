@@ -26,21 +26,29 @@ HANDLE_HEIGHT = 0.07  # metres above the drawer's middle: near its top, so a han
 DRAWER_KG = 1.2
 
 
-def add_drawer_cabinet(body: mujoco.MjsBody, name: str, rgba: tuple[float, ...],
-                       handle_rgba: tuple[float, ...] = (0.75, 0.76, 0.78, 1.0)) -> mujoco.MjsBody:
-    """The shell's panels on ``body`` and the drawer as its child ``<name>_drawer`` on the slide joint
-    ``<name>_slide`` (0 shut, ``TRAVEL`` fully out); returns the drawer body."""
-    hx, hy, hz = HALF
+def _add_shell(body: mujoco.MjsBody, name: str, half: tuple[float, float, float], rgba: tuple[float, ...]) -> dict:
+    """Bottom, top, sides and back of a box open at the front (-y), on ``body``; returns the panels' geom
+    settings, for the parts that move."""
+    hx, hy, hz = half
     geom = dict(type=mujoco.mjtGeom.mjGEOM_BOX, rgba=list(rgba), contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY,
                 friction=[1.0, 0.005, 0.0001])
-    for part, half, pos in (
+    for part, size, pos in (
         ("bottom", (hx, hy, WALL), (0.0, 0.0, WALL)),
         ("top", (hx, hy, WALL), (0.0, 0.0, 2 * hz - WALL)),
         ("left", (WALL, hy, hz), (-hx + WALL, 0.0, hz)),
         ("right", (WALL, hy, hz), (hx - WALL, 0.0, hz)),
         ("back", (hx, WALL, hz), (0.0, hy - WALL, hz)),
     ):
-        body.add_geom(name=f"{name}_{part}", size=list(half), pos=list(pos), **geom)
+        body.add_geom(name=f"{name}_{part}", size=list(size), pos=list(pos), **geom)
+    return geom
+
+
+def add_drawer_cabinet(body: mujoco.MjsBody, name: str, rgba: tuple[float, ...],
+                       handle_rgba: tuple[float, ...] = (0.75, 0.76, 0.78, 1.0)) -> mujoco.MjsBody:
+    """The shell's panels on ``body`` and the drawer as its child ``<name>_drawer`` on the slide joint
+    ``<name>_slide`` (0 shut, ``TRAVEL`` fully out); returns the drawer body."""
+    hx, hy, hz = HALF
+    geom = _add_shell(body, name, (hx, hy, hz), rgba)
     inner_x, inner_z = hx - 2 * WALL - 0.003, hz - 2 * WALL - 0.003  # the drawer's half width and height, with play
     depth = hy - WALL  # the drawer's half depth
     drawer = body.add_body(name=f"{name}_drawer", pos=[0.0, -WALL, hz])
@@ -78,16 +86,7 @@ def add_cupboard(body: mujoco.MjsBody, name: str, rgba: tuple[float, ...],
     """The shell's panels on ``body``, and the door as its child ``<name>_door`` on the hinge ``<name>_hinge``
     (0 shut, opening outwards about the right front edge); returns the door body."""
     hx, hy, hz = CUPBOARD_HALF
-    geom = dict(type=mujoco.mjtGeom.mjGEOM_BOX, rgba=list(rgba), contype=WORLD_CONTYPE, conaffinity=WORLD_CONAFFINITY,
-                friction=[1.0, 0.005, 0.0001])
-    for part, half, pos in (
-        ("bottom", (hx, hy, WALL), (0.0, 0.0, WALL)),
-        ("top", (hx, hy, WALL), (0.0, 0.0, 2 * hz - WALL)),
-        ("left", (WALL, hy, hz), (-hx + WALL, 0.0, hz)),
-        ("right", (WALL, hy, hz), (hx - WALL, 0.0, hz)),
-        ("back", (hx, WALL, hz), (0.0, hy - WALL, hz)),
-    ):
-        body.add_geom(name=f"{name}_{part}", size=list(half), pos=list(pos), **geom)
+    geom = _add_shell(body, name, (hx, hy, hz), rgba)
     door = body.add_body(name=f"{name}_door", pos=[hx, -hy - WALL, hz + 0.003])  # the hinge: the right front edge
     hinge = door.add_joint(name=f"{name}_hinge", type=mujoco.mjtJoint.mjJNT_HINGE, axis=[0.0, 0.0, 1.0],
                            range=[0.0, 3.1], damping=0.5, stiffness=0.3, springref=DOOR_OPEN, armature=0.01)
