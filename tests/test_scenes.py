@@ -146,6 +146,8 @@ def test_unknown_scene_family_is_a_clear_error(stack_sources: Path, tmp_path: Pa
     out = tmp_path / "run"
     assert_user_error(run("generate", "--source", str(stack_sources), "--scenes", "mars", "--out", str(out)), "unknown scene family")
     assert not out.exists() and not (tmp_path / "x.png").exists()
+    assert_user_error(run("eval", "--policy", "expert", "--scenes", "mars", "--episodes", "1"), "unknown scene family 'mars'")
+    assert_user_error(run("eval", "--policy", "expert", "--distinct-scenes", "2", "--episodes", "1"), "pass --scenes too")
 
 
 def test_scaled_cubes_are_simulated_at_their_size_and_stay_graspable() -> None:
