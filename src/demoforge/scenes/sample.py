@@ -264,6 +264,8 @@ def _kitchen(
         sink_at, appliance_at = (run_x, cy - 0.6), (run_x, cy + 0.5)
         runs = [((run_x, cy), (depth, 1.4))]
         microwave_yaw = -np.pi / 2  # its front towards the island
+        # the stove: a domino between the sink and the microwave, facing the island
+        stove = ("domino_stove", (run_x, cy - 0.085), -np.pi / 2)
     else:
         side = (cx, cy + hy + SIDE_RUN / 2)
         sink_at = (cx, cy - hy - SIDE_RUN / 2)
@@ -272,11 +274,13 @@ def _kitchen(
             run_y = cy + hy + depth + 0.05
             runs.append(((cx - 0.35, run_y), (hx + 0.35, depth)))
             appliance_at, microwave_yaw = (cx - 0.15, run_y), 0.0  # its front towards the workspace (-y)
+            stove = ("stove", (cx - 0.82, run_y), 0.0)  # four burners, on the robot's side of the microwave
             fixtures.append(Fixture(kind="wall", pos=(cx, run_y + depth + 0.02, 1.2), half_size=(1.2, 0.02, 1.2),
                                     material=wall))
         else:
             runs.append((side, (hx, SIDE_RUN / 2)))  # the microwave at its near end, the stove at the wall end
             appliance_at, microwave_yaw = (cx - hx + 0.26, side[1]), -np.pi / 2
+            stove = ("domino_stove", (wall_x - 0.18, side[1]), 0.0)  # a domino at the wall end
         if layout == "galley":  # a second run behind the robot, facing it
             fixtures.append(Fixture(kind="counter", pos=(-1.0, cy, top / 2), half_size=(depth, 1.4, top / 2),
                                     material=fronts))
@@ -294,7 +298,8 @@ def _kitchen(
         kind = "hinge_cabinet" if rng.random() < 0.5 else "slide_cabinet"
         y = appliance_at[1] if layout != "island" else cy + 0.5
         appliances.append(Appliance(kind=kind, pos=(wall_x - 0.31, y, top + WALL_CABINET_GAP + 0.42), yaw=-np.pi / 2))
-    appliances.append(_stove(layout, cx, cy, hx, hy, run_top))
+    stove_kind, (stove_x, stove_y), stove_yaw = stove  # a cooktop whose knobs turn, facing the work surface
+    appliances.append(Appliance(kind=stove_kind, pos=(stove_x, stove_y, run_top), yaw=stove_yaw))
     # A bin on the floor beside the work surface, on the sink's side.
     bx, by, bh = 0.15 + _jitter(rng, 0.08 * k), cy - hy - 0.2, 0.2
     bin_mat = material(Material(rgba=(0.25, 0.27, 0.3, 1)), "appliance")
@@ -304,17 +309,6 @@ def _kitchen(
                          (0, 0.12, (0.12, 0.01, bh))):
         fixtures.append(Fixture(kind="bin", pos=(bx + dx, by + dy, bh), half_size=half, material=bin_mat))
     return layout, tuple(fixtures), tuple(appliances)
-
-
-def _stove(layout: str, cx: float, cy: float, hx: float, hy: float, run_top: float) -> Appliance:
-    """The cooktop on a counter run, facing the work surface: four burners where the L's long run leaves 60 cm
-    beside the microwave, a two-burner domino (30 cm) in the room the other layouts leave."""
-    if layout == "l_shape":  # on the long run, on the robot's side of the microwave
-        return Appliance(kind="stove", pos=(cx - 0.82, cy + hy + COUNTER_DEPTH / 2 + 0.05, run_top))
-    if layout == "island":  # on the back run, between the sink and the microwave, facing the island
-        return Appliance(kind="domino_stove", pos=(cx + hx + 1.0 - COUNTER_DEPTH / 2, cy - 0.085, run_top),
-                         yaw=-np.pi / 2)
-    return Appliance(kind="domino_stove", pos=(cx + hx - 0.18, cy + hy + SIDE_RUN / 2, run_top))  # the +y side run
 
 
 def _sink(at: tuple[float, float], top: float, steel: Material) -> list[Fixture]:

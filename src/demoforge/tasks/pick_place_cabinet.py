@@ -76,7 +76,8 @@ class PickPlaceCabinet(Task):
 
     def placement_boxes(self, variation: str) -> list[tuple[float, float, float, float]]:
         """Where the object starts, the cupboard with its open door, and the way between them."""
-        item, cabinet = self.variation(variation)["item"], self.variation(variation)["cabinet"]
+        placements = self.variation(variation)
+        item, cabinet = placements["item"], placements["cabinet"]
         return [(item.x[0] - 0.05, item.x[1] + 0.05, item.y[0] - 0.05, item.y[1] + 0.05),
                 (cabinet.x[0] - 0.3, cabinet.x[1] + 0.35, cabinet.y[0] - 0.3, item.y[1])]
 
