@@ -707,7 +707,7 @@ def replay(
     from demoforge.data.video import write_video
     from demoforge.rollout.replay import check_demo, describe, describe_skipped, render_frames, stored_arrays
     from demoforge.runner.local import check_source_task
-    from demoforge.tasks import get_task
+    from demoforge.tasks import get_task, task_ref_of
 
     if video is None and not check:
         raise DemoforgeError("nothing to do: pass --video OUT.mp4 and/or --check")
@@ -718,7 +718,7 @@ def replay(
     if task:
         get_task(task)  # an unknown name first, then demos of another task: one clear line, not a KeyError
         check_source_task(file, task)
-    task = task or read_env_args(file).get("env_name")
+    task = task or task_ref_of(read_env_args(file))
     if not task:
         raise DemoforgeError(f"{file}: env_args has no env_name; pass --task")
     names = None if demo is None else [f"demo_{demo}"]

@@ -88,10 +88,12 @@ class GenerateConfig(BaseModel):
     @model_validator(mode="after")
     def _robot_of_the_task(self) -> GenerateConfig:
         if self.robot is None:
-            from demoforge.tasks import TASKS
+            from demoforge.tasks import get_task
 
-            if self.task in TASKS:  # an unknown task is refused later, naming the known ones
-                self.robot = TASKS[self.task].robot
+            try:
+                self.robot = get_task(self.task).robot
+            except DemoforgeError:  # an unknown task or a bad task file is refused later, with its own message
+                pass
         return self
 
     @model_validator(mode="after")

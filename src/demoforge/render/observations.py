@@ -19,7 +19,7 @@ from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.outputs import Fingerprint, array_bytes, atomic_file, ensure_space
 from demoforge.runner.pool import ordered_map, render_worker_bytes
 from demoforge.sim.render import check_image_size, frame_bytes, resolve_cameras
-from demoforge.tasks import get_task
+from demoforge.tasks import get_task, task_ref_of
 from demoforge.rollout.world import World, env_for_demo
 
 
@@ -81,7 +81,7 @@ def add_observations(
     read_at = Fingerprint.of(path)  # an in-place update is published only over the very file it read
     if not cameras:
         raise DemoforgeError("no cameras given: pass e.g. --cameras agentview,wrist")
-    task = read_env_args(path).get("env_name")
+    task = task_ref_of(read_env_args(path))
     if not task:
         raise InputFileError(path, "has no env_name; cannot tell which task made it", field="data.attrs[env_args]")
     with open_dataset(path) as f:

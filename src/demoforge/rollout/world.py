@@ -27,6 +27,7 @@ from demoforge.sim.scene import (
     model_from_xml,
     scene_xml,
 )
+from demoforge.tasks import FileTask, task_ref
 from demoforge.tasks.base import Task
 
 
@@ -127,7 +128,9 @@ def make_world(
     apply_object_looks(spec, scene)
     xml = scene_xml(spec)
     # Simulate the model parsed from the stored MJCF text, so replays from that text are bit-exact.
-    return World(SimEnv(model_from_xml(xml, quality), robot, physics), task, xml, scene)
+    env = SimEnv(model_from_xml(xml, quality), robot, physics)
+    task.check_world(env)
+    return World(env, task, xml, scene)
 
 
 def env_args_for(world: World, variation: str) -> dict:
@@ -149,6 +152,8 @@ def env_args_for(world: World, variation: str) -> dict:
             "mujoco_version": mujoco.__version__,
             "description": world.task.description,  # language instruction (LeRobot export, VLA policies)
             "objects": list(world.task.objects),  # in obs/object order
+            "task": task_ref(world.task),  # how `get_task` finds the task again (a task file's path, module:Class)
+            **({"task_file": world.task.text} if isinstance(world.task, FileTask) else {}),  # the file, as it was
             "segmentation_labels": segment_names(world.task),
             "render": quality_settings("fast"),  # how obs/<camera>_image were drawn (sim/quality.py)
         },

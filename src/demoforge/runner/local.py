@@ -60,11 +60,12 @@ def is_run_folder(folder: Path) -> bool:
     return isinstance(saved, dict) and "demoforge_version" in saved and "task" in saved
 
 
-def check_source_task(source: Path, task_name: str) -> None:
-    """Refuse a source file recorded for a different task (its env_args say which)."""
+def check_source_task(source: Path, task_ref: str) -> None:
+    """Refuse a source file recorded for a different task (its env_args say which; a task file's own name counts)."""
     recorded = read_env_args(source).get("env_name")
-    if recorded and recorded != task_name:
-        raise DemoforgeError(f"{source}: demos were recorded for task {recorded!r}, not {task_name!r} (--task)")
+    name = get_task(task_ref).name
+    if recorded and recorded != name:
+        raise DemoforgeError(f"{source}: demos were recorded for task {recorded!r}, not {name!r} (--task {task_ref})")
 
 
 def validate(cfg: GenerateConfig) -> AttemptWorker:

@@ -120,6 +120,9 @@ class Task:
         """Scripted, human-like expert: a stream of targets from the current state to success."""
         raise NotImplementedError
 
+    def check_world(self, env: SimEnv) -> None:
+        """Refuse a compiled world the task cannot run in, naming what is wrong (task files: their line)."""
+
     def failure_reason(self, env: SimEnv) -> str:
         """Why the current state is a failure, when the task can say more than "subtask X failed" ("" if not)."""
         return ""

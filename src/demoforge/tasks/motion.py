@@ -179,17 +179,39 @@ def pick_and_place(
     ``object_pose(name)`` reads the current (symmetry-folded) pose; ``place_goal()`` gives, when
     called after the grasp, the world pose the *gripper* should reach to set the object down.
     """
-    rng = motion.rng
     yield from pick(motion, pick_object, object_pose, grasp_offset, hover)
+    yield from place(motion, place_goal, place_clearance)
+
+
+def place(motion: Motion, place_goal: callable, clearance: float = 0.01) -> ExpertStream:
+    """Carry what is held over ``place_goal()`` (the gripper pose that sets it down), lower it to ``clearance``
+    above, release, retreat: the second half of every pick-and-place."""
+    rng = motion.rng
     goal = place_goal()
     over = goal.copy()
     over[2, 3] += float(rng.uniform(0.04, 0.07))
     yield from motion.move(over, speed=0.8)
     goal = place_goal()
-    goal[2, 3] += place_clearance
+    goal[2, 3] += clearance
     yield from motion.move(goal, speed=0.35, precise=True)
     yield from motion.grip(-1.0)
     yield from motion.lift(float(rng.uniform(0.06, 0.1)), speed=0.7)
+
+
+def place_carefully(motion: Motion, place_goal: callable, clearance: float = 0.008) -> ExpertStream:
+    """``place`` for a tower: the arm is let catch up over the goal and after the slower descent, so a lagging
+    arm cannot knock what stands below."""
+    rng = motion.rng
+    over = place_goal()
+    over[2, 3] += float(rng.uniform(0.04, 0.07))
+    yield from motion.move(over, speed=0.8)
+    yield from motion.settle()
+    down = place_goal()
+    down[2, 3] += clearance
+    yield from motion.move(down, speed=0.3, precise=True)
+    yield from motion.settle(0.003)
+    yield from motion.grip(-1.0)
+    yield from motion.lift(float(rng.uniform(0.07, 0.11)), speed=0.6)
 
 
 def together(motions: list[Motion], streams: list[ExpertStream]) -> ExpertStream:

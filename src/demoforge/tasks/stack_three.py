@@ -7,7 +7,7 @@ import numpy as np
 
 from demoforge.sim.env import SimEnv
 from demoforge.tasks.base import ExpertStream, Subtask, Task, box_placement
-from demoforge.tasks.motion import Motion, pick
+from demoforge.tasks.motion import Motion, pick, place_carefully
 from demoforge.tasks.objects import on_top_pose
 from demoforge.tasks.stack import add_cubes, cube_half, resting_on
 
@@ -17,20 +17,10 @@ def stack_carefully(motion: Motion, env: SimEnv, task: Task, held: str, base: st
 
     Lifts higher than ``stack`` does: the carried cube must clear a two-cube tower on the way.
     """
-    rng = motion.rng
     pose = lambda name: task.object_pose(env, name)  # noqa: E731
     goal = lambda: on_top_pose(env, pose(held), pose(base), cube_half(env, base) + cube_half(env, held))  # noqa: E731
     yield from pick(motion, held, pose, lift=(0.11, 0.15), settle=True)
-    over = goal()
-    over[2, 3] += float(rng.uniform(0.04, 0.07))
-    yield from motion.move(over, speed=0.8)
-    yield from motion.settle()
-    down = goal()
-    down[2, 3] += 0.008
-    yield from motion.move(down, speed=0.3, precise=True)
-    yield from motion.settle(0.003)
-    yield from motion.grip(-1.0)
-    yield from motion.lift(float(rng.uniform(0.07, 0.11)), speed=0.6)
+    yield from place_carefully(motion, goal)
 
 
 class StackThree(Task):
