@@ -11,6 +11,12 @@ What it is
     ``states`` (the flattened sim state ``[time, qpos, qvel]`` BEFORE each action), ``actions``, ``rewards``,
     ``dones``, ``obs/*`` (the observation before each action) and ``mask/train``.
 
+    ``obs/*`` are taken the way robomimic's dataset_states_to_obs.py takes them: from states[t] after
+    ``sim.forward()`` with force-updated observables, so recomputing them from ``states`` with
+    ``mj_forward`` matches to rounding. (The obs that ``env.step`` returns are built from kinematics one
+    2 ms physics substep older than the state: up to ~1 mm off.) Besides the eef and cube poses, obs hold
+    ``robot0_eef_quat_site`` (grip-site orientation) and ``robot0_joint_pos``.
+
     demoforge's tests read the resulting file (tests/fixtures/robosuite_stack.hdf5) to check that demoforge
     imports genuine robosuite demos. demoforge itself never imports robosuite: this script runs ONLY in a
     throwaway virtualenv and does not import demoforge.
@@ -301,6 +307,12 @@ def record_one(env, rng):
     hold_left = None
     for _ in range(MAX_STEPS):
         states.append(env.sim.get_state().flatten())
+        # Observations as robomimic's dataset_states_to_obs.py extracts them from states[t] (set state,
+        # sim.forward(), force-updated observables). env.step's own obs come from the kinematics computed
+        # before the last physics substep's integration (one 2 ms substep stale, up to ~1 mm), so they do
+        # not match states[t] exactly. forward() leaves qpos/qvel untouched: the rollout is unchanged.
+        env.sim.forward()
+        obs = env._get_observations(force_update=True)
         for k in OBS_KEYS:
             obs_log[k].append(np.array(obs[k], dtype=np.float64))
         a = expert.act(obs)

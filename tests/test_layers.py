@@ -16,7 +16,7 @@ import demoforge
 
 PACKAGE = Path(demoforge.__file__).parent
 LAYERS: list[set[str]] = [
-    {"errors", "geometry", "version", "machine", "outputs", "assetpacks", "meshes", "textures"},  # plain helpers: no MuJoCo world
+    {"errors", "geometry", "version", "machine", "outputs", "assetpacks", "meshes", "textures", "tomlfile"},  # plain helpers: no MuJoCo world
     {"data"},  # on-disk formats
     {"scenes"},  # scene variation as data
     {"sim"},  # MuJoCo: robots, controller, scene compilation, rendering

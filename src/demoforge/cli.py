@@ -44,6 +44,8 @@ scenes_app = typer.Typer(no_args_is_help=True, help="Scene variation: look at sa
 app.add_typer(scenes_app, name="scenes")
 export_app = typer.Typer(no_args_is_help=True, help="Export a dataset for other training frameworks.")
 app.add_typer(export_app, name="export")
+task_app = typer.Typer(no_args_is_help=True, help="Your own tasks: check a task file (docs/tasks.md).")
+app.add_typer(task_app, name="task")
 assets_app = typer.Typer(help="Model files from registry packages (real robots' meshes, textures): list, install.",
                          invoke_without_command=True)
 app.add_typer(assets_app, name="assets")
@@ -293,16 +295,72 @@ GENERATE_OPTIONS = ConfigOptions(
 @app.command()
 @user_errors
 def tasks() -> None:
-    """List the built-in tasks with their objects, subtasks and variations."""
-    from demoforge.tasks import TASKS
+    """List the tasks: built-in ones, the task files shipped with demoforge, and entry points of installed packages."""
+    from importlib.metadata import entry_points
 
-    table = Table(title="demoforge tasks")
+    from demoforge.tasks import ENTRY_POINT_GROUP, SHIPPED_TASK_FILES, TASKS, get_task
+
+    table = Table(title="demoforge tasks (--task NAME)")
     for col in ("task", "objects", "subtasks (reference object)", "variations"):
         table.add_column(col)
-    for name, cls in sorted(TASKS.items()):
-        subs = ", ".join(f"{s.name} ({s.object})" for s in cls.subtasks)
-        table.add_row(name, ", ".join(cls.objects), subs, ", ".join(cls.variations))
+    found = [(name, cls()) for name, cls in sorted(TASKS.items())]
+    found += [(path.name, get_task(path.name)) for path in sorted(SHIPPED_TASK_FILES.glob("*.toml"))]
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            found.append((ep.name, get_task(ep.name)))
+        except DemoforgeError as exc:  # one broken plugin does not hide the others
+            console.print(f"[yellow]entry point {ep.name!r}: {escape(str(exc))}[/]")
+    for name, task in found:
+        subs = ", ".join(f"{s.name} ({s.object})" for s in task.subtasks)
+        table.add_row(name, ", ".join(task.objects), subs, ", ".join(task.variations))
     out_console.print(table)
+
+
+@task_app.command("check")
+@user_errors
+def task_check(
+    file: Annotated[str, typer.Argument(help="task file (my_task.toml), or any --task reference")],
+    robot: Annotated[str | None, typer.Option(help="build with this robot (default: the task's)")] = None,
+    resets: Annotated[int, typer.Option(min=1, help="starts drawn per variation")] = 20,
+) -> None:
+    """Validate a task, build its world and reset it in every variation; print its objects, subtasks and
+    variations. Any mistake exits with code 2, naming the file's line and key."""
+    import numpy as np
+
+    from demoforge.rollout.task_check import check_task
+
+    found = check_task(file, robot, resets)
+    task = found.task
+    out_console.print(f"[bold]{task.name}[/]: {task.description or '(no description)'}", highlight=False)
+    out_console.print(f"world: robot {found.robot}, {found.bodies} bodies, {found.dof} degrees of freedom; "
+                      f"{task.max_steps} control steps at most; success held for {task.success_hold_steps}",
+                      highlight=False)
+    objects = Table(title="objects")
+    for col in ("object", "symmetry", "scenes may resize it as"):
+        objects.add_column(col)
+    for name in task.objects:
+        order = task.symmetry.get(name, 1)
+        objects.add_row(name, "any yaw" if order == 0 else f"{order}-fold", task.scalable.get(name, "-"))
+    out_console.print(objects)
+    subtasks = Table(title="subtasks")
+    for col in ("arm", "subtask", "reference", "held", "ends on signal"):
+        subtasks.add_column(col)
+    for s in task.subtasks:
+        subtasks.add_row(str(s.arm), s.name, s.object or "world", s.held or "-", s.signal or "(the episode's end)")
+    out_console.print(subtasks)
+    variations = Table(title=f"variations ({resets} starts drawn in each)")
+    for col in ("variation", "object", "x (m)", "y (m)", "yaw (deg)", "starts overlapping", "solved at start"):
+        variations.add_column(col)
+    for v in found.variations:
+        for i, (name, p) in enumerate(task.variations[v.name].items()):
+            counts = (f"{v.overlapping}/{v.resets}", f"{v.success_at_start}/{v.resets}") if i == 0 else ("", "")
+            variations.add_row(v.name if i == 0 else "", name, f"{p.x[0]:g}..{p.x[1]:g}", f"{p.y[0]:g}..{p.y[1]:g}",
+                               f"{np.degrees(p.yaw[0]):g}..{np.degrees(p.yaw[1]):g}", *counts)
+    out_console.print(variations)
+    has_expert = not getattr(task, "spec", None) or bool(task.spec.expert)
+    out_console.print(f"ok: {task.name} builds and resets in {len(found.variations)} variations; "
+                      + ("an expert can record sources (demoforge source)" if has_expert else
+                         "no expert: give sources by teleop or import"), highlight=False)
 
 
 @assets_app.callback()

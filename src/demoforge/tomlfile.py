@@ -8,6 +8,7 @@ turns a problem at a path into an ``InputFileError`` reading ``file.toml:14 [sub
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -109,11 +110,17 @@ class TomlDoc:
 
     def validation_error(self, exc: ValidationError) -> InputFileError:
         """pydantic's first complaint, at its key's line, in words a file's author reads."""
-        first = exc.errors()[0]
+        errors = exc.errors()
+        extra = [e for e in errors if e["type"] == "extra_forbidden"]
+        first = extra[0] if extra else errors[0]  # a typo explains the "missing" key beside it
         loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
-            message = f"unknown key {loc[-1]!r} (a typo?)"
+            missing = [e["loc"][-1] for e in errors if e["type"] == "missing" and e["loc"][:-1] == first["loc"][:-1]]
+            close = difflib.get_close_matches(str(loc[-1]), [str(m) for m in missing], n=1)
+            message = f"unknown key {loc[-1]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
         elif first["type"] == "missing":
             message = f"missing key {loc[-1]!r}"
+        elif (named := re.match(r"([a-z_]+): (.*)", message)) and (*loc, named[1]) in self.lines:
+            loc, message = (*loc, named[1]), named[2]  # a check across keys that names the key at fault
         return self.error(loc, message)

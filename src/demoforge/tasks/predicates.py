@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from demoforge.sim.env import SimEnv, vertical_extent
+from demoforge.sim.env import SimEnv
 
 SIZED_GEOMS = (int(mujoco.mjtGeom.mjGEOM_BOX), int(mujoco.mjtGeom.mjGEOM_CYLINDER))
 
@@ -47,12 +47,13 @@ class Names:
 # ---- measures on the world (shared by predicates) ---------------------------------------------------
 def object_extent(env: SimEnv, name: str) -> tuple[float, float]:
     """(bottom, top) of an object in its own frame: a box or cylinder ``<name>_geom`` by its live size (scenes
-    resize objects), anything else by its geoms' extent."""
+    resize objects), anything else (meshes, MJCF parts) by the box around its geoms."""
     geom = f"{name}_geom"
     if env.has_geom(geom) and int(env.model.geom_type[env.model.geom(geom).id]) in SIZED_GEOMS:
         half = env.half_height(geom)
         return -half, half
-    return vertical_extent(env.model, name)
+    centre, half = _local_box(env, name)
+    return float(centre[2] - half[2]), float(centre[2] + half[2])
 
 
 def _half_width(env: SimEnv, name: str) -> float:

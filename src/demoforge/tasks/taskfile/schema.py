@@ -53,11 +53,11 @@ class ObjectSpec(_Strict):
         if self.shape is not None:
             want = SIZE_LENGTH[self.shape]
             if self.size is None or len(self.size) != want or min(self.size) <= 0:
-                raise ValueError(f"a {self.shape} needs size = [{want} positive numbers] (MuJoCo geom size, m)")
+                raise ValueError(f"size: a {self.shape} needs size = [{want} positive numbers] (MuJoCo geom size, m)")
         elif self.size is not None:
-            raise ValueError("size is for primitives (shape); scale a mesh with scale")
+            raise ValueError("size: size is for primitives (shape); scale a mesh with scale")
         if self.surface is not None and self.surface not in SURFACES:
-            raise ValueError(f"unknown surface {self.surface!r} (known: {', '.join(SURFACES)})")
+            raise ValueError(f"surface: unknown surface {self.surface!r} (known: {', '.join(SURFACES)})")
         return self
 
 
@@ -84,7 +84,7 @@ class PlacementSpec(_Strict):
             raise ValueError("give x = [lo, hi] and y = [lo, hi], or center = [x, y] and half = [hx, hy]")
         for lo, hi in (self.x, self.y, self.yaw) if ranges else (self.yaw,):
             if lo > hi:
-                raise ValueError(f"range [{lo}, {hi}] runs backwards")
+                raise ValueError(f"range [{lo}, {hi}] runs backwards (write [low, high])")
         if box and min(self.half) < 0:
             raise ValueError("half-widths cannot be negative")
         return self
@@ -149,7 +149,7 @@ class TaskFile(_Strict):
     max_steps: int = Field(600, gt=0, description="control steps before an episode is cut")
     min_separation: float = Field(0.1, ge=0, description="m between sampled object centres")
     reach: tuple[float, float] = Field((0.3, 0.72), description="m from the arm's base an object may be placed")
-    demo_variation: str = "D1"
+    demo_variation: str | None = Field(None, description="what `demoforge demo` generates in (default: D1, or the first)")
     objects: dict[str, ObjectSpec] = Field(min_length=1)
     fixtures: dict[str, FixtureSpec] = Field(default_factory=dict)
     variations: dict[str, dict[str, PlacementSpec]] = Field(min_length=1)

@@ -57,10 +57,11 @@ class FileTask(Task):
         self.min_separation, self.reach, self.max_steps = spec.min_separation, spec.reach, spec.max_steps
         self.success_hold_steps = spec.success.hold_steps
         self.variations = self._variations()
-        if spec.demo_variation not in self.variations:
+        default = "D1" if "D1" in self.variations else next(iter(self.variations))
+        self.demo_variation = spec.demo_variation or default
+        if self.demo_variation not in self.variations:
             raise doc.error(("demo_variation",), f"no variation {spec.demo_variation!r} (variations: "
                             f"{', '.join(self.variations)})")
-        self.demo_variation = spec.demo_variation
         self.subtasks, self.signal_predicates = self._subtasks()
         self.num_arms = 1 + max(s.arm for s in self.subtasks)
         self.success_predicate = self._predicate(("success", "when"), spec.success.when)
@@ -162,7 +163,7 @@ class FileTask(Task):
             for joint in joints_named(pred):
                 if mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_JOINT, joint) < 0:
                     known = [env.model.joint(j).name for j in range(env.model.njnt)]
-                    task_joints = [j for j in known if j.split("_")[0] in self.objects]
+                    task_joints = [j for j in known if j.startswith(tuple(f"{o}_" for o in self.objects))]
                     raise self.doc.error(loc, f"no joint named {joint!r} in the world (the task's joints: "
                                          f"{', '.join(task_joints) or 'none'})")
         for level, placements in self.variations.items():
