@@ -63,7 +63,8 @@ ROBOSUITE = AssetPack(
         "grippers/inspire_left_hand.xml", "grippers/inspire_right_hand.xml", "grippers/meshes/inspire_hands/",
         "robots/panda/",  # the Franka Panda's arm: visual meshes (OBJ, one part per material) and MJCF
         "grippers/panda_gripper.xml",  # its hand and fingers, drawn
-        "grippers/meshes/panda_gripper/hand_vis.stl", "grippers/meshes/panda_gripper/finger_vis.stl",
+        "grippers/meshes/panda_gripper/",  # drawn, and (collision meshes) what robosuite recordings name
+        "bases/meshes/rethink_mount/", "bases/meshes/rethink_minimal_mount/",  # mounts robosuite recordings name
         "objects/",  # object models and meshes (bottle, can, milk, cereal, bread, lemon, ...)
         "textures/",  # photographic textures
     ),

@@ -228,7 +228,12 @@ def env_for_demo(demo: Demo, robot: str | RobotConfig | None = None, fallback: s
 
 
 def object_extents(task: Task, demo: Demo, label: str = "source") -> dict[str, tuple[float, float]]:
-    """(bottom, top) of every task object in the demo's own model (empty without a model: centres are used)."""
+    """(bottom, top) of every task object in the demo's own model (empty without a model: centres are used);
+    an imported demo, whose model names its objects otherwise, states them in its ``meta``."""
+    stated = demo.meta.get("object_extents")
+    if isinstance(stated, dict) and all(isinstance(stated.get(name), list) and len(stated[name]) == 2
+                                        for name in task.objects):
+        return {name: (float(stated[name][0]), float(stated[name][1])) for name in task.objects}
     if not demo.model_file:
         return {}
     where = f"{label} {demo.meta.get('name', '?')}: attribute model_file"

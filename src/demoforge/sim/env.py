@@ -178,6 +178,11 @@ class SimEnv:
     def has_geom(self, name: str) -> bool:
         return mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, name) >= 0
 
+    def geom_id(self, name: str) -> int | None:
+        """Id of a named geom, None if there is none."""
+        found = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, name)
+        return found if found >= 0 else None
+
     def arm_qpos(self) -> np.ndarray:
         return self.data.qpos[self.arm_qpos_adr].copy()
 

@@ -45,11 +45,17 @@ class Names:
 
 
 # ---- measures on the world (shared by predicates) ---------------------------------------------------
-def object_extent(env: SimEnv, name: str) -> tuple[float, float]:
-    """(bottom, top) of an object in its own frame: a box or cylinder ``<name>_geom`` by its live size (scenes
-    resize objects), anything else (meshes, MJCF parts) by the box around its geoms."""
+def _sized_geom(env: SimEnv, name: str) -> str | None:
+    """``<name>_geom`` if the object has one that is a box or a cylinder (sizes read live: scenes resize them)."""
     geom = f"{name}_geom"
-    if env.has_geom(geom) and int(env.model.geom_type[env.model.geom(geom).id]) in SIZED_GEOMS:
+    g = env.geom_id(geom)
+    return geom if g is not None and int(env.model.geom_type[g]) in SIZED_GEOMS else None
+
+
+def object_extent(env: SimEnv, name: str) -> tuple[float, float]:
+    """(bottom, top) of an object in its own frame: a box or cylinder ``<name>_geom`` by its live size,
+    anything else (meshes, MJCF parts) by the box around its geoms."""
+    if geom := _sized_geom(env, name):
         half = env.half_height(geom)
         return -half, half
     centre, half = _local_box(env, name)
@@ -57,8 +63,7 @@ def object_extent(env: SimEnv, name: str) -> tuple[float, float]:
 
 
 def _half_width(env: SimEnv, name: str) -> float:
-    geom = f"{name}_geom"
-    if env.has_geom(geom) and int(env.model.geom_type[env.model.geom(geom).id]) in SIZED_GEOMS:
+    if geom := _sized_geom(env, name):
         return env.half_width(geom)
     return float(min(_local_box(env, name)[1][:2]))
 
@@ -66,15 +71,13 @@ def _half_width(env: SimEnv, name: str) -> float:
 def _local_box(env: SimEnv, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(centre, half size) of the box around a body's geoms, in the body's frame (from MuJoCo's geom AABBs)."""
     model, data = env.model, env.data
-    body = model.body(name).id
-    world_T_body_rot, world_T_body_pos = data.xmat[body].reshape(3, 3), data.xpos[body]
+    world_T_body = env.body_pose(name)
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=float)
     lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
     for g in env.body_geoms(name):
         centre, half = model.geom_aabb[g, :3], model.geom_aabb[g, 3:]
-        rot = data.geom_xmat[g].reshape(3, 3)
-        corners = centre + half * np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
-        world = data.geom_xpos[g] + corners @ rot.T
-        local = (world - world_T_body_pos) @ world_T_body_rot
+        world = data.geom_xpos[g] + (centre + half * corners) @ data.geom_xmat[g].reshape(3, 3).T
+        local = (world - world_T_body[:3, 3]) @ world_T_body[:3, :3]
         lo, hi = np.minimum(lo, local.min(0)), np.maximum(hi, local.max(0))
     return (lo + hi) / 2, (hi - lo) / 2
 
