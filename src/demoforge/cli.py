@@ -44,6 +44,8 @@ scenes_app = typer.Typer(no_args_is_help=True, help="Scene variation: look at sa
 app.add_typer(scenes_app, name="scenes")
 export_app = typer.Typer(no_args_is_help=True, help="Export a dataset for other training frameworks.")
 app.add_typer(export_app, name="export")
+import_app = typer.Typer(no_args_is_help=True, help="Demos recorded elsewhere (robosuite, MimicGen, LeRobot) as source demos.")
+app.add_typer(import_app, name="import")
 task_app = typer.Typer(no_args_is_help=True, help="Your own tasks: check a task file (docs/tasks.md).")
 app.add_typer(task_app, name="task")
 assets_app = typer.Typer(help="Model files from registry packages (real robots' meshes, textures): list, install.",
@@ -1165,6 +1167,54 @@ def export_lerobot(
         f"wrote LeRobot v3.0 dataset [bold]{result.out}[/]: {result.episodes} episodes, {result.frames} frames, "
         f"videos: {', '.join(result.cameras) or 'none'}"
     )
+
+
+MapOption = Annotated[str | None, typer.Option(
+    "--map", help="recorded object names onto the task's: RECORDED=OBJECT,... (default: robosuite's own tasks, "
+    "e.g. Stack: cubeA=cube_a,cubeB=cube_b)")]
+
+
+def _import_summary(out: Path, task: str, tracks: list, hold: int) -> None:
+    import numpy as np
+
+    from demoforge.capture.imports.common import held_at_end
+
+    table = Table(title=f"imported into {out} (task {task})")
+    for col in ("demo", "steps", "subtask ends (step)", f"success held {hold} steps at the end"):
+        table.add_column(col)
+    for track in tracks:
+        ends = ", ".join(f"{name} {int(np.argmax(v))}" if v.any() else f"{name} never" for name, v in track.signals.items())
+        table.add_row(track.meta.get("imported_demo", "?"), str(len(track.actions)), ends or "-",
+                      "yes" if held_at_end(track.success, hold) else "[yellow]no[/]")
+    out_console.print(table)
+    failed = sum(not held_at_end(t.success, hold) for t in tracks)
+    if failed:
+        console.print(f"[yellow]{failed} demo(s) do not end in the task's success (their objects or the map may "
+                      "differ from the task's); they are kept: drop them, or check --map[/]")
+
+
+@import_app.command("robomimic")
+@user_errors
+def import_robomimic(
+    file: Annotated[Path, typer.Argument(help="robomimic-layout HDF5 recorded in robosuite 1.4 / 1.5 (states, actions, "
+                                         "model_file), e.g. MimicGen's source datasets")],
+    task: Annotated[str, typer.Option(help="demoforge task the demos are sources of (name, task file, module:Class)")] = "stack",
+    out: Annotated[Path, typer.Option(help="source file to write")] = Path("src.hdf5"),
+    mapping: MapOption = None,
+    assets: Annotated[Path | None, typer.Option(help="robosuite's models/assets folder (default: the installed "
+                                               "robosuite pack)")] = None,
+    robot: Annotated[str | None, typer.Option(help="demoforge robot (default: the task's)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
+) -> None:
+    """Import robosuite demos: poses recomputed in MuJoCo from each demo's model_file and states, the gripper from
+    the actions, objects mapped onto the task's, subtasks from the task's own signals. Writes nothing unless
+    every demo imports."""
+    from demoforge.capture.imports.robomimic import import_robomimic as run_import
+    from demoforge.tasks import get_task
+
+    with console.status("importing"):
+        path, tracks = run_import(file, task, out, mapping, assets, robot, overwrite)
+    _import_summary(path, task, tracks, get_task(task).success_hold_steps)
 
 
 @scenes_app.command("preview")

@@ -1,0 +1,131 @@
+"""Demos from elsewhere: robosuite recordings (tests/fixtures/robosuite_stack.hdf5, recorded by robosuite 1.5.2
+itself with scripts/record_robosuite_stack.py) and LeRobot datasets, imported as demoforge source demos."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from test_cli import assert_user_error, run
+
+from demoforge.capture.imports.robomimic import GRIP_SITES, import_robomimic, relocate_robosuite_assets
+from demoforge.data.hdf5 import read_demos
+
+FIXTURE = Path(__file__).parent / "fixtures" / "robosuite_stack.hdf5"
+
+
+def test_poses_recomputed_from_states_match_what_robosuite_observed(tmp_path: Path) -> None:
+    """The recording's own observations (taken by robosuite from the same states) agree with the poses demoforge
+    recomputes in MuJoCo from model_file and states: the state layout and the asset relocation are right."""
+    import mujoco
+
+    with h5py.File(FIXTURE) as f:
+        group = f["data/demo_3"]
+        xml, missing = relocate_robosuite_assets(group.attrs["model_file"], None)
+        states, eef_obs, cube_obs = group["states"][:], group["obs/robot0_eef_pos"][:], group["obs/cubeA_pos"][:]
+    assert not missing and "/tmp/rs-venv" not in xml  # every asset found in the installed pack
+    model = mujoco.MjModel.from_xml_string(xml)
+    data = mujoco.MjData(model)
+    site = model.site(GRIP_SITES[0]).id
+    for t in range(0, len(states), 7):
+        data.qpos[:], data.qvel[:] = states[t, 1:1 + model.nq], states[t, 1 + model.nq:]
+        mujoco.mj_forward(model, data)
+        assert np.abs(data.site_xpos[site] - eef_obs[t]).max() < 1e-6
+        assert np.abs(data.xpos[model.body("cubeA_main").id] - cube_obs[t]).max() < 1e-6
+
+
+def test_imported_robosuite_stack_demos_generate_stack(tmp_path: Path) -> None:
+    """The issue's bar: 10 robosuite Stack demos give >= 100 demoforge stack demos at DGR >= 80% on D1."""
+    src = tmp_path / "src.hdf5"
+    result = run("import", "robomimic", str(FIXTURE), "--task", "stack", "--out", str(src))
+    assert result.returncode == 0, result.stderr
+    demos = read_demos(src)
+    assert len(demos) == 10
+    for demo in demos:  # the grasp signal rises once, before the end, and success holds at the end
+        grasp = demo.datagen.subtask_term_signals["grasp_cube_a"]
+        assert 0 < np.argmax(grasp) < len(demo) - 20 and demo.rewards[-5:].all()
+        # at the grasp, the end-effector is at the cube (demoforge's frame: z down, fingers across the cube)
+        t = int(np.argmax(grasp))
+        cube_T_eef = np.linalg.inv(demo.datagen.object_poses["cube_a"][t]) @ demo.datagen.eef_pose[t]
+        assert np.linalg.norm(cube_T_eef[:3, 3]) < 0.02 and cube_T_eef[2, 2] < -0.95
+        assert abs(demo.datagen.object_poses["cube_b"][0][2, 3] - (0.8 + 0.025)) < 0.012  # on demoforge's table
+    with h5py.File(src) as f:
+        imported = json.loads(f["data"].attrs["env_args"])["env_kwargs"]["imported"]
+    assert imported["map"] == {"cubeA": "cube_a", "cubeB": "cube_b"} and imported["env_version"] == "1.5.2"
+    out = tmp_path / "run"
+    result = run("generate", "--task", "stack", "--source", str(src), "--num-demos", "100", "--variation", "D1",
+                 "--workers", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["successes"] >= 100 and stats["successes"] / stats["attempts"] >= 0.8, stats
+
+
+def _copy_with(src: Path, dst: Path, edit: Callable[[h5py.File], None]) -> Path:
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        edit(f)
+    return dst
+
+
+def _set_attr(key: str, value: str) -> Callable[[h5py.File], None]:
+    def edit(f: h5py.File) -> None:
+        f["data/demo_4"].attrs[key] = value
+    return edit
+
+
+def _narrow_states(f: h5py.File) -> None:
+    states = f["data/demo_2/states"][:]
+    del f["data/demo_2/states"]
+    f["data/demo_2/states"] = states[:, :-3]
+
+
+@pytest.mark.parametrize(("damage", "args", "needles"), [
+    (None, ["--map", "cubeA=cube_a"], ["no counterpart for task 'stack''s object(s) 'cube_b'", "--map RECORDED=cube_b"]),
+    (None, ["--map", "cubeA=cube_a,cubeB=cube_z"], ["--map names 'cube_z', not objects of task 'stack'"]),
+    (None, ["--map", "cubeA=cube_a,cubeQ=cube_b"], ["--map names 'cubeQ', but the recorded model has no body"]),
+    (None, ["--map", "cubeA"], ["expected RECORDED=OBJECT pairs"]),
+    (None, ["--task", "stack_three"], ["no counterpart for task 'stack_three''s object(s) 'cube_c'"]),
+    (None, ["--assets", "{tmp}"], ["demo_0.attrs[model_file]", "asset file(s) not in --assets"]),
+    (_set_attr("model_file", "<mujoco><worldbody><body><geom type='box'/></body></mujoco>"), [],
+     ["demo_4.attrs[model_file]", "does not load in MuJoCo"]),
+    (_narrow_states, [], ["demo_2/states", "states have 42 numbers per step; its model_file needs 45"]),
+    ("not hdf5", [], ["not an HDF5 file"]),
+])
+def test_damaged_or_mismatched_imports_exit_2_and_write_nothing(tmp_path: Path, damage: object, args: list[str],
+                                                               needles: list[str]) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    source = FIXTURE
+    if damage == "not hdf5":
+        source = work / "demos.hdf5"
+        source.write_text("robosuite demos, honest")
+    elif damage is not None:
+        source = _copy_with(FIXTURE, work / "demos.hdf5", damage)
+    out = tmp_path / "out" / "src.hdf5"
+    args = [a.replace("{tmp}", str(work)) for a in args]
+    assert_user_error(run("import", "robomimic", str(source), "--out", str(out), *args), *needles)
+    assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def test_an_existing_output_is_kept_without_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "src.hdf5"
+    out.write_bytes(b"mine")
+    assert_user_error(run("import", "robomimic", str(FIXTURE), "--out", str(out)), "--overwrite")
+    assert out.read_bytes() == b"mine"
+
+
+def test_import_in_process_keeps_the_recordings_arrays(tmp_path: Path) -> None:
+    out, tracks = import_robomimic(FIXTURE, "stack", tmp_path / "src.hdf5")
+    with h5py.File(FIXTURE) as f, h5py.File(out) as g:
+        for i in (0, 9):
+            np.testing.assert_array_equal(g[f"data/demo_{i}/actions"][:], f[f"data/demo_{i}/actions"][:])
+            np.testing.assert_array_equal(g[f"data/demo_{i}/states"][:], f[f"data/demo_{i}/states"][:])
+            meta = json.loads(g[f"data/demo_{i}"].attrs["meta"])
+            assert meta["imported_demo"] == f"demo_{i}" and meta["object_extents"]["cube_b"] == [-0.025, 0.025]
+    # gripper command: the recording's last action column, -1 open .. +1 closed, as demoforge's
+    np.testing.assert_array_equal(tracks[0].gripper[:, 0], np.clip(tracks[0].actions[:, 6], -1, 1))
