@@ -129,3 +129,99 @@ def test_import_in_process_keeps_the_recordings_arrays(tmp_path: Path) -> None:
             assert meta["imported_demo"] == f"demo_{i}" and meta["object_extents"]["cube_b"] == [-0.025, 0.025]
     # gripper command: the recording's last action column, -1 open .. +1 closed, as demoforge's
     np.testing.assert_array_equal(tracks[0].gripper[:, 0], np.clip(tracks[0].actions[:, 6], -1, 1))
+
+
+# ---- LeRobot -------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def lerobot_export(tmp_path_factory: pytest.TempPathFactory, stack_sources: Path) -> Path:
+    """demoforge's own export of its stack sources: the LeRobot dataset a demoforge user would have."""
+    from demoforge.data.lerobot import export_lerobot
+
+    out = tmp_path_factory.mktemp("lerobot") / "stack"
+    export_lerobot(stack_sources, out)
+    return out
+
+
+def test_a_demoforge_export_imported_back_gives_the_same_source_demos(tmp_path: Path, stack_sources: Path,
+                                                                     lerobot_export: Path) -> None:
+    src = tmp_path / "src.hdf5"
+    result = run("import", "lerobot", str(lerobot_export), "--task", "stack", "--out", str(src))
+    assert result.returncode == 0, result.stderr
+    for before, after in zip(read_demos(stack_sources), read_demos(src), strict=True):
+        a, b = before.datagen, after.datagen
+        assert len(before) == len(after)
+        np.testing.assert_allclose(b.eef_pose, a.eef_pose, atol=1e-6)  # float32 in the Parquet files
+        # the target: the one the action executed (absolute_action), which is the intended one unless clipped
+        unclipped = np.abs(before.actions[:, :6]).max(axis=1) < 0.999
+        assert unclipped.mean() > 0.8
+        np.testing.assert_allclose(b.target_pose[unclipped], a.target_pose[unclipped], atol=1e-6)
+        for obj in a.object_poses:
+            np.testing.assert_allclose(b.object_poses[obj], a.object_poses[obj], atol=1e-6)
+        np.testing.assert_array_equal(b.gripper_action, a.gripper_action)
+        for signal in a.subtask_term_signals:  # read again in demoforge's world set to each frame: the same steps
+            np.testing.assert_array_equal(b.subtask_term_signals[signal], a.subtask_term_signals[signal])
+        np.testing.assert_allclose(after.actions, before.actions, atol=1e-6)
+    out = tmp_path / "run"
+    assert run("generate", "--task", "stack", "--source", str(src), "--num-demos", "5", "--workers", "1",
+               "--out", str(out)).returncode == 0
+    assert json.loads((out / "stats.json").read_text())["successes"] == 5
+
+
+def _without_joints(src: Path, dst: Path) -> Path:
+    """A copy of a LeRobot dataset without observation.joint_pos: poses only, as other recorders write."""
+    import pyarrow.parquet as pq
+
+    shutil.copytree(src, dst)
+    info = json.loads((dst / "meta/info.json").read_text())
+    del info["features"]["observation.joint_pos"]
+    (dst / "meta/info.json").write_text(json.dumps(info))
+    for file in (dst / "data").rglob("*.parquet"):
+        table = pq.read_table(file)
+        pq.write_table(table.drop_columns(["observation.joint_pos"]), file)
+    return dst
+
+
+def test_a_dataset_without_joint_positions_is_read_by_inverse_kinematics(tmp_path: Path, stack_sources: Path,
+                                                                        lerobot_export: Path) -> None:
+    from demoforge.capture.imports.lerobot import import_lerobot
+
+    folder = _without_joints(lerobot_export, tmp_path / "poses_only")
+    out, tracks = import_lerobot(folder, "stack", tmp_path / "src.hdf5")
+    for before, track in zip(read_demos(stack_sources), tracks, strict=True):
+        grasp_before = int(np.argmax(before.datagen.subtask_term_signals["grasp_cube_a"]))
+        grasp_after = int(np.argmax(track.signals["grasp_cube_a"]))
+        assert abs(grasp_after - grasp_before) <= 2 and track.success[-5:].all()
+    with h5py.File(out) as f:
+        assert json.loads(f["data"].attrs["env_args"])["env_kwargs"]["imported"]["joints"] == "inverse kinematics"
+
+
+def _edit_info(key: str, value: object) -> Callable[[Path], None]:
+    def edit(folder: Path) -> None:
+        info = json.loads((folder / "meta/info.json").read_text())
+        info[key] = value
+        (folder / "meta/info.json").write_text(json.dumps(info))
+    return edit
+
+
+def _break_parquet(folder: Path) -> None:
+    file = next((folder / "data").rglob("*.parquet"))
+    file.write_bytes(file.read_bytes()[:200])
+
+
+@pytest.mark.parametrize(("damage", "args", "needles"), [
+    (None, ["--map", "cube_a=cube_a"], ["no counterpart for task 'stack''s object(s) 'cube_b'"]),
+    (None, ["--map", "cube_a=cube_a,mug=cube_b"], ["--map names 'mug', but", "has no poses of it"]),
+    (_edit_info("codebase_version", "v2.1"), [], ["codebase_version 'v2.1'; demoforge reads v3.0"]),
+    (_edit_info("features", {}), [], ["features.observation.state.names", "needs a list of column names"]),
+    (_break_parquet, [], ["is not a readable Parquet file"]),
+    (None, ["--task", "lift"], ["no counterpart for task 'lift''s object(s) 'cube'"]),
+])
+def test_damaged_or_mismatched_lerobot_imports_exit_2_and_write_nothing(
+        tmp_path: Path, lerobot_export: Path, damage: Callable[[Path], None] | None, args: list[str],
+        needles: list[str]) -> None:
+    folder = shutil.copytree(lerobot_export, tmp_path / "dataset")
+    if damage is not None:
+        damage(folder)
+    out = tmp_path / "out" / "src.hdf5"
+    assert_user_error(run("import", "lerobot", str(folder), "--out", str(out), *args), *needles)
+    assert not out.parent.exists() or not any(out.parent.iterdir())

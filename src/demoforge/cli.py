@@ -1217,6 +1217,27 @@ def import_robomimic(
     _import_summary(path, task, tracks, get_task(task).success_hold_steps)
 
 
+@import_app.command("lerobot")
+@user_errors
+def import_lerobot(
+    folder: Annotated[Path, typer.Argument(help="LeRobot v3.0 dataset folder with end-effector and object poses")],
+    task: Annotated[str, typer.Option(help="demoforge task the demos are sources of (name, task file, module:Class)")] = "stack",
+    out: Annotated[Path, typer.Option(help="source file to write")] = Path("src.hdf5"),
+    mapping: Annotated[str | None, typer.Option(
+        "--map", help="the dataset's object names onto the task's: RECORDED=OBJECT,... (default: same names)")] = None,
+    robot: Annotated[str | None, typer.Option(help="demoforge robot (default: the task's)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
+) -> None:
+    """Import a LeRobot dataset: end-effector and object poses per frame, the gripper from the action, subtasks from
+    the task's own signals read in demoforge's world set to each frame. Writes nothing unless every episode imports."""
+    from demoforge.capture.imports.lerobot import import_lerobot as run_import
+    from demoforge.tasks import get_task
+
+    with console.status("importing"):
+        path, tracks = run_import(folder, task, out, mapping, robot, overwrite)
+    _import_summary(path, task, tracks, get_task(task).success_hold_steps)
+
+
 @scenes_app.command("preview")
 @user_errors
 def scenes_preview(
