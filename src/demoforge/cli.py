@@ -411,10 +411,17 @@ def assets_install(
 
 @app.command()
 @user_errors
-def robots() -> None:
+def robots(
+    check: Annotated[str | None, typer.Option(
+        help="build this robot (a robot file, or a built-in name), move each end-effector to targets around its home "
+        "pose and report the tracking error; exit code 1 if it tracks badly")] = None,
+) -> None:
     """List the built-in robots: their arms, end-effectors, action layout and the cameras they carry."""
-    from demoforge.sim.robot import BUILTIN_ROBOTS
+    from demoforge.sim.robot import BUILTIN_ROBOTS, load_robot
 
+    if check is not None:
+        _check_robot(load_robot(check))
+        return
     for name, robot in sorted(BUILTIN_ROBOTS.items()):
         body = f"{robot.body} body (upper body on a pedestal), " if robot.body else ""
         extra = "".join(f", {alias} camera (--cameras {alias})" for alias in robot.cameras)
@@ -432,6 +439,31 @@ def robots() -> None:
                 f"camera {cameras or 'none'}" + (f" (--cameras {arm.name}_wrist)" if cameras else ""),
                 soft_wrap=True, highlight=False,
             )
+
+
+def _check_robot(robot: object) -> None:
+    from demoforge.errors import EXIT_MISMATCH
+    from demoforge.sim.robot_check import GOOD_DEG, GOOD_MM, HOLD_S, check_robot
+
+    with console.status(f"checking {robot.name}"):
+        targets, grips = check_robot(robot)
+    table = Table(title=f"{robot.name}: tracking of targets around home, each held {HOLD_S:g} s")
+    for col in ("arm", "target", "error (mm)", "error (deg)", f"within {GOOD_MM:g} mm and {GOOD_DEG:g} deg after", ""):
+        table.add_column(col)
+    for r in targets:
+        settle = f"{r.settle_s:.2f} s" if r.settle_s is not None else "never"
+        table.add_row(r.arm, r.target, f"{r.error_mm:.2f}", f"{r.error_deg:.2f}", settle, "ok" if r.ok else "[red]poor[/]")
+    out_console.print(table)
+    for g in grips:
+        out_console.print(f"{g.arm}: fingers travel {g.travel:.3g} between open and closed: "
+                          + ("ok" if g.ok else "[red]they do not move[/]"), highlight=False)
+    bad = [f"{r.arm} {r.target}" for r in targets if not r.ok] + [f"{g.arm} fingers" for g in grips if not g.ok]
+    if bad:
+        error(f"{robot.name}: the controller does not reach {', '.join(bad)}; check the arm's actuators (position "
+              "servos with enough gain and force), joint ranges, home_qpos and ik_joint_cost before generating")
+        raise typer.Exit(EXIT_MISMATCH)
+    out_console.print(f"ok: demoforge's controller tracks {robot.name} (every target within {GOOD_MM:g} mm and "
+                      f"{GOOD_DEG:g} deg)", highlight=False)
 
 
 @app.command()

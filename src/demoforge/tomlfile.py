@@ -108,9 +108,10 @@ class TomlDoc:
         where = f"{self.path}:{line}" if line else str(self.path)
         return InputFileError(where, problem, field=loc_name(loc) or None)
 
-    def validation_error(self, exc: ValidationError) -> InputFileError:
-        """pydantic's first complaint, at its key's line, in words a file's author reads."""
-        errors = exc.errors()
+    def validation_error(self, exc: ValidationError, drop: int = 0) -> InputFileError:
+        """pydantic's first complaint, at its key's line, in words a file's author reads; ``drop`` leading parts of
+        each key path are not in the file (a model that wraps what the file holds)."""
+        errors = [{**e, "loc": tuple(e["loc"])[drop:]} for e in exc.errors()]
         extra = [e for e in errors if e["type"] == "extra_forbidden"]
         first = extra[0] if extra else errors[0]  # a typo explains the "missing" key beside it
         loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))

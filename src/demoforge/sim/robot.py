@@ -15,12 +15,14 @@ the fields of ``RobotConfig`` (a single arm may also be written flat, with the f
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from demoforge.errors import InputFileError
+from demoforge.tomlfile import TomlDoc
 
 ASSETS = Path(__file__).parent / "assets"
 ROBOT_PREFIX = "robot0_"  # the first arm's namespace in the composed scene, as robosuite names its first robot
@@ -68,13 +70,15 @@ class ArmConfig(BaseModel):
     @model_validator(mode="after")
     def _lengths_agree(self) -> ArmConfig:
         n = len(self.arm_joints)
-        if len(self.arm_actuators) != n or len(self.home_qpos) != n:
-            raise ValueError(f"arm_joints, arm_actuators and home_qpos must have the same length ({n})")
+        for key in ("arm_actuators", "home_qpos"):  # "key: problem" lets a robot file's error point at its line
+            if len(getattr(self, key)) != n:
+                raise ValueError(f"{key}: arm_joints, arm_actuators and home_qpos must have the same length ({n})")
         if self.ik_joint_cost is not None and (len(self.ik_joint_cost) != n or min(self.ik_joint_cost) <= 0):
-            raise ValueError(f"ik_joint_cost needs {n} positive values, one per arm joint")
+            raise ValueError(f"ik_joint_cost: ik_joint_cost needs {n} positive values, one per arm joint")
         m = len(self.gripper_actuators)
-        if len(self.gripper_open) != m or len(self.gripper_closed) != m:
-            raise ValueError(f"gripper_open and gripper_closed need one value per gripper actuator ({m})")
+        for key in ("gripper_open", "gripper_closed"):
+            if len(getattr(self, key)) != m:
+                raise ValueError(f"{key}: gripper_open and gripper_closed need one value per gripper actuator ({m})")
         return self
 
     @property
@@ -252,11 +256,11 @@ def load_robot(name_or_path: str | Path) -> RobotConfig:
     if not path.is_file():
         known = ", ".join(sorted(BUILTIN_ROBOTS))
         raise InputFileError(path, f"no such robot config file (built-in robots: {known})")
+    doc = None
     try:
         if path.suffix == ".toml":
-            import tomllib
-
-            raw = tomllib.loads(path.read_text())
+            doc = TomlDoc.read(path, "robot file")
+            raw = doc.data
         else:
             raw = json.loads(path.read_text())
     except (ValueError, OSError) as exc:
@@ -264,11 +268,17 @@ def load_robot(name_or_path: str | Path) -> RobotConfig:
     try:
         config = RobotConfig.model_validate(raw)
     except ValidationError as exc:
+        flat = isinstance(raw, dict) and "arms" not in raw  # a flat single-arm file: name fields as written
+        if doc is not None:
+            raise doc.validation_error(exc, drop=2 if flat else 0) from None
         first = exc.errors()[0]
-        loc = [str(p) for p in first["loc"]]
-        if loc[:1] == ["arms"] and "arms" not in (raw if isinstance(raw, dict) else {}):
-            loc = loc[2:]  # a flat single-arm file: name the field as the user wrote it
-        raise InputFileError(path, f"invalid robot config: {first['msg']}", field=".".join(loc) or None) from None
+        loc, message = tuple(first["loc"]), first["msg"].removeprefix("Value error, ")
+        if loc[:1] == ("arms",) and flat:
+            loc = loc[2:]
+        if named := re.match(r"([a-z_]+): (.*)", message):  # a check across keys that names the key at fault
+            loc, message = (*loc, named[1]), named[2]
+        raise InputFileError(path, f"invalid robot config: {message}",
+                             field=".".join(str(p) for p in loc) or None) from None
     arms = []
     for i, arm in enumerate(config.arms):
         if arm.mjcf is None:
@@ -276,7 +286,9 @@ def load_robot(name_or_path: str | Path) -> RobotConfig:
             continue
         mjcf = arm.mjcf if arm.mjcf.is_absolute() else (path.parent / arm.mjcf)
         if not mjcf.is_file():
-            field = "mjcf" if len(config.arms) == 1 and "arms" not in raw else f"arms.{i}.mjcf"
-            raise InputFileError(path, f"robot MJCF {mjcf} does not exist", field=field)
+            loc = ("mjcf",) if len(config.arms) == 1 and "arms" not in raw else ("arms", i, "mjcf")
+            if doc is not None:
+                raise doc.error(loc, f"robot MJCF {mjcf} does not exist")
+            raise InputFileError(path, f"robot MJCF {mjcf} does not exist", field=".".join(map(str, loc)))
         arms.append(arm.model_copy(update={"mjcf": mjcf.resolve()}))
     return config.model_copy(update={"arms": tuple(arms)})
