@@ -280,3 +280,16 @@ def test_python_tasks_by_module_class_and_by_entry_point(tmp_path: Path, stack_s
     assert_user_error(bad, "module 'my_tasks' has no 'Nope'")
     assert_user_error(cli("task", "check", "json:dumps"), "is not a subclass of demoforge.tasks.Task")
     assert_user_error(cli("task", "check", "no_such_task"), "unknown task 'no_such_task'", "stack.toml")
+
+
+def test_the_worked_example_of_docs_tasks_md_generates(tmp_path: Path) -> None:
+    example = Path(__file__).parent.parent / "docs" / "examples" / "cube_on_plate.toml"
+    result = run("task", "check", str(example), "--resets", "5")
+    assert result.returncode == 0 and "ok: cube_on_plate builds and resets in 2 variations" in result.stdout
+    src = tmp_path / "src.hdf5"
+    assert run("source", "--task", str(example), "--num", "2", "--out", str(src)).returncode == 0
+    out = tmp_path / "run"
+    result = run("generate", "--task", str(example), "--source", str(src), "--num-demos", "3", "--workers", "1",
+                 "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "stats.json").read_text())["successes"] == 3

@@ -360,7 +360,7 @@ def task_check(
                                f"{np.degrees(p.yaw[0]):g}..{np.degrees(p.yaw[1]):g}", *counts)
     out_console.print(variations)
     has_expert = not getattr(task, "spec", None) or bool(task.spec.expert)
-    out_console.print(f"ok: {task.name} builds and resets in {len(found.variations)} variations; "
+    out_console.print(f"ok: {task.name} builds and resets in {len(found.variations)} variation{'s' * (len(found.variations) != 1)}; "
                       + ("an expert can record sources (demoforge source)" if has_expert else
                          "no expert: give sources by teleop or import"), highlight=False)
 
