@@ -128,7 +128,7 @@ def main() -> None:
         *import_rows,
         "",
         f"**Generation from 10 demos recorded by robosuite 1.5.2** (`tests/fixtures/robosuite_stack.hdf5`, imported "
-        f"with `import robomimic`; task `stack`, {2 * args.attempts} attempts per row, 2 workers; overhead: wall "
+        f"with `import robomimic`; task `stack`, {2 * args.attempts} attempts per row, one worker; overhead: wall "
         "time over raw `mj_step` time on the run's own states). Target: DGR >= 80% on D1.",
         "",
         "| var | successes | DGR | attempts/s | raw mj_step us/step | overhead (wall) |",
