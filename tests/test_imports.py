@@ -225,3 +225,19 @@ def test_damaged_or_mismatched_lerobot_imports_exit_2_and_write_nothing(
     out = tmp_path / "out" / "src.hdf5"
     assert_user_error(run("import", "lerobot", str(folder), "--out", str(out), *args), *needles)
     assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def test_imported_files_say_what_they_cannot_do_and_take_hand_boundaries(tmp_path: Path) -> None:
+    src = tmp_path / "src.hdf5"
+    import_robomimic(FIXTURE, "stack", src)
+    assert_user_error(run("replay", str(src), "--check"), "imported from robomimic", "do not re-simulate")
+    assert_user_error(run("annotate", str(src), "--task", "stack"), "pass --annotations")
+    (tmp_path / "bounds.json").write_text(json.dumps({"demo_0": [40]}))
+    out = tmp_path / "annotated.hdf5"
+    result = run("annotate", str(src), "--task", "stack", "--annotations", str(tmp_path / "bounds.json"), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    before, after = read_demos(src), read_demos(out)
+    assert int(np.argmax(after[0].datagen.subtask_term_signals["grasp_cube_a"])) == 40
+    np.testing.assert_array_equal(after[0].datagen.eef_pose, before[0].datagen.eef_pose)  # poses kept as imported
+    np.testing.assert_array_equal(after[1].datagen.subtask_term_signals["grasp_cube_a"],
+                                  before[1].datagen.subtask_term_signals["grasp_cube_a"])

@@ -799,6 +799,7 @@ def replay(
     from demoforge.data.video import write_video
     from demoforge.rollout.replay import check_demo, describe, describe_skipped, render_frames, stored_arrays
     from demoforge.runner.local import check_source_task
+    from demoforge.capture.imports.common import imported_format
     from demoforge.tasks import get_task, task_ref_of
 
     if video is None and not check:
@@ -813,6 +814,11 @@ def replay(
     task = task or task_ref_of(read_env_args(file))
     if not task:
         raise DemoforgeError(f"{file}: env_args has no env_name; pass --task")
+    imported = imported_format(read_env_args(file))
+    if imported and (check or imported == "robomimic"):
+        raise DemoforgeError(f"{file}: demos imported from {imported} were not made by demoforge's simulation, so "
+                             "they do not re-simulate" + (" or render here (their states are robosuite's)"
+                                                          if imported == "robomimic" else "; render them without --check"))
     names = None if demo is None else [f"demo_{demo}"]
     demos = read_demos(file, require_datagen=False, names=names)
     bad: list[str] = []

@@ -14,12 +14,13 @@ import h5py
 import numpy as np
 
 from demoforge.data.demo import DatagenInfo, Demo
-from demoforge.data.hdf5 import read_demos, write_datagen
+from demoforge.data.hdf5 import read_demos, read_env_args, write_datagen
 from demoforge.errors import DemoforgeError
 from demoforge.outputs import Fingerprint, array_bytes, atomic_file, ensure_space
 from demoforge.mimic.segments import load_annotations, signals_from_boundaries, source_boundaries, validate_boundaries
 from demoforge.sim.controller import action_to_target, target_to_action
 from demoforge.tasks import get_task
+from demoforge.capture.imports.common import imported_format
 from demoforge.tasks.base import Task
 from demoforge.rollout.world import env_for_demo, has_body
 
@@ -107,13 +108,20 @@ def annotate_file(
     read_at = Fingerprint.of(path)  # in place, the result replaces only the very file that was read
     task = get_task(task_name)
     user = load_annotations(annotations, task) if annotations else None
-    demos = read_demos(path, require_datagen=False)
+    # A robosuite import's states are of the recording's model, which demoforge does not simulate: its poses were
+    # computed at import and stay; only the subtask boundaries can be set again, by hand.
+    foreign = imported_format(read_env_args(path)) == "robomimic"
+    if foreign and user is None:
+        raise DemoforgeError(f"{path}: imported from a robosuite recording, whose poses and signals were computed at "
+                             "import; pass --annotations to set its subtask boundaries, or import it again")
+    demos = read_demos(path, require_datagen=foreign)
     if user is not None:
         unknown = sorted(set(user) - {d.meta["name"] for d in demos})
         if unknown:
             raise DemoforgeError(f"{annotations}: demos {unknown} are not in {path}")
     for demo in demos:
-        demo.datagen = compute_datagen(demo, task, robot)
+        if not foreign:
+            demo.datagen = compute_datagen(demo, task, robot)
         name = demo.meta["name"]
         if user is not None and name in user:
             bounds = validate_boundaries(user[name], len(demo), task, f"{annotations} [{name}]")

@@ -21,6 +21,13 @@ from demoforge.rollout.world import World, env_args_for
 from demoforge.sim.controller import target_to_abs_action
 
 
+def imported_format(env_args: dict) -> str | None:
+    """``robomimic`` or ``lerobot`` for a file ``demoforge import`` wrote, else None."""
+    kwargs = env_args.get("env_kwargs") if isinstance(env_args.get("env_kwargs"), dict) else {}
+    imported = kwargs.get("imported")
+    return str(imported.get("format")) if isinstance(imported, dict) else None
+
+
 def parse_map(text: str | None) -> dict[str, str]:
     """``--map cubeA=cube_a,cubeB=cube_b`` as {recording's name: task's object}."""
     if not text:
