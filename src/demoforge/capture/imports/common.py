@@ -17,8 +17,12 @@ from demoforge import geometry as geo
 from demoforge.data.demo import DatagenInfo, Demo
 from demoforge.data.hdf5 import DatasetWriter
 from demoforge.errors import DemoforgeError
-from demoforge.rollout.world import World, env_args_for
+from demoforge.outputs import check_output_file
+from demoforge.rollout.world import World, env_args_for, make_world
 from demoforge.sim.controller import target_to_abs_action
+from demoforge.sim.robot import load_robot
+from demoforge.tasks import get_task
+from demoforge.tasks.base import Task
 
 
 def imported_format(env_args: dict) -> str | None:
@@ -26,6 +30,18 @@ def imported_format(env_args: dict) -> str | None:
     kwargs = env_args.get("env_kwargs") if isinstance(env_args.get("env_kwargs"), dict) else {}
     imported = kwargs.get("imported")
     return str(imported.get("format")) if isinstance(imported, dict) else None
+
+
+def import_world(task_ref: str, out: Path, robot: str | None, overwrite: bool, what: str) -> tuple[Task, World]:
+    """The task and the demoforge world imported demos are sources for; refused before any reading when the output
+    is taken or the task is not one arm with a gripper (what imports read today)."""
+    task = get_task(task_ref)
+    check_output_file(out, overwrite)
+    world = make_world(task, load_robot(robot) if robot else None)
+    if task.num_arms != 1 or world.env.robot.action_dim != 7:
+        raise DemoforgeError(f"import {what} reads one-arm gripper recordings; task {task.name!r} on robot "
+                             f"{world.env.robot.name!r} needs {task.num_arms} arm(s), {world.env.robot.action_dim}-D actions")
+    return task, world
 
 
 def parse_map(text: str | None) -> dict[str, str]:

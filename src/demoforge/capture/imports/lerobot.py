@@ -22,14 +22,13 @@ import mujoco
 import numpy as np
 
 from demoforge import geometry as geo
-from demoforge.capture.imports.common import ImportedTrack, check_map, held_at_end, parse_map, write_imported
+from demoforge.capture.imports.common import (
+    ImportedTrack, check_map, held_at_end, import_world, parse_map, write_imported,
+)
 from demoforge.errors import DemoforgeError, InputFileError
-from demoforge.outputs import check_output_file
-from demoforge.rollout.world import World, make_world
+from demoforge.rollout.world import World
 from demoforge.sim.controller import action_to_target
-from demoforge.sim.robot import load_robot
 from demoforge.sim.scene import set_free_body_pose
-from demoforge.tasks import get_task
 
 IK_ROUNDS = 40  # Newton steps per frame for the arm pose when the dataset has no joint positions
 
@@ -39,12 +38,7 @@ def import_lerobot(
     overwrite: bool = False, on_demo: Callable[[str, bool], None] | None = None,
 ) -> tuple[Path, list[ImportedTrack]]:
     """Import every episode of the LeRobot dataset at ``folder`` as a source of ``task_ref``."""
-    task = get_task(task_ref)
-    check_output_file(out, overwrite)
-    world = make_world(task, load_robot(robot) if robot else None)
-    if task.num_arms != 1 or world.env.robot.action_dim != 7:
-        raise DemoforgeError(f"import lerobot reads one-arm gripper datasets; task {task.name!r} on robot "
-                             f"{world.env.robot.name!r} needs {task.num_arms} arm(s), {world.env.robot.action_dim}-D actions")
+    task, world = import_world(task_ref, out, robot, overwrite, "lerobot")
     info = _info(folder)
     features = info["features"]
     columns = _read_frames(folder)

@@ -23,16 +23,12 @@ import numpy as np
 from demoforge import geometry as geo
 from demoforge.assetpacks import ROBOSUITE
 from demoforge.capture.imports.common import (
-    ImportedTrack, aligned_frame, check_map, held_at_end, parse_map, write_imported,
+    ImportedTrack, aligned_frame, check_map, held_at_end, import_world, parse_map, write_imported,
 )
 from demoforge.capture.imports.recorded import RecordedWorld
-from demoforge.errors import DemoforgeError, InputFileError
-from demoforge.outputs import check_output_file
-from demoforge.rollout.world import make_world
+from demoforge.errors import InputFileError
 from demoforge.sim.controller import action_to_target
 from demoforge.sim.env import vertical_extent
-from demoforge.sim.robot import load_robot
-from demoforge.tasks import get_task
 
 # Object names of robosuite's own tasks -> demoforge's (MimicGen's variants, Stack_D1, share them).
 ROBOSUITE_OBJECTS: dict[str, dict[str, str]] = {
@@ -55,12 +51,7 @@ def import_robomimic(
     robot: str | None = None, overwrite: bool = False, on_demo: Callable[[str, bool], None] | None = None,
 ) -> tuple[Path, list[ImportedTrack]]:
     """Import every demo of ``path`` as a source of ``task_ref``; nothing is written unless all of them import."""
-    task = get_task(task_ref)
-    check_output_file(out, overwrite)
-    world = make_world(task, load_robot(robot) if robot else None)
-    if task.num_arms != 1 or world.env.robot.action_dim != 7:
-        raise DemoforgeError(f"import robomimic reads one-arm gripper recordings; task {task.name!r} on robot "
-                             f"{world.env.robot.name!r} needs {task.num_arms} arm(s), {world.env.robot.action_dim}-D actions")
+    task, world = import_world(task_ref, out, robot, overwrite, "robomimic")
     with _open(path) as f:
         env_args = _env_args(path, f)
         env_name = str(env_args.get("env_name") or f["data"].attrs.get("env", "") or "")
