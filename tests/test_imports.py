@@ -13,10 +13,15 @@ import numpy as np
 import pytest
 from test_cli import assert_user_error, run
 
-from demoforge.capture.imports.robomimic import GRIP_SITES, import_robomimic, relocate_robosuite_assets
+from demoforge.capture.imports.robomimic import (
+    GRIP_SITES, import_robomimic, load_recorded_model, relocate_robosuite_assets,
+)
 from demoforge.data.hdf5 import read_demos
 
 FIXTURE = Path(__file__).parent / "fixtures" / "robosuite_stack.hdf5"
+# 3 Stack demos recorded by robosuite 1.4.1 on MuJoCo 2.3.7 (what MimicGen's source datasets were made with):
+# scripts/record_robosuite14_stack.py
+FIXTURE_14 = Path(__file__).parent / "fixtures" / "robosuite14_stack.hdf5"
 
 
 def test_poses_recomputed_from_states_match_what_robosuite_observed(tmp_path: Path) -> None:
@@ -29,7 +34,7 @@ def test_poses_recomputed_from_states_match_what_robosuite_observed(tmp_path: Pa
         xml, missing = relocate_robosuite_assets(group.attrs["model_file"], None)
         states, eef_obs, cube_obs = group["states"][:], group["obs/robot0_eef_pos"][:], group["obs/cubeA_pos"][:]
     assert not missing and "/tmp/rs-venv" not in xml  # every asset found in the installed pack
-    model = mujoco.MjModel.from_xml_string(xml)
+    model, _ = load_recorded_model(xml)  # (MuJoCo 3.3.0 drops the textures' colorspace 3.3.7 wrote)
     data = mujoco.MjData(model)
     site = model.site(GRIP_SITES[0]).id
     for t in range(0, len(states), 7):
@@ -63,6 +68,32 @@ def test_imported_robosuite_stack_demos_generate_stack(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     stats = json.loads((out / "stats.json").read_text())
     assert stats["successes"] >= 100 and stats["successes"] / stats["attempts"] >= 0.8, stats
+
+
+def test_robosuite_1_4_recordings_import_and_generate(tmp_path: Path) -> None:
+    """robosuite 1.4's names (gripper0_grip_site), its asset paths (arenas/../textures, mounts/ for 1.5's bases/)
+    and its files' env_args (no env_version) import without --assets."""
+    src = tmp_path / "src.hdf5"
+    result = run("import", "robomimic", str(FIXTURE_14), "--task", "stack", "--out", str(src))
+    assert result.returncode == 0, result.stderr
+    with h5py.File(src) as f:
+        assert json.loads(f["data"].attrs["env_args"])["env_kwargs"]["imported"]["env_version"] == "1.4.1"
+    out = tmp_path / "run"
+    assert run("generate", "--task", "stack", "--source", str(src), "--num-demos", "10", "--variation", "D1",
+               "--workers", "2", "--out", str(out)).returncode == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["successes"] == 10 and stats["attempts"] <= 13, stats
+
+
+def test_attributes_a_newer_mujoco_wrote_are_dropped_and_said(tmp_path: Path) -> None:
+    """A recording made on a newer MuJoCo loads on this one: attributes it does not know are removed and reported."""
+    with h5py.File(FIXTURE) as f:
+        xml, _ = relocate_robosuite_assets(f["data/demo_0"].attrs["model_file"], None)
+    newer = xml.replace("<texture ", '<texture sparkle="0.5" ', 1).replace("<light ", '<light glow="2" ', 1)
+    model, dropped = load_recorded_model(newer)
+    assert {"texture.sparkle", "light.glow"} <= set(dropped) and model.nq == 23
+    with pytest.raises(ValueError):  # anything else wrong with the model is not papered over
+        load_recorded_model(xml.replace("<worldbody>", "<worldbody><body><geom type='bogus'/></body>", 1))
 
 
 def _copy_with(src: Path, dst: Path, edit: Callable[[h5py.File], None]) -> Path:

@@ -1225,6 +1225,10 @@ def _import_summary(out: Path, task: str, tracks: list, hold: int) -> None:
         table.add_row(track.meta.get("imported_demo", "?"), str(len(track.actions)), ends or "-",
                       "yes" if held_at_end(track.success, hold) else "[yellow]no[/]")
     out_console.print(table)
+    dropped = sorted({a for t in tracks for a in t.meta.get("dropped_attributes", [])})
+    if dropped:
+        console.print(f"[yellow]the recording's MJCF was written by a newer MuJoCo: to load it here, "
+                      f"{', '.join(dropped)} were dropped (recorded in env_args.env_kwargs.imported)[/]")
     failed = sum(not held_at_end(t.success, hold) for t in tracks)
     if failed:
         console.print(f"[yellow]{failed} demo(s) do not end in the task's success (their objects or the map may "

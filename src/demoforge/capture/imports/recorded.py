@@ -46,6 +46,7 @@ class RecordedWorld:
         self.world_T_base = arm.world_T_base
         self.table_z = table_z
         self._main_geom = {name: self._main(body) for name, body in self.bodies.items()}
+        self.dropped: list[str] = []  # attributes removed from the recording's MJCF to load it here
 
     def _main(self, body: int) -> int:
         """A body's largest colliding geom: what ``<object>_geom`` means in demoforge's own models."""

@@ -12,6 +12,7 @@ ends. Poses move into demoforge's world by matching the robot bases' place on th
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -38,11 +39,13 @@ ROBOSUITE_OBJECTS: dict[str, dict[str, str]] = {
     "NutAssemblySquare": {"SquareNut": "nut", "peg1": "peg"},
     "Square": {"SquareNut": "nut", "peg1": "peg"},
 }
+MAX_DROPPED = 10  # attributes a newer MuJoCo wrote that may be dropped to load a recording
 GRIP_SITES = ("gripper0_right_grip_site", "gripper0_grip_site")  # robosuite 1.5, 1.4
 BASE_BODY = "robot0_base"
 # robosuite's grip site closes its fingers along its x axis; demoforge's end-effector along its y (both approach
 # along z): the same hand pose, turned -90 degrees about the approach axis.
 GRIP_T_EEF = geo.make_pose(np.zeros(3), geo.yaw_mat(-np.pi / 2))
+RENAMED = ("mounts/", "bases/")  # robosuite 1.4's folder, 1.5's name for it
 ASSETS_IN_PATH = re.compile(r'(file=")([^"]*?/robosuite/models/assets/)([^"]*)(")')
 
 
@@ -67,15 +70,17 @@ def import_robomimic(
                 model_cache[xml] = _recorded_world(path, group, xml, wanted, task, env_name)
             recorded = model_cache[xml]
             track = _import_demo(path, group, recorded, world, task, xml)
-            track.meta = {"imported_from": str(path), "imported_demo": name, "object_extents": {
+            track.meta = {"imported_from": str(path), "imported_demo": name, "dropped_attributes": recorded.dropped,
+                          "object_extents": {
                 ours: list(vertical_extent(recorded.model, recorded.model.body(body).name))
                 for ours, body in recorded.bodies.items()}}
             tracks.append(track)
             if on_demo is not None:
                 on_demo(name, held_at_end(track.success, task.success_hold_steps))
-    imported = {"format": "robomimic", "file": str(path), "env_name": env_name,
-                "env_version": str(env_args.get("env_version") or f["data"].attrs.get("repository_version", "")),
-                "map": wanted, "demos": names, "grip_t_eef": GRIP_T_EEF.tolist()}
+        version = env_args.get("env_version") or _text(f["data"].attrs.get("repository_version", ""))
+    dropped = sorted({a for world in model_cache.values() for a in world.dropped})
+    imported = {"format": "robomimic", "file": str(path), "env_name": env_name, "env_version": str(version),
+                "map": wanted, "demos": names, "grip_t_eef": GRIP_T_EEF.tolist(), "dropped_attributes": dropped}
     return write_imported(out, world, tracks, imported, replace=overwrite), tracks
 
 
@@ -101,6 +106,10 @@ def _env_args(path: Path, f: h5py.File) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _demo_names(path: Path, f: h5py.File) -> list[str]:
     names = sorted((k for k in f["data"] if re.fullmatch(r"demo_\d+", k)), key=lambda k: int(k[5:]))
     if not names:
@@ -115,9 +124,12 @@ def relocate_robosuite_assets(xml: str, assets: Path | None) -> tuple[str, list[
     missing: list[str] = []
 
     def here(match: re.Match) -> str:
-        target = folder / match[3]
+        relative = posixpath.normpath(match[3])  # robosuite 1.4 writes arenas/../textures/...
+        target = folder / relative
+        if not target.is_file() and relative.startswith(RENAMED[0]):  # 1.4's mounts are 1.5's bases
+            target = folder / (RENAMED[1] + relative.removeprefix(RENAMED[0]))
         if not target.is_file():
-            missing.append(match[3])
+            missing.append(relative)
         return f"{match[1]}{target.as_posix()}{match[4]}"
 
     return ASSETS_IN_PATH.sub(here, xml), missing
@@ -132,16 +144,35 @@ def _model_file(path: Path, group: h5py.Group, assets: Path | None) -> str:
     xml, missing = relocate_robosuite_assets(xml, assets)
     if missing:
         where = f"--assets {assets}" if assets else f"the installed robosuite pack ({ROBOSUITE.folder})"
-        raise InputFileError(path, f"names {len(missing)} asset file(s) not in {where}, e.g. {missing[0]}; pass "
+        raise InputFileError(path, f"names {len(missing)} asset file(s) not in {where}, e.g. "
+                             f"{', '.join(sorted(set(missing))[:3])}; pass "
                              "--assets DIR (robosuite's models/assets folder of the recording's version)", field=field)
     return xml
+
+
+def load_recorded_model(xml: str) -> tuple[mujoco.MjModel, list[str]]:
+    """The recording's model, and the attributes dropped to load it: a model written by a newer MuJoCo than this
+    one may carry attributes this one does not know (robosuite on MuJoCo 3.3.7 writes textures' ``colorspace``,
+    which 3.3.0 refuses); each is removed where MuJoCo names it, and reported."""
+    dropped: list[str] = []
+    for _ in range(MAX_DROPPED):
+        try:
+            return mujoco.MjModel.from_xml_string(xml), dropped
+        except ValueError as exc:
+            unknown = re.search(r"unrecognized attribute: '([\w:-]+)'\s+Element '(\w+)'", str(exc))
+            if unknown is None:
+                raise
+            attribute, element = unknown[1], unknown[2]
+            xml = re.sub(rf'(<{element}\b[^>]*?)\s+{re.escape(attribute)}="[^"]*"', r"\1", xml)
+            dropped.append(f"{element}.{attribute}")
+    return mujoco.MjModel.from_xml_string(xml), dropped
 
 
 def _recorded_world(path: Path, group: h5py.Group, xml: str, wanted: dict[str, str], task: object,
                     env_name: str) -> RecordedWorld:
     field = f"{group.name}.attrs[model_file]"
     try:
-        model = mujoco.MjModel.from_xml_string(xml)
+        model, dropped = load_recorded_model(xml)
     except ValueError as exc:
         raise InputFileError(path, f"does not load in MuJoCo {mujoco.__version__}: {' '.join(str(exc).split())}",
                              field=field) from None
@@ -164,6 +195,7 @@ def _recorded_world(path: Path, group: h5py.Group, xml: str, wanted: dict[str, s
     if len(fingers) != 2:
         raise InputFileError(path, f"expected a two-finger gripper, found finger bodies {list(fingers)}", field=field)
     world = RecordedWorld(model, resolved, site, fingers, BASE_BODY, table_z=0.0)
+    world.dropped = dropped
     top = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "table_top")  # robosuite's tables mark their top
     world.table_z = float(world.data.site_xpos[top, 2] if top >= 0 else world.world_T_base[2, 3])
     return world
