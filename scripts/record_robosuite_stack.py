@@ -17,13 +17,23 @@ What it is
     2 ms physics substep older than the state: up to ~1 mm off.) Besides the eef and cube poses, obs hold
     ``robot0_eef_quat_site`` (grip-site orientation) and ``robot0_joint_pos``.
 
-    demoforge's tests read the resulting file (tests/fixtures/robosuite_stack.hdf5) to check that demoforge
-    imports genuine robosuite demos. demoforge itself never imports robosuite: this script runs ONLY in a
-    throwaway virtualenv and does not import demoforge.
+    demoforge's tests read the resulting files to check that demoforge imports genuine robosuite demos.
+    demoforge itself never imports robosuite: this script runs ONLY in a throwaway virtualenv and does not
+    import demoforge.
 
-Throwaway venv (exact pins this fixture was recorded with)
+    It runs on robosuite 1.5 and on robosuite 1.4 (the version MimicGen's source datasets were recorded
+    with), which differ in: the controller (1.4: ``load_controller_config(default_controller="OSC_POSE")``,
+    the same OSC_POSE delta convention), the grip site (1.4 ``gripper0_grip_site``, 1.5
+    ``gripper0_right_grip_site``; ``robot.eef_site_id`` an int in 1.4, a dict per arm in 1.5), the pedestal's
+    mesh folder (1.4 ``mounts/``, 1.5 ``bases/``), ``robosuite.make`` taking no ``seed`` (1.4's placement draws
+    from numpy's global generator, seeded here), 1.4 returning ``robot0_joint_pos`` only when switched on and
+    having no ``robot0_eef_quat_site``, and 1.4-era ``env_args`` without ``env_version``.
+
+Throwaway venvs (exact pins the fixtures were recorded with)
     python3.11 -m venv /tmp/rs-venv
     /tmp/rs-venv/bin/pip install robosuite==1.5.2 mujoco==3.3.7 numpy==1.26.4 h5py==3.16.0
+    python3.11 -m venv /tmp/rs14-venv
+    /tmp/rs14-venv/bin/pip install robosuite==1.4.1 mujoco==2.3.7 numpy==1.26.4 h5py==3.16.0
 
     (robosuite 1.5.2 asks for mujoco>=3.3.0 and breaks on much newer MuJoCo: with 3.17 its
     get_joint_qpos_addr assertion fails at env construction. numba needs numpy<2 here. No torch needed.)
@@ -31,6 +41,8 @@ Throwaway venv (exact pins this fixture was recorded with)
 Run
     /tmp/rs-venv/bin/python scripts/record_robosuite_stack.py --num 10 --seed 0 \
         --out tests/fixtures/robosuite_stack.hdf5
+    /tmp/rs14-venv/bin/python scripts/record_robosuite_stack.py --num 3 --seed 0 \
+        --out tests/fixtures/robosuite14_stack.hdf5
 
     Nothing is rendered (has_renderer=False, has_offscreen_renderer=False, use_camera_obs=False), so no GL
     is needed; if you change that, set MUJOCO_GL=egl.
@@ -52,14 +64,20 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import robosuite  # noqa: E402
-from robosuite.controllers import load_composite_controller_config  # noqa: E402
+
+ROBOSUITE_14 = robosuite.__version__.startswith("1.4")
+if ROBOSUITE_14:
+    from robosuite.controllers import load_controller_config  # noqa: E402
+else:
+    from robosuite.controllers import load_composite_controller_config  # noqa: E402
 
 OBS_KEYS = (
     "robot0_eef_pos",
     "robot0_eef_quat",
-    "robot0_eef_quat_site",
+    *(() if ROBOSUITE_14 else ("robot0_eef_quat_site",)),
     "robot0_gripper_qpos",
     "robot0_joint_pos",
+    *(("robot0_joint_pos_cos", "robot0_joint_pos_sin") if ROBOSUITE_14 else ()),
     "cubeA_pos",
     "cubeA_quat",
     "cubeB_pos",
@@ -136,7 +154,7 @@ class ScriptedStacker:
         self.rng = rng
         self.sim = env.sim
         robot = env.robots[0]
-        self.site_id = robot.eef_site_id["right"]
+        self.site_id = robot.eef_site_id if ROBOSUITE_14 else robot.eef_site_id["right"]  # 1.4: an int
         # per-demo "operator style"
         self.gain = rng.uniform(0.7, 1.1)
         self.vmax = rng.uniform(0.55, 0.9)  # cap of the position action
@@ -281,6 +299,26 @@ class ScriptedStacker:
 
 
 def make_env(seed: int):
+    if ROBOSUITE_14:
+        np.random.seed(seed)  # robosuite 1.4's placement sampler draws from numpy's global generator
+        env_kwargs = dict(
+            has_renderer=False,
+            has_offscreen_renderer=False,
+            ignore_done=True,
+            use_object_obs=True,
+            use_camera_obs=False,
+            control_freq=20,
+            controller_configs=load_controller_config(default_controller="OSC_POSE"),
+            robots=["Panda"],
+            camera_depths=False,
+            camera_heights=84,
+            camera_widths=84,
+            reward_shaping=False,
+        )
+        env = robosuite.make("Stack", **env_kwargs)
+        # robosuite 1.4 computes robot0_joint_pos but does not return it unless switched on
+        env.modify_observable(observable_name="robot0_joint_pos", attribute="active", modifier=True)
+        return env, env_kwargs
     controller_config = load_composite_controller_config(controller="BASIC", robot="Panda")
     env_kwargs = dict(
         robots=["Panda"],
@@ -367,7 +405,8 @@ def main(argv=None):
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     comp = dict(compression="gzip", compression_opts=9, shuffle=True)
-    env_args = {"env_name": "Stack", "env_version": robosuite.__version__, "type": 1, "env_kwargs": env_kwargs}
+    version = {} if ROBOSUITE_14 else {"env_version": robosuite.__version__}  # 1.4-era env_args had none
+    env_args = {"env_name": "Stack", **version, "type": 1, "env_kwargs": env_kwargs}
     with h5py.File(args.out, "w") as f:
         data = f.create_group("data")
         names = []

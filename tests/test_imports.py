@@ -20,7 +20,7 @@ from demoforge.data.hdf5 import read_demos
 
 FIXTURE = Path(__file__).parent / "fixtures" / "robosuite_stack.hdf5"
 # 3 Stack demos recorded by robosuite 1.4.1 on MuJoCo 2.3.7 (what MimicGen's source datasets were made with):
-# scripts/record_robosuite14_stack.py
+# scripts/record_robosuite_stack.py, run with robosuite 1.4.1
 FIXTURE_14 = Path(__file__).parent / "fixtures" / "robosuite14_stack.hdf5"
 
 
