@@ -293,3 +293,45 @@ def test_the_worked_example_of_docs_tasks_md_generates(tmp_path: Path) -> None:
                  "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "stats.json").read_text())["successes"] == 3
+
+
+def test_an_expert_puts_a_cube_in_an_mjcf_bin_and_generation_follows(bin_task: Path, tmp_path: Path) -> None:
+    """``place_in``: the cube let go of over the bin's centre, level with its rim; success is the task file's
+    ``inside(cube, bin) and not grasped(cube)``."""
+    path = bin_task.with_name("with_expert.toml")
+    path.write_text(TASK + '\n[[expert]]\npick = "cube"\n\n[[expert]]\nplace_in = "bin"\n\n[[expert]]\npause = [3, 7]\n')
+    src = tmp_path / "src.hdf5"
+    result = run("source", "--task", str(path), "--num", "3", "--out", str(src))
+    assert result.returncode == 0 and "(3 expert runs, 0 discarded)" in " ".join(result.stderr.split()), result.stderr
+    out = tmp_path / "run"
+    assert run("generate", "--task", str(path), "--source", str(src), "--num-demos", "5", "--variation", "D0",
+               "--workers", "1", "--out", str(out)).returncode == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["successes"] == 5 and stats["attempts"] <= 7, stats
+
+
+def test_a_task_file_runs_as_a_gymnasium_env(bin_task: Path) -> None:
+    from demoforge.envs.gym_env import DemoforgeEnv
+
+    env = DemoforgeEnv(task=str(bin_task))
+    obs, _ = env.reset(seed=0)
+    assert obs["object"].shape == (21,)  # cube, puck, bin: position and quaternion each
+    _, reward, terminated, _, info = env.step(np.zeros(7))
+    assert reward == 0.0 and not terminated and not info["success"]
+
+
+def test_a_task_file_and_the_files_it_names_are_part_of_the_run(bin_task: Path, stack_sources: Path) -> None:
+    """Resuming a run checks its identity: editing the task file, or a mesh it names, makes another run."""
+    from demoforge.runner.identity import run_identity
+
+    def identity() -> str:
+        return run_identity(df.GenerateConfig(task=str(bin_task), source=str(stack_sources), num_demos=1), "x")
+
+    first = identity()
+    assert identity() == first
+    bin_task.write_text(TASK.replace("size = [0.02, 0.02, 0.02]", "size = [0.021, 0.021, 0.021]"))
+    edited = identity()
+    assert edited != first
+    mesh = bin_task.parent / "puck.obj"
+    mesh.write_text(puck_obj(radius=0.031))
+    assert identity() not in (first, edited)

@@ -44,10 +44,14 @@ def run_identity(cfg: GenerateConfig, source_sha256: str | None = None) -> str:
     settings["source_sha256"] = source_sha256 or file_sha256(cfg.source)
     settings["annotations_sha256"] = file_sha256(cfg.annotations) if cfg.annotations else None
     settings["robot_sha256"] = file_sha256(cfg.robot) if Path(cfg.robot).is_file() else None
-    if cfg.task.endswith(".toml"):  # a task file: its text is part of the run (built-in names are versioned)
+    if cfg.task.endswith(".toml"):  # a task file and the files it names are part of the run (built-ins: versioned)
         from demoforge.tasks import FileTask, get_task
 
         task = get_task(cfg.task)
-        settings["task_sha256"] = hashlib.sha256(task.text.encode()).hexdigest() if isinstance(task, FileTask) else None
+        if isinstance(task, FileTask):
+            digest = hashlib.sha256(task.text.encode())
+            for path in task.files:
+                digest.update(file_sha256(path).encode() if path.is_file() else b"missing")
+            settings["task_sha256"] = digest.hexdigest()
     settings["versions"] = versions()
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]

@@ -58,17 +58,17 @@ def object_extent(env: SimEnv, name: str) -> tuple[float, float]:
     if geom := _sized_geom(env, name):
         half = env.half_height(geom)
         return -half, half
-    centre, half = _local_box(env, name)
+    centre, half = local_box(env, name)
     return float(centre[2] - half[2]), float(centre[2] + half[2])
 
 
 def _half_width(env: SimEnv, name: str) -> float:
     if geom := _sized_geom(env, name):
         return env.half_width(geom)
-    return float(min(_local_box(env, name)[1][:2]))
+    return float(min(local_box(env, name)[1][:2]))
 
 
-def _local_box(env: SimEnv, name: str) -> tuple[np.ndarray, np.ndarray]:
+def local_box(env: SimEnv, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(centre, half size) of the box around a body's geoms, in the body's frame (from MuJoCo's geom AABBs)."""
     model, data = env.model, env.data
     world_T_body = env.body_pose(name)
@@ -129,7 +129,7 @@ class Inside:
     container: str
 
     def __call__(self, env: SimEnv) -> bool:
-        centre, half = _local_box(env, self.container)
+        centre, half = local_box(env, self.container)
         world_T_container = env.body_pose(self.container)
         local = world_T_container[:3, :3].T @ (env.body_position(self.obj) - world_T_container[:3, 3])
         return bool(np.all(np.abs(local - centre) <= half))

@@ -120,21 +120,25 @@ class SuccessSpec(_Strict):
 
 
 class ExpertStep(_Strict):
-    """One step of a scripted expert: ``pick`` an object, ``place_on`` another (the picked one), or ``pause``."""
+    """One step of a scripted expert: ``pick`` an object, ``place_on`` or ``place_in`` another (the picked one), or
+    ``pause``."""
 
     pick: str | None = None
     place_on: str | None = None
+    place_in: str | None = Field(None, description="a container: let go of the picked object over its centre")
     pause: tuple[int, int] | None = Field(None, description="a number of steps drawn from [lo, hi]")
     lift: tuple[float, float] = Field((0.08, 0.13), description="pick: lift by a height drawn from this range, m")
     settle: bool = Field(False, description="pick: let the arm catch up before descending")
     careful: bool = Field(False, description="place_on: settle before and after the descent (a tower)")
-    clearance: float = Field(0.008, ge=0, description="place_on: release this high above the resting height, m")
+    clearance: float = Field(0.008, ge=0, description="place_on: release this high above the resting height; "
+                             "place_in: with the object's bottom this high above the container's rim, m")
 
     @model_validator(mode="after")
     def _one_action(self) -> ExpertStep:
-        given = [k for k in ("pick", "place_on", "pause") if getattr(self, k) is not None]
+        given = [k for k in ("pick", "place_on", "place_in", "pause") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("each expert step is one of pick = OBJECT, place_on = OBJECT or pause = [lo, hi]")
+            raise ValueError("each expert step is one of pick = OBJECT, place_on = OBJECT, place_in = CONTAINER or "
+                             "pause = [lo, hi]")
         if self.pause is not None and not 0 <= self.pause[0] <= self.pause[1]:
             raise ValueError("pause = [lo, hi] with 0 <= lo <= hi")
         return self

@@ -12,13 +12,16 @@ import mujoco
 import numpy as np
 from pydantic import ValidationError
 
+from demoforge import geometry as geo
 from demoforge.errors import DemoforgeError
 from demoforge.sim.env import SimEnv
 from demoforge.sim.robot import RobotConfig, load_robot
 from demoforge.tasks.base import ExpertStream, Placement, Subtask, Task
 from demoforge.tasks.motion import Motion, pick, place, place_carefully
-from demoforge.tasks.objects import on_top_pose
-from demoforge.tasks.predicates import Names, Predicate, PredicateError, object_extent, joints_named, parse_predicate
+from demoforge.tasks.objects import on_top_pose, place_pose, upright_cube_rotation
+from demoforge.tasks.predicates import (
+    Names, Predicate, PredicateError, joints_named, local_box, object_extent, parse_predicate,
+)
 from demoforge.tasks.taskfile.build import add_task_object
 from demoforge.tasks.taskfile.schema import TaskFile
 from demoforge.tomlfile import Loc, TomlDoc
@@ -151,11 +154,13 @@ class FileTask(Task):
         for i, step in enumerate(self.spec.expert):
             if step.pick is not None:
                 held = self._body(("expert", i, "pick"), step.pick)
-            elif step.place_on is not None:
-                self._body(("expert", i, "place_on"), step.place_on)
-                if held is None:
-                    raise self.doc.error(("expert", i, "place_on"), "place_on needs a pick before it")
-                held = None
+            else:
+                for key in ("place_on", "place_in"):
+                    if getattr(step, key) is not None:
+                        self._body(("expert", i, key), getattr(step, key))
+                        if held is None:
+                            raise self.doc.error(("expert", i, key), f"{key} needs a pick before it")
+                        held = None
 
     def check_world(self, env: SimEnv) -> None:
         """What needs the compiled world: predicates' joints exist, and every placement is within the arm's reach."""
@@ -181,6 +186,16 @@ class FileTask(Task):
         for i, s in enumerate(self.subtasks):
             if s.signal is not None:
                 found.append((("subtasks", i, "done"), self.signal_predicates[s.signal]))
+        return found
+
+    @property
+    def files(self) -> list[Path]:
+        """The mesh and MJCF files the task builds from (resolved): with its text, what makes the task."""
+        found = []
+        for obj in (*self.spec.objects.values(), *self.spec.fixtures.values()):
+            for path in (obj.mesh, obj.mjcf):
+                if path is not None:
+                    found.append(path if path.is_absolute() else (self.folder / path).resolve())
         return found
 
     # ---- the Task protocol ------------------------------------------------------------------------
@@ -213,8 +228,25 @@ class FileTask(Task):
                 goal = lambda b=base, c=carried, h=height: on_top_pose(env, pose(c), pose(b), h, motion.arm)  # noqa: E731
                 yield from (place_carefully if step.careful else place)(motion, goal, step.clearance)
                 held = None
+            elif step.place_in is not None:
+                goal = lambda b=step.place_in, c=held: over_container(env, self, c, b, motion.arm)  # noqa: E731
+                yield from (place_carefully if step.careful else place)(motion, goal, step.clearance)
+                held = None
             else:
                 yield from motion.pause(int(rng.integers(step.pause[0], step.pause[1] + 1)))
+
+
+def over_container(env: SimEnv, task: Task, held: str, container: str, arm: int) -> np.ndarray:
+    """End-effector pose that holds ``held`` upright, its bottom level with ``container``'s rim, over the centre
+    of the container's geoms (its body origin may be a corner or its floor)."""
+    world_T_container = env.body_pose(container)
+    centre = local_box(env, container)[0]
+    rim = world_T_container[2, 3] + object_extent(env, container)[1]
+    world_T_held = task.object_pose(env, held)
+    spot = world_T_container[:3, :3] @ centre + world_T_container[:3, 3]
+    goal = geo.make_pose([spot[0], spot[1], rim - object_extent(env, held)[0]],
+                         upright_cube_rotation(world_T_held, world_T_container))
+    return place_pose(env, world_T_held, goal, arm)
 
 
 def _distance_range(p: Placement, base: np.ndarray) -> tuple[float, float]:
