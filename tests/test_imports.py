@@ -59,6 +59,8 @@ def test_imported_robosuite_stack_demos_generate_stack(tmp_path: Path) -> None:
         cube_T_eef = np.linalg.inv(demo.datagen.object_poses["cube_a"][t]) @ demo.datagen.eef_pose[t]
         assert np.linalg.norm(cube_T_eef[:3, 3]) < 0.02 and cube_T_eef[2, 2] < -0.95
         assert abs(demo.datagen.object_poses["cube_b"][0][2, 3] - (0.8 + 0.025)) < 0.012  # on demoforge's table
+        for pose in demo.datagen.object_poses.values():  # folded by the cubes' 4-fold symmetry, as demoforge's own
+            assert np.all(np.abs(np.arctan2(pose[:, 1, 0], pose[:, 0, 0])) <= np.pi / 4 + 1e-9)
     with h5py.File(src) as f:
         imported = json.loads(f["data"].attrs["env_args"])["env_kwargs"]["imported"]
     assert imported["map"] == {"cubeA": "cube_a", "cubeB": "cube_b"} and imported["env_version"] == "1.5.2"
@@ -262,6 +264,8 @@ def test_imported_files_say_what_they_cannot_do_and_take_hand_boundaries(tmp_pat
     src = tmp_path / "src.hdf5"
     import_robomimic(FIXTURE, "stack", src)
     assert_user_error(run("replay", str(src), "--check"), "imported from robomimic", "do not re-simulate")
+    assert_user_error(run("render", str(src), "--cameras", "agentview", "--image-size", "16", "--workers", "1",
+                          "--out", str(tmp_path / "r.hdf5")), "imported from a robosuite recording")
     assert_user_error(run("annotate", str(src), "--task", "stack"), "pass --annotations")
     (tmp_path / "bounds.json").write_text(json.dumps({"demo_0": [40]}))
     out = tmp_path / "annotated.hdf5"

@@ -62,9 +62,22 @@ def test_a_robot_the_controller_cannot_drive_is_reported(robot_file: Path) -> No
     (('mjcf = "models/my_arm.xml"', 'mjcf = "models/nope.xml"'), 3, "mjcf", "nope.xml does not exist"),
     (('home_qpos = [0.0, -0.3, 0.0, -2.2, 0.0, 1.9, 0.785]', 'home_qpos = [0.0, -0.3]'), 13, "home_qpos",
      "arm_joints, arm_actuators and home_qpos must have the same length (7)"),
+    (("arm_joints = ", "arm_joint = "), 4, "arm_joint", "unknown key 'arm_joint' (did you mean 'arm_joints'?)"),
 ])
 def test_robot_file_mistakes_exit_2_naming_line_and_key(robot_file: Path, edit: tuple[str, str], line: int,
                                                        key: str | None, problem: str) -> None:
     robot_file.write_text(ROBOT.replace(*edit))
     where = f"my_robot.toml:{line}" + (f" [{key}]" if key else "")
     assert_user_error(run("robots", "--check", str(robot_file)), where, problem)
+
+
+def test_a_robot_mjcf_that_does_not_load_is_named(robot_file: Path) -> None:
+    arm = robot_file.parent / "models" / "my_arm.xml"
+    arm.write_text(arm.read_text()[:-40])
+    assert_user_error(run("robots", "--check", str(robot_file)), "my_arm.xml", "not a loadable MJCF")
+
+
+def test_fingers_of_an_arm_that_names_no_finger_joints_are_not_measured(robot_file: Path) -> None:
+    robot_file.write_text(ROBOT.replace('gripper_joints = ["finger_joint1", "finger_joint2"]\n', ""))
+    result = run("robots", "--check", str(robot_file))
+    assert result.returncode == 0 and "fingers not measured" in result.stdout, result.stdout + result.stderr

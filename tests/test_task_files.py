@@ -118,7 +118,7 @@ def test_generation_from_a_task_file_matches_the_python_task(tmp_path: Path, sta
     assert arrays_sha256(runs["stack"]) == arrays_sha256(runs["stack.toml"])
     with h5py.File(runs["stack.toml"]) as f:
         kwargs = json.loads(f["data"].attrs["env_args"])["env_kwargs"]
-    assert kwargs["task"] == str((SHIPPED_TASK_FILES / "stack.toml").resolve())
+    assert kwargs["task"] == "stack.toml"  # a shipped file by its name: found again after a reinstall
     assert kwargs["task_file"] == (SHIPPED_TASK_FILES / "stack.toml").read_text()
     assert run("replay", str(runs["stack.toml"]), "--check").returncode == 0
 
@@ -177,7 +177,7 @@ def test_predicates_read_joints_heights_distances_and_tilt(bin_task: Path) -> No
     ("onto(cube, bin)", "unknown predicate 'onto'"),
     ("on(cube, table)", "unknown object 'table'"),
     ("grasped(left, cube)", "unknown arm 'left'"),
-    ("lifted(cube, high)", "'high' is not a number"),
+    ("lifted(cube, high)", "'high' is not a finite number"),
     ("on(cube, bin", "cannot parse"),
     ("cube", "expected a predicate call"),
     ("all()", "at least one"),
@@ -209,17 +209,29 @@ def _line(text: str, needle: str) -> int:
     (("hold_steps = 5", "hold_steps = 0"), "hold_steps", "success.hold_steps", "greater than or equal to 1"),
     (("when = \"on(cube_a, cube_b)\"", "when = \"joint_at_least(lid_hinge, 1.0)\""), "lid_hinge", "success.when",
      "no joint named 'lid_hinge'"),
+    (("when = \"on(cube_a, cube_b)\"", "when = \"joint_at_least(cube_a_joint, 0.3)\""), "cube_a_joint", "success.when",
+     "not a hinge or slide joint: 'cube_a_joint'"),
+    (("when = \"on(cube_a, cube_b)\"", "when = \"lifted(cube_a, 1e999)\""), "1e999", "success.when",
+     "is not a finite number"),
+    (("[objects.cube_b]", "[objects.lambda]"), "[objects.lambda]", "objects.lambda", "not a Python keyword"),
+    (("place_on = \"cube_b\"", "place_on = \"cube_a\""), "place_on = \"cube_a\"", "expert[1].place_on",
+     "cannot place 'cube_a' on or in itself"),
+    (("pick = \"cube_a\"", "pick = \"cube_a\"\ncareful = true"), "careful = true", "expert[0].careful",
+     "careful is not an option of pick (its options: lift, settle)"),
+    (("[objects.cube_b]", "[objects.table]"), "[objects.table]", "objects.table", "repeated name 'table'"),
 ])
-def test_task_file_mistakes_exit_2_naming_line_and_key(tmp_path: Path, edit: tuple[str, str], needle: str, key: str,
-                                                      problem: str) -> None:
+def test_task_file_mistakes_exit_2_naming_line_and_key(tmp_path: Path, edit: tuple[str, str], needle: str | None,
+                                                      key: str | None, problem: str) -> None:
     assert edit[0] in SHIPPED_STACK
     text = SHIPPED_STACK.replace(edit[0], edit[1], 1)
+    if "lambda" in edit[1] or "table" in edit[1]:  # the object renamed everywhere it is named
+        text = text.replace("cube_b", edit[1][len("[objects."):-1])
     path = tmp_path / "my_task.toml"
     path.write_text(text)
-    line = _line(text, needle)
-    assert_user_error(run("task", "check", str(path)), f"my_task.toml:{line} [{key}]", problem)
+    where = f"my_task.toml:{_line(text, needle)} [{key}]" if needle else "my_task.toml"
+    assert_user_error(run("task", "check", str(path)), where, problem)
     out = tmp_path / "src.hdf5"
-    assert_user_error(run("source", "--task", str(path), "--num", "1", "--out", str(out)), f"my_task.toml:{line}")
+    assert_user_error(run("source", "--task", str(path), "--num", "1", "--out", str(out)), where.split(" ")[0])
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["my_task.toml"]
 
 
@@ -335,3 +347,63 @@ def test_a_task_file_and_the_files_it_names_are_part_of_the_run(bin_task: Path, 
     mesh = bin_task.parent / "puck.obj"
     mesh.write_text(puck_obj(radius=0.031))
     assert identity() not in (first, edited)
+
+
+@pytest.mark.parametrize(("edit", "key", "problem"), [
+    (("mjcf = \"bin.xml\"", "mjcf = \"nope.xml\""), "fixtures.bin.mjcf", "no such file"),
+    (("mesh = \"puck.obj\"", "mesh = \"nope.obj\""), "objects.puck.mesh", "no such file"),
+    (("mjcf = \"bin.xml\"", "mjcf = \"free.xml\""), "fixtures.bin", "has a free joint (loose); demoforge gives"),
+    (("mjcf = \"bin.xml\"", "mjcf = \"broken.xml\""), "fixtures.bin", "broken.xml"),
+    (("done = \"grasped(arm0, cube)\"", "done = \"grasped(left, cube)\"\narm = \"right\""), "",
+     "needs a robot with 2 arms"),
+])
+def test_a_users_files_that_mujoco_refuses_are_named(bin_task: Path, edit: tuple[str, str], key: str,
+                                                     problem: str) -> None:
+    (bin_task.parent / "free.xml").write_text(BIN_MJCF.replace('<body name="base">', '<body name="base"><freejoint name="loose"/>'))
+    (bin_task.parent / "broken.xml").write_text(BIN_MJCF[:-20])
+    text = TASK.replace(*edit)
+    if "left" in edit[1]:  # a two-arm robot's arms named: a one-arm robot is refused before anything runs
+        text = text.replace('description = "put the cube in the bin"', 'robot = "bimanual_panda"')
+        text = text.replace('name = "drop_in_bin"', 'name = "drop_in_bin"\narm = "right"')
+    bin_task.write_text(text)
+    if "left" in edit[1]:
+        assert run("task", "check", str(bin_task), "--resets", "2").returncode == 0
+        assert_user_error(run("task", "check", str(bin_task), "--robot", "panda"), problem)
+        return
+    header = "[fixtures.bin]" if key == "fixtures.bin" else edit[1].split(chr(10))[0]
+    where = f"cube_in_bin.toml:{_line(text, header)} [{key}]"
+    assert_user_error(run("task", "check", str(bin_task)), where, problem)
+
+
+def test_a_changed_task_file_is_not_used_to_judge_its_datasets(tmp_path: Path, stack_sources: Path) -> None:
+    task = tmp_path / "my_stack.toml"
+    task.write_text(SHIPPED_STACK)
+    src = tmp_path / "src.hdf5"
+    assert run("source", "--task", str(task), "--num", "1", "--out", str(src)).returncode == 0
+    assert run("replay", str(src), "--check").returncode == 0
+    task.write_text(SHIPPED_STACK.replace("hold_steps = 5", "hold_steps = 6"))
+    assert_user_error(run("replay", str(src), "--check"), "my_stack.toml changed since the dataset was made")
+
+
+def test_broken_python_tasks_are_named_not_tracebacks(tmp_path: Path) -> None:
+    (tmp_path / "bad_tasks.py").write_text("import not_a_module_anywhere\n")
+    (tmp_path / "odd_tasks.py").write_text(
+        "from demoforge.tasks.stack import Stack\n\n\nclass Outer:\n    class Inner(Stack):\n        name = 'inner'\n\n\n"
+        "class Fails(Stack):\n    def __init__(self):\n        raise RuntimeError('no GPU here')\n")
+    info = tmp_path / "bad-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bad\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[demoforge.tasks]\nbroken = bad_tasks:Task\n")
+    env = {**os.environ, "MUJOCO_GL": "egl", "COLUMNS": "200", "PYTHONPATH": str(tmp_path)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "demoforge.cli", *args], capture_output=True, text=True, env=env,
+                              timeout=600, cwd=tmp_path)
+
+    assert_user_error(cli("task", "check", "broken"), "entry point 'broken'", "does not load", "ModuleNotFoundError")
+    assert_user_error(cli("task", "check", ":Stack"), "cannot import module ''")
+    assert_user_error(cli("task", "check", "odd_tasks:Fails"), "Fails() failed: RuntimeError: no GPU here")
+    result = cli("task", "check", "odd_tasks:Outer.Inner", "--resets", "1")
+    assert result.returncode == 0 and "inner" in result.stdout, result.stderr
+    listing = cli("tasks")  # one broken plugin does not hide the rest
+    assert listing.returncode == 0 and "stack_three.toml" in listing.stdout and "broken" in listing.stderr

@@ -301,12 +301,13 @@ def tasks() -> None:
     from importlib.metadata import entry_points
 
     from demoforge.tasks import ENTRY_POINT_GROUP, SHIPPED_TASK_FILES, TASKS, get_task
+    from demoforge.tasks.taskfile import load_task_file
 
     table = Table(title="demoforge tasks (--task NAME)")
     for col in ("task", "objects", "subtasks (reference object)", "variations"):
         table.add_column(col)
     found = [(name, cls()) for name, cls in sorted(TASKS.items())]
-    found += [(path.name, get_task(path.name)) for path in sorted(SHIPPED_TASK_FILES.glob("*.toml"))]
+    found += [(path.name, load_task_file(path)) for path in sorted(SHIPPED_TASK_FILES.glob("*.toml"))]
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             found.append((ep.name, get_task(ep.name)))
@@ -359,7 +360,7 @@ def task_check(
             variations.add_row(v.name if i == 0 else "", name, f"{p.x[0]:g}..{p.x[1]:g}", f"{p.y[0]:g}..{p.y[1]:g}",
                                f"{np.degrees(p.yaw[0]):g}..{np.degrees(p.yaw[1]):g}", *counts)
     out_console.print(variations)
-    has_expert = not getattr(task, "spec", None) or bool(task.spec.expert)
+    has_expert = task.has_expert
     out_console.print(f"ok: {task.name} builds and resets in {len(found.variations)} variation{'s' * (len(found.variations) != 1)}; "
                       + ("an expert can record sources (demoforge source)" if has_expert else
                          "no expert: give sources by teleop or import"), highlight=False)
@@ -455,7 +456,10 @@ def _check_robot(robot: object) -> None:
         table.add_row(r.arm, r.target, f"{r.error_mm:.2f}", f"{r.error_deg:.2f}", settle, "ok" if r.ok else "[red]poor[/]")
     out_console.print(table)
     for g in grips:
-        out_console.print(f"{g.arm}: fingers travel {g.travel:.3g} between open and closed: "
+        if g.travel is None:
+            out_console.print(f"{g.arm}: fingers not measured (the arm names no gripper_joints)", highlight=False)
+            continue
+        out_console.print(f"{g.arm}: fingers travel {g.travel:.3g} from open to closed: "
                           + ("ok" if g.ok else "[red]they do not move[/]"), highlight=False)
     bad = [f"{r.arm} {r.target}" for r in targets if not r.ok] + [f"{g.arm} fingers" for g in grips if not g.ok]
     if bad:
@@ -800,7 +804,7 @@ def replay(
     from demoforge.rollout.replay import check_demo, describe, describe_skipped, render_frames, stored_arrays
     from demoforge.runner.local import check_source_task
     from demoforge.capture.imports.common import imported_format
-    from demoforge.tasks import get_task, task_ref_of
+    from demoforge.tasks import check_task_file_unchanged, get_task, task_ref_of
 
     if video is None and not check:
         raise DemoforgeError("nothing to do: pass --video OUT.mp4 and/or --check")
@@ -814,6 +818,7 @@ def replay(
     task = task or task_ref_of(read_env_args(file))
     if not task:
         raise DemoforgeError(f"{file}: env_args has no env_name; pass --task")
+    check_task_file_unchanged(read_env_args(file), task)
     imported = imported_format(read_env_args(file))
     if imported and (check or imported == "robomimic"):
         raise DemoforgeError(f"{file}: demos imported from {imported} were not made by demoforge's simulation, so "
@@ -1254,8 +1259,9 @@ def import_robomimic(
     from demoforge.capture.imports.robomimic import import_robomimic as run_import
     from demoforge.tasks import get_task
 
-    with console.status("importing"):
-        path, tracks = run_import(file, task, out, mapping, assets, robot, overwrite)
+    with console.status("importing") as status:
+        path, tracks = run_import(file, task, out, mapping, assets, robot, overwrite,
+                                  on_demo=lambda name, _: status.update(f"importing: {name} read"))
     _import_summary(path, task, tracks, get_task(task).success_hold_steps)
 
 
@@ -1275,8 +1281,9 @@ def import_lerobot(
     from demoforge.capture.imports.lerobot import import_lerobot as run_import
     from demoforge.tasks import get_task
 
-    with console.status("importing"):
-        path, tracks = run_import(folder, task, out, mapping, robot, overwrite)
+    with console.status("importing") as status:
+        path, tracks = run_import(folder, task, out, mapping, robot, overwrite,
+                                  on_demo=lambda name, _: status.update(f"importing: {name} read"))
     _import_summary(path, task, tracks, get_task(task).success_hold_steps)
 
 

@@ -72,6 +72,7 @@ class TomlDoc:
     path: Path
     data: dict[str, Any]
     lines: dict[Loc, int] = field(repr=False)
+    text: str = field(default="", repr=False)  # exactly what was parsed
 
     @classmethod
     def read(cls, path: Path | str, what: str) -> TomlDoc:
@@ -93,7 +94,7 @@ class TomlDoc:
             line = re.search(r"at line (\d+)", str(exc))
             where = f"{path}:{line[1]}" if line else str(path)
             raise InputFileError(where, f"not valid TOML ({what}): {exc}") from None
-        return cls(Path(path), data, _index_lines(text))
+        return cls(Path(path), data, _index_lines(text), text)
 
     def line_of(self, loc: Loc) -> int | None:
         """Line of the key at ``loc``, or of its nearest enclosing key or table (a missing key: its table)."""
@@ -108,19 +109,23 @@ class TomlDoc:
         where = f"{self.path}:{line}" if line else str(self.path)
         return InputFileError(where, problem, field=loc_name(loc) or None)
 
-    def validation_error(self, exc: ValidationError, drop: int = 0) -> InputFileError:
-        """pydantic's first complaint, at its key's line, in words a file's author reads; ``drop`` leading parts of
-        each key path are not in the file (a model that wraps what the file holds)."""
-        errors = [{**e, "loc": tuple(e["loc"])[drop:]} for e in exc.errors()]
+    def validation_error(self, exc: ValidationError, unwrap: Loc = ()) -> InputFileError:
+        """pydantic's first complaint, at its key's line, in words a file's author reads; key paths that start with
+        ``unwrap`` lose it (a model that wraps what the file holds: a flat robot file is ``arms[0]``)."""
+
+        def located(loc: tuple) -> tuple:
+            return loc[len(unwrap):] if unwrap and loc[:len(unwrap)] == unwrap else loc
+
+        errors = [{**e, "loc": located(tuple(e["loc"]))} for e in exc.errors()]
         extra = [e for e in errors if e["type"] == "extra_forbidden"]
         first = extra[0] if extra else errors[0]  # a typo explains the "missing" key beside it
         loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
+        if first["type"] == "extra_forbidden" and loc:
             missing = [e["loc"][-1] for e in errors if e["type"] == "missing" and e["loc"][:-1] == first["loc"][:-1]]
             close = difflib.get_close_matches(str(loc[-1]), [str(m) for m in missing], n=1)
             message = f"unknown key {loc[-1]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-        elif first["type"] == "missing":
+        elif first["type"] == "missing" and loc:
             message = f"missing key {loc[-1]!r}"
         elif (named := re.match(r"([a-z_]+): (.*)", message)) and (*loc, named[1]) in self.lines:
             loc, message = (*loc, named[1]), named[2]  # a check across keys that names the key at fault

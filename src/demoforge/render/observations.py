@@ -19,7 +19,7 @@ from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.outputs import Fingerprint, array_bytes, atomic_file, ensure_space
 from demoforge.runner.pool import ordered_map, render_worker_bytes
 from demoforge.sim.render import check_image_size, frame_bytes, resolve_cameras
-from demoforge.tasks import get_task, task_ref_of
+from demoforge.tasks import check_task_file_unchanged, get_task, task_ref_of
 from demoforge.rollout.world import World, env_for_demo
 
 
@@ -82,6 +82,8 @@ def add_observations(
     if not cameras:
         raise DemoforgeError("no cameras given: pass e.g. --cameras agentview,wrist")
     task = task_ref_of(read_env_args(path))
+    if task:
+        check_task_file_unchanged(read_env_args(path), task)
     if not task:
         raise InputFileError(path, "has no env_name; cannot tell which task made it", field="data.attrs[env_args]")
     with open_dataset(path) as f:

@@ -126,9 +126,13 @@ def make_world(
         add_object_model(spec, name, CATALOGUE[instance])
     _park_objects(spec, task, scene.table_top_z)
     apply_object_looks(spec, scene)
-    xml = scene_xml(spec)
-    # Simulate the model parsed from the stored MJCF text, so replays from that text are bit-exact.
-    env = SimEnv(model_from_xml(xml, quality), robot, physics)
+    try:
+        xml = scene_xml(spec)
+        # Simulate the model parsed from the stored MJCF text, so replays from that text are bit-exact.
+        model = model_from_xml(xml, quality)
+    except ValueError as exc:  # a task file's object named like a part of the scene, a file MuJoCo refuses
+        raise task.world_error(exc) from None
+    env = SimEnv(model, robot, physics)
     task.check_world(env)
     return World(env, task, xml, scene)
 
@@ -210,8 +214,11 @@ def env_for_demo(demo: Demo, robot: str | RobotConfig | None = None, fallback: s
                  quality: Quality = "fast") -> SimEnv:
     """An environment on the exact model a demo stored (its ``model_file`` MJCF), with its robot (see
     ``robot_for_demo``), drawn at ``quality``."""
-    robot = robot_for_demo(demo, robot, fallback)
     name = f"{demo.meta.get('file', '?')}: demo {demo.meta.get('name', '?')}"
+    if demo.meta.get("states_of") == "robosuite":
+        raise DemoforgeError(f"{name}: imported from a robosuite recording; its states are robosuite's, which "
+                             "demoforge does not simulate (generate from it; re-simulating or rendering it is robosuite's)")
+    robot = robot_for_demo(demo, robot, fallback)
     if not demo.model_file:
         raise DemoforgeError(f"{name}: no model_file attribute, cannot rebuild its scene")
     try:

@@ -74,7 +74,7 @@ class ArmConfig(BaseModel):
             if len(getattr(self, key)) != n:
                 raise ValueError(f"{key}: arm_joints, arm_actuators and home_qpos must have the same length ({n})")
         if self.ik_joint_cost is not None and (len(self.ik_joint_cost) != n or min(self.ik_joint_cost) <= 0):
-            raise ValueError(f"ik_joint_cost: ik_joint_cost needs {n} positive values, one per arm joint")
+            raise ValueError(f"ik_joint_cost: needs {n} positive values, one per arm joint")
         m = len(self.gripper_actuators)
         for key in ("gripper_open", "gripper_closed"):
             if len(getattr(self, key)) != m:
@@ -122,7 +122,7 @@ class RobotConfig(BaseModel):
     @classmethod
     def _one_flat_arm(cls, value: Any) -> Any:
         """A config with the arm's fields at the top level (before robots had arms) is one arm, ``arm0``."""
-        if isinstance(value, dict) and "arms" not in value and "arm_joints" in value:
+        if isinstance(value, dict) and "arms" not in value and set(value) - {"name"} - set(cls.model_fields):
             arm = {k: v for k, v in value.items() if k != "name"}
             return {"name": value.get("name"), "arms": [arm]}
         return value
@@ -270,10 +270,10 @@ def load_robot(name_or_path: str | Path) -> RobotConfig:
     except ValidationError as exc:
         flat = isinstance(raw, dict) and "arms" not in raw  # a flat single-arm file: name fields as written
         if doc is not None:
-            raise doc.validation_error(exc, drop=2 if flat else 0) from None
+            raise doc.validation_error(exc, unwrap=("arms", 0) if flat else ()) from None
         first = exc.errors()[0]
         loc, message = tuple(first["loc"]), first["msg"].removeprefix("Value error, ")
-        if loc[:1] == ("arms",) and flat:
+        if loc[:2] == ("arms", 0) and flat:
             loc = loc[2:]
         if named := re.match(r"([a-z_]+): (.*)", message):  # a check across keys that names the key at fault
             loc, message = (*loc, named[1]), named[2]

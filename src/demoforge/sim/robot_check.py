@@ -1,10 +1,11 @@
 """``demoforge robots --check``: does demoforge's controller drive this robot well, before any generation?
 
 The robot is built on the plain tabletop, and each arm's end-effector is sent, one target at a time,
-to poses around its home pose (10 cm along each axis of the base frame, 30 degrees about each), held
-for ``HOLD_S`` seconds by the same IK servo and physics that generation uses. What is reported per
-target is the error left at the end and how long the hand took to come within ``GOOD_MM`` of it; the
-gripper (or hand) is closed and opened to check that its fingers move.
+to poses around its home pose (``OFFSETS``: 10 cm along +x, -y, +z and -z of its base frame, 30 degrees
+of yaw and of pitch), held for ``HOLD_S`` seconds by the same IK servo and physics that generation
+uses. What is reported per target is the error left at the end and how long the hand took to come
+within ``GOOD_MM`` and ``GOOD_DEG`` of it; the gripper (or hand) is closed from open to check that its
+fingers move.
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ class TargetResult:
 @dataclass(frozen=True)
 class GripResult:
     arm: str
-    travel: float  # largest finger joint travel between open and closed (m or rad)
+    travel: float | None  # largest finger joint travel from open to closed (m or rad); None: no finger joints named
 
     @property
     def ok(self) -> bool:
-        return self.travel > 1e-3
+        return self.travel is None or self.travel > 1e-3
 
 
 def check_robot(robot: RobotConfig) -> tuple[list[TargetResult], list[GripResult]]:
@@ -80,7 +81,7 @@ def check_robot(robot: RobotConfig) -> tuple[list[TargetResult], list[GripResult
         for _ in range(steps // 2):
             env.apply_target(env.eef_pose(i), -_open(env, i), i)
             env.step_physics()
-        travel = float(np.abs(env.data.qpos[arm.grip_qpos_adr] - opened).max()) if len(arm.grip_qpos_adr) else 0.0
+        travel = float(np.abs(env.data.qpos[arm.grip_qpos_adr] - opened).max()) if len(arm.grip_qpos_adr) else None
         grips.append(GripResult(arm.name, travel))
     return targets, grips
 

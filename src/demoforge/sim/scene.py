@@ -14,6 +14,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from demoforge.errors import InputFileError
 from demoforge.assetpacks import ROBOSUITE, asset_path, fast_folder, relocate
 from demoforge.scenes.spec import Appliance, Distractor, Fixture, Material, SceneSpec, Table
 from demoforge.sim.appliances import APPLIANCES, appliance_spec
@@ -117,7 +118,10 @@ def _add_robot(spec: mujoco.MjSpec, robot: RobotConfig, base: tuple[float, float
 
 def arm_spec(arm: ArmConfig) -> mujoco.MjSpec:
     """An arm's MJCF, drawn as the real robot when it asks to be and the asset pack is installed."""
-    spec = mujoco.MjSpec.from_file(str(arm.mjcf))
+    try:
+        spec = mujoco.MjSpec.from_file(str(arm.mjcf))
+    except ValueError as exc:
+        raise InputFileError(arm.mjcf, f"arm {arm.name!r}: not a loadable MJCF ({' '.join(str(exc).split())})") from None
     if arm.draw_as == "panda":
         from demoforge.sim.panda import can_dress, dress_panda
 

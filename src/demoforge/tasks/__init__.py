@@ -8,6 +8,7 @@ in a user's package is named ``my_pkg.my_tasks:PourTea``, or registered under th
 
 from __future__ import annotations
 
+import functools
 import importlib
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -56,7 +57,12 @@ def get_task(ref: str) -> Task:
         return _python_task(ref)
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == ref]
     if found:
-        return _instance(found[0].load(), f"entry point {ref!r} (group {ENTRY_POINT_GROUP})")
+        what = f"entry point {ref!r} (group {ENTRY_POINT_GROUP}, {found[0].value})"
+        try:
+            cls = found[0].load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is the user's to fix, named, not a traceback
+            raise DemoforgeError(f"{what} does not load: {type(exc).__name__}: {exc}") from None
+        return _instance(cls, what)
     shipped = ", ".join(p.name for p in sorted(SHIPPED_TASK_FILES.glob("*.toml")))
     raise DemoforgeError(f"unknown task {ref!r} (built in: {', '.join(sorted(TASKS))}; task files: {shipped} or a path "
                          "to your own; or module:Class naming a Task subclass)")
@@ -66,26 +72,45 @@ def _python_task(ref: str) -> Task:
     module_name, _, attr = ref.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise DemoforgeError(f"task {ref!r}: cannot import module {module_name!r}: {exc}") from None
-    if not hasattr(module, attr):
-        raise DemoforgeError(f"task {ref!r}: module {module_name!r} has no {attr!r}")
-    return _instance(getattr(module, attr), f"task {ref!r}")
+    except Exception as exc:  # noqa: BLE001 - an import error, a bad name (":Cls", ".mod:Cls"), an error in the module
+        raise DemoforgeError(f"task {ref!r}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from None
+    try:
+        cls = functools.reduce(getattr, attr.split("."), module)  # Outer.Inner, as __qualname__ writes it
+    except AttributeError:
+        raise DemoforgeError(f"task {ref!r}: module {module_name!r} has no {attr!r}") from None
+    return _instance(cls, f"task {ref!r}")
 
 
 def _instance(cls: object, what: str) -> Task:
     if not (isinstance(cls, type) and issubclass(cls, Task)):
         raise DemoforgeError(f"{what} is not a subclass of demoforge.tasks.Task")
-    return cls()
+    try:
+        return cls()
+    except Exception as exc:  # noqa: BLE001 - the user's class failing to construct
+        raise DemoforgeError(f"{what}: {cls.__name__}() failed: {type(exc).__name__}: {exc}") from None
 
 
 def task_ref(task: Task) -> str:
-    """The reference ``get_task`` finds ``task`` by again (stored in datasets' ``env_args``)."""
+    """The reference ``get_task`` finds ``task`` by again (stored in datasets' ``env_args``): a shipped task file by
+    its name, another by its absolute path."""
     if isinstance(task, FileTask):
-        return str(task.doc.path.resolve())
+        path = task.doc.path.resolve()
+        return path.name if path == (SHIPPED_TASK_FILES / path.name).resolve() else str(path)
     if TASKS.get(task.name) is type(task):
         return task.name
     return f"{type(task).__module__}:{type(task).__qualname__}"
+
+
+def check_task_file_unchanged(env_args: dict, ref: str) -> None:
+    """Refuse to judge a dataset by a task file that is no longer the one it was made with (its text is stored)."""
+    kwargs = env_args.get("env_kwargs") if isinstance(env_args.get("env_kwargs"), dict) else {}
+    stored = kwargs.get("task_file")
+    if not isinstance(stored, str) or not ref.endswith(".toml"):
+        return
+    task = get_task(ref)
+    if isinstance(task, FileTask) and task.text != stored:
+        raise DemoforgeError(f"task file {task.doc.path} changed since the dataset was made (its text is stored in "
+                             "env_args.env_kwargs.task_file): restore it, or pass --task with the file it was made with")
 
 
 def task_ref_of(env_args: dict) -> str | None:
@@ -95,4 +120,5 @@ def task_ref_of(env_args: dict) -> str | None:
     return ref if isinstance(ref, str) and ref else env_args.get("env_name")
 
 
-__all__ = ["TASKS", "FileTask", "Placement", "Subtask", "Task", "get_task", "task_ref", "task_ref_of"]
+__all__ = ["TASKS", "FileTask", "Placement", "Subtask", "Task", "check_task_file_unchanged", "get_task", "task_ref",
+           "task_ref_of"]

@@ -120,6 +120,15 @@ class Task:
         """Scripted, human-like expert: a stream of targets from the current state to success."""
         raise NotImplementedError
 
+    @property
+    def has_expert(self) -> bool:
+        """Whether ``expert`` can record source demos (a task file may name none)."""
+        return True
+
+    def world_error(self, exc: Exception) -> Exception:
+        """The error to raise when MuJoCo refuses the task's world (a task file's: naming the file)."""
+        return DemoforgeError(f"task {self.name!r}: its world does not compile in MuJoCo: {' '.join(str(exc).split())}")
+
     def check_world(self, env: SimEnv) -> None:
         """Refuse a compiled world the task cannot run in, naming what is wrong (task files: their line)."""
 

@@ -10,7 +10,7 @@ is parsed, so a typo is an error at the file's line, not a ``KeyError`` in the m
                                any arm)
 ``lifted(obj, height)``        ``obj``'s bottom is at least ``height`` metres above the table top
 ``on(a, b)``                   ``a`` rests on ``b``: touching it, its bottom within 1 cm of ``b``'s top,
-                               centred within ``b``'s half-width, and no finger touching ``a``
+                               its origin within ``b``'s half-width of ``b``'s, no finger touching ``a``
 ``inside(a, container)``       ``a``'s centre is inside ``container``'s bounding box (its geoms, in its frame)
 ``near(a, b, dist)``           the origins of ``a`` and ``b`` are at most ``dist`` metres apart
 ``upright(obj[, degrees])``    ``obj``'s z axis is within ``degrees`` (default 15) of the world's
@@ -21,6 +21,7 @@ is parsed, so a typo is an error at the file's line, not a ``KeyError`` in the m
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -224,10 +225,6 @@ def _build(node: ast.expr, names: Names) -> Predicate:
             raise PredicateError(f"{fn}() needs at least one predicate")
         parts = tuple(_build(a, names) for a in node.args)
         return All(parts) if fn == "all" else Any_(parts)
-    if fn == "not":
-        if len(node.args) != 1:
-            raise PredicateError("not() takes one predicate")
-        return Not(_build(node.args[0], names))
     if fn not in VOCABULARY:
         known = ", ".join([*VOCABULARY, "all", "any", "not"])
         raise PredicateError(f"unknown predicate {fn!r} (known: {known})")
@@ -251,10 +248,10 @@ def _argument(node: ast.expr, kind: str, fn: str, names: Names) -> str | int | f
     if kind == "number":
         try:
             value = ast.literal_eval(node)
-        except ValueError:
+        except Exception:  # noqa: BLE001 - literal_eval raises several kinds on what is not a literal
             value = None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise PredicateError(f"{fn}(): {ast.unparse(node)!r} is not a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise PredicateError(f"{fn}(): {ast.unparse(node)!r} is not a finite number")
         return float(value)
     if not isinstance(node, ast.Name):
         raise PredicateError(f"{fn}(): expected a name, got {ast.unparse(node)!r}")
@@ -266,6 +263,17 @@ def _argument(node: ast.expr, kind: str, fn: str, names: Names) -> str | int | f
             raise PredicateError(f"{fn}(): unknown arm {name!r} (the robot's arms: {', '.join(names.arms)})")
         return names.arms.index(name)
     return name  # a joint: checked against the compiled model (TaskFile.check_world)
+
+
+def arms_named(pred: Predicate) -> list[int]:
+    """Every arm (index) a predicate names."""
+    if isinstance(pred, Grasped):
+        return [pred.arm] if pred.arm is not None else []
+    if isinstance(pred, (All, Any_)):
+        return [a for p in pred.parts for a in arms_named(p)]
+    if isinstance(pred, Not):
+        return arms_named(pred.part)
+    return []
 
 
 def joints_named(pred: Predicate) -> list[str]:

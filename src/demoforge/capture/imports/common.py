@@ -92,6 +92,18 @@ class ImportedTrack:
     meta: dict = field(default_factory=dict)
 
 
+def read_task(task: Task, world: object) -> tuple[dict[str, bool], bool]:
+    """The task's signals and success in ``world``; a task that reads what an import cannot give (a joint of a
+    recording, a body the map leaves out) is refused by name, not with a traceback."""
+    try:
+        return task.signals(world), bool(task.success(world))
+    except DemoforgeError:
+        raise
+    except (KeyError, AttributeError, IndexError) as exc:
+        raise DemoforgeError(f"task {task.name!r} reads something an imported demo does not have ({type(exc).__name__}: "
+                             f"{exc}); its signals and success need demoforge's own world") from None
+
+
 def to_demo(track: ImportedTrack, world: World) -> Demo:
     T = len(track.actions)
     base = world.env.world_T_base
@@ -110,7 +122,7 @@ def to_demo(track: ImportedTrack, world: World) -> Demo:
 
 def write_imported(out: Path, world: World, tracks: list[ImportedTrack], imported: dict, replace: bool) -> Path:
     """The source file: demoforge's ``env_args`` for the task and robot, plus ``imported`` (where from, how)."""
-    env_args = env_args_for(world, world.task.demo_variation)
+    env_args = env_args_for(world, "D0")  # sources, as demoforge records them (the recording's own spread is unknown)
     env_args["env_kwargs"]["imported"] = imported
     with DatasetWriter(out, env_args, replace=replace) as writer:
         for track in tracks:

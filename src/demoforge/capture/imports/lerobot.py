@@ -23,12 +23,13 @@ import numpy as np
 
 from demoforge import geometry as geo
 from demoforge.capture.imports.common import (
-    ImportedTrack, check_map, held_at_end, import_world, parse_map, write_imported,
+    ImportedTrack, check_map, held_at_end, import_world, parse_map, read_task, write_imported,
 )
 from demoforge.errors import DemoforgeError, InputFileError
 from demoforge.rollout.world import World
 from demoforge.sim.controller import action_to_target
 from demoforge.sim.scene import set_free_body_pose
+from demoforge.tasks.base import fold_symmetry
 
 IK_ROUNDS = 40  # Newton steps per frame for the arm pose when the dataset has no joint positions
 
@@ -59,9 +60,15 @@ def import_lerobot(
         raise InputFileError(folder / "meta/info.json", f"action has {len(action_names)} columns; expected 7 (delta pose "
                              "and gripper: one arm with a gripper)", field="features.action")
     arm = world.env.arms[0]
-    joints = [n for n in _names(folder, features, "observation.joint_pos")] if "observation.joint_pos" in features else []
+    joints = _names(folder, features, "observation.joint_pos") if "observation.joint_pos" in columns else []
     use_joints = joints == list(arm.config.arm_joints)
-    fingers = [n for n in state_names if n in arm.config.gripper_joints]
+    # the fingers' recorded positions, in the robot's order, when the dataset names them all
+    fingers = list(arm.config.gripper_joints) if set(arm.config.gripper_joints) <= set(state_names) else []
+    if "absolute_action" in columns and len(_names(folder, features, "absolute_action")) != 7:
+        raise InputFileError(folder / "meta/info.json", "absolute_action needs 7 columns (position, axis-angle, "
+                             "gripper)", field="features.absolute_action")
+    if "observation.environment_state" not in columns:
+        raise InputFileError(folder, "has no observation.environment_state column: object poses are needed")
     episodes = columns["episode_index"]
     tracks = []
     for episode in np.unique(episodes):
@@ -71,7 +78,7 @@ def import_lerobot(
         obj_poses = {ours: _poses(frame, pick, theirs) for theirs, ours in wanted.items()}
         track = _episode(world, task, frame, pick, eef_pos, eef_quat, obj_poses, use_joints, fingers)
         track.meta = {"imported_from": str(folder), "imported_demo": f"episode_{int(episode)}",
-                      "kinematic_states": True}
+                      "states_of": "demoforge (kinematic: set from each frame, velocities zero)"}
         tracks.append(track)
         if on_demo is not None:
             on_demo(f"episode_{int(episode)}", held_at_end(track.success, task.success_hold_steps))
@@ -203,8 +210,10 @@ def _episode(world: World, task: object, frame: dict, pick: Callable, eef_pos: n
             set_free_body_pose(env.model, env.data, name, poses[t])
         env.data.qvel[:] = 0.0
         mujoco.mj_forward(env.model, env.data)
-        for name, value in task.signals(env).items():
+        values, success[t] = read_task(task, env)
+        for name, value in values.items():
             signals[name][t] = value
-        success[t] = task.success(env)
         states[t] = env.get_state()
+    for name, poses in obj_poses.items():  # folded by the object's symmetry, as demoforge's own sources are
+        poses[:] = fold_symmetry(poses, task.symmetry_order(env, name))
     return ImportedTrack(eef, target, gripper, obj_poses, signals, success, actions, states, world.model_xml)

@@ -24,12 +24,13 @@ import numpy as np
 from demoforge import geometry as geo
 from demoforge.assetpacks import ROBOSUITE
 from demoforge.capture.imports.common import (
-    ImportedTrack, aligned_frame, check_map, held_at_end, import_world, parse_map, write_imported,
+    ImportedTrack, aligned_frame, check_map, held_at_end, import_world, parse_map, read_task, write_imported,
 )
 from demoforge.capture.imports.recorded import RecordedWorld
 from demoforge.errors import InputFileError
 from demoforge.sim.controller import action_to_target
 from demoforge.sim.env import vertical_extent
+from demoforge.tasks.base import fold_symmetry
 
 # Object names of robosuite's own tasks -> demoforge's (MimicGen's variants, Stack_D1, share them).
 ROBOSUITE_OBJECTS: dict[str, dict[str, str]] = {
@@ -70,7 +71,8 @@ def import_robomimic(
                 model_cache[xml] = _recorded_world(path, group, xml, wanted, task, env_name)
             recorded = model_cache[xml]
             track = _import_demo(path, group, recorded, world, task, xml)
-            track.meta = {"imported_from": str(path), "imported_demo": name, "dropped_attributes": recorded.dropped,
+            track.meta = {"imported_from": str(path), "imported_demo": name, "states_of": "robosuite",
+                          "dropped_attributes": recorded.dropped,
                           "object_extents": {
                 ours: list(vertical_extent(recorded.model, recorded.model.body(body).name))
                 for ours, body in recorded.bodies.items()}}
@@ -238,11 +240,11 @@ def _import_demo(path: Path, group: h5py.Group, recorded: RecordedWorld, world: 
         grip = recorded.eef_pose()
         eef[t] = move @ grip @ GRIP_T_EEF
         target[t] = move @ action_to_target(grip, recorded.world_T_base, np.clip(actions[t], -1, 1)) @ GRIP_T_EEF
-        for name in task.objects:
-            objects[name][t] = move @ recorded.body_pose(name)
-        for name, value in task.signals(recorded).items():
+        for name in task.objects:  # folded by the object's symmetry, as demoforge's own sources are
+            objects[name][t] = fold_symmetry(move @ recorded.body_pose(name), task.symmetry_order(recorded, name))
+        values, success[t] = read_task(task, recorded)
+        for name, value in values.items():
             signals[name][t] = value
-        success[t] = task.success(recorded)
     gripper = np.clip(actions[:, 6:7], -1.0, 1.0)
     return ImportedTrack(eef, target, gripper, objects, signals, success, actions.astype(np.float64),
                          states.astype(np.float64), xml)

@@ -1,5 +1,5 @@
 """Tasks described in TOML files (docs/tasks.md): the schema, the objects they build, the task they make."""
 
-from demoforge.tasks.taskfile.task import FileTask, load_task_file, task_from_text
+from demoforge.tasks.taskfile.task import FileTask, load_task_file
 
-__all__ = ["FileTask", "load_task_file", "task_from_text"]
+__all__ = ["FileTask", "load_task_file"]

@@ -17,6 +17,10 @@ GEOM_TYPES = {"box": mujoco.mjtGeom.mjGEOM_BOX, "cylinder": mujoco.mjtGeom.mjGEO
               "sphere": mujoco.mjtGeom.mjGEOM_SPHERE, "capsule": mujoco.mjtGeom.mjGEOM_CAPSULE}
 
 
+class TaskObjectError(ValueError):
+    """A task object's file cannot be used as one (an MJCF with its own free joint)."""
+
+
 def add_task_object(spec: mujoco.MjSpec, name: str, obj: ObjectSpec, index: int, folder: Path) -> None:
     """``obj`` as a free body ``name``; file paths are relative to ``folder`` (the task file's)."""
     body = add_free_body(spec, name)
@@ -27,12 +31,18 @@ def add_task_object(spec: mujoco.MjSpec, name: str, obj: ObjectSpec, index: int,
         size = list(obj.size) + [0.0] * (3 - len(obj.size))
         body.add_geom(name=f"{name}_geom", type=GEOM_TYPES[obj.shape], size=size, rgba=rgba, **inertia, **collide)
     elif obj.mesh is not None:
-        spec.add_mesh(name=f"{name}_mesh", file=str(_resolve(obj.mesh, folder)), scale=[obj.scale] * 3)
+        spec.add_mesh(name=f"{name}_mesh", file=str(resolve_path(obj.mesh, folder)), scale=[obj.scale] * 3)
         body.add_geom(name=f"{name}_geom", type=mujoco.mjtGeom.mjGEOM_MESH, meshname=f"{name}_mesh", rgba=rgba,
                       **inertia, **collide)
     else:
-        path = _resolve(obj.mjcf, folder)
-        child = mujoco.MjSpec.from_file(str(path))
+        path = resolve_path(obj.mjcf, folder)
+        try:
+            child = mujoco.MjSpec.from_file(str(path))
+        except ValueError as exc:
+            raise TaskObjectError(f"{path}: not a loadable MJCF ({' '.join(str(exc).split())})") from None
+        free = [j.name or "(unnamed)" for j in child.joints if j.type == mujoco.mjtJoint.mjJNT_FREE]
+        if free:
+            raise TaskObjectError(f"{path} has a free joint ({', '.join(free)}); demoforge gives every object its own")
         absolute_files(child, path.parent)
         spec.attach(child, frame=body.add_frame(), prefix=f"{name}_")
         if obj.mass is not None:  # a hidden ballast on top of the file's own masses (furniture must not slide)
@@ -40,5 +50,6 @@ def add_task_object(spec: mujoco.MjSpec, name: str, obj: ObjectSpec, index: int,
                           mass=obj.mass, contype=0, conaffinity=0, group=4)
 
 
-def _resolve(path: Path, folder: Path) -> Path:
+def resolve_path(path: Path, folder: Path) -> Path:
+    """A path a task file names, relative to the task file's ``folder``."""
     return path if path.is_absolute() else (folder / path).resolve()

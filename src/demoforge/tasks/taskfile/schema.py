@@ -13,9 +13,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from demoforge.scenes.materials import SURFACES
-from demoforge.tasks.base import Placement
+from demoforge.tasks.base import Placement, box_placement
 
 Shape = Literal["box", "cylinder", "sphere", "capsule"]
+FIXTURE_KG = 20.0  # a fixture's mass when the file gives neither mass nor density
 SIZE_LENGTH = {"box": 3, "cylinder": 2, "sphere": 1, "capsule": 2}
 
 
@@ -62,10 +63,15 @@ class ObjectSpec(_Strict):
 
 
 class FixtureSpec(ObjectSpec):
-    """Furniture and other heavy things (a bin, a cabinet with a door): built like objects, 20 kg by default,
-    placed by the reset like any object (a range of zero width keeps it in one place)."""
+    """Furniture and other heavy things (a bin, a cabinet with a door): built like objects, 20 kg unless a mass or a
+    density is given, placed by the reset like any object (a range of zero width keeps it in one place)."""
 
-    mass: float | None = Field(20.0, gt=0, description="kg")
+    @model_validator(mode="before")
+    @classmethod
+    def _heavy(cls, value: object) -> object:
+        if isinstance(value, dict) and "mass" not in value and "density" not in value:
+            return {**value, "mass": FIXTURE_KG}
+        return value
 
 
 class PlacementSpec(_Strict):
@@ -90,11 +96,11 @@ class PlacementSpec(_Strict):
         return self
 
     def placement(self) -> Placement:
-        """The reset distribution (computed as ``box_placement`` does, so the same numbers draw the same samples)."""
+        """The reset distribution (a centre and half-widths through ``box_placement``, as built-in tasks write it,
+        so the same numbers draw the same samples)."""
         yaw = (math.radians(self.yaw[0]), math.radians(self.yaw[1]))
         if self.center is not None:
-            (cx, cy), (hx, hy) = self.center, self.half
-            return Placement((cx - hx, cx + hx), (cy - hy, cy + hy), yaw)
+            return box_placement(*self.center, *self.half, yaw)
         return Placement(tuple(self.x), tuple(self.y), yaw)
 
 

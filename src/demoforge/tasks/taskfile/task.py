@@ -6,6 +6,7 @@ subtask without a reference, a placement out of the arm's reach, a typo in a key
 
 from __future__ import annotations
 
+import keyword
 from pathlib import Path
 
 import mujoco
@@ -20,24 +21,29 @@ from demoforge.tasks.base import ExpertStream, Placement, Subtask, Task
 from demoforge.tasks.motion import Motion, pick, place, place_carefully
 from demoforge.tasks.objects import on_top_pose, place_pose, upright_cube_rotation
 from demoforge.tasks.predicates import (
-    Names, Predicate, PredicateError, joints_named, local_box, object_extent, parse_predicate,
+    Names, Predicate, PredicateError, arms_named, joints_named, local_box, object_extent, parse_predicate,
 )
-from demoforge.tasks.taskfile.build import add_task_object
+from demoforge.tasks.taskfile.build import TaskObjectError, add_task_object, resolve_path
 from demoforge.tasks.taskfile.schema import TaskFile
 from demoforge.tomlfile import Loc, TomlDoc
 
 WORLD = "world"  # a subtask's reference when its segment is replayed in the world frame
+RESERVED = (WORLD,)  # names an object may not have
+ONE_DOF = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+# each expert step's own options
+STEP_OPTIONS = {"pick": ("lift", "settle"), "place_on": ("careful", "clearance"), "place_in": ("careful", "clearance"),
+                "pause": ()}
 
 
 class FileTask(Task):
     """A task read from a task file (``load_task_file``); its source text travels with it and its datasets."""
 
-    def __init__(self, doc: TomlDoc, text: str) -> None:
+    def __init__(self, doc: TomlDoc) -> None:
         try:
             spec = TaskFile.model_validate(doc.data)
         except ValidationError as exc:
             raise doc.validation_error(exc) from None
-        self.doc, self.text, self.spec = doc, text, spec
+        self.doc, self.text, self.spec = doc, doc.text, spec
         self.folder = doc.path.parent
         self.name = spec.name or doc.path.stem
         self.description = spec.description
@@ -45,10 +51,16 @@ class FileTask(Task):
         robot = self._load_robot()
         arms = tuple(arm.name for arm in robot.arms)
         bodies = {**spec.objects, **spec.fixtures}
-        self.objects = tuple(bodies)
+        self.objects = tuple(bodies)  # objects first, then fixtures: the order resets draw their places in
         for loc, name in [(("objects", n), n) for n in spec.objects] + [(("fixtures", n), n) for n in spec.fixtures]:
-            if not name.isidentifier():
-                raise doc.error(loc, f"object name {name!r} must be a plain name (letters, digits, _)")
+            if not name.isidentifier() or keyword.iskeyword(name) or name in RESERVED:
+                raise doc.error(loc, f"object name {name!r}: use a plain name (letters, digits, _), not a Python "
+                                f"keyword or {', '.join(RESERVED)}")
+            obj = bodies[name]
+            for key in ("mesh", "mjcf"):
+                file = getattr(obj, key)
+                if file is not None and not resolve_path(file, self.folder).is_file():
+                    raise doc.error((*loc, key), f"no such file: {resolve_path(file, self.folder)}")
         for name in set(spec.objects) & set(spec.fixtures):
             raise doc.error(("fixtures", name), f"{name!r} is both an object and a fixture")
         self.names = Names(self.objects, arms)
@@ -66,8 +78,10 @@ class FileTask(Task):
             raise doc.error(("demo_variation",), f"no variation {spec.demo_variation!r} (variations: "
                             f"{', '.join(self.variations)})")
         self.subtasks, self.signal_predicates = self._subtasks()
-        self.num_arms = 1 + max(s.arm for s in self.subtasks)
         self.success_predicate = self._predicate(("success", "when"), spec.success.when)
+        used = [s.arm for s in self.subtasks] + list(self.object_arm.values())
+        used += [a for _, p in self._predicates() for a in arms_named(p)]
+        self.num_arms = 1 + max(used)  # every arm the file names, so a robot with fewer is refused up front
         self._check_expert()
 
     # ---- the file, checked ----------------------------------------------------------------------
@@ -150,26 +164,41 @@ class FileTask(Task):
         return tuple(subtasks), signals
 
     def _check_expert(self) -> None:
+        """Steps in an order that can run (a pick before each place, one thing held at a time), each with only
+        its own options; one arm only."""
+        if self.spec.expert and self.num_arms > 1:
+            raise self.doc.error(("expert",), "the file's expert drives one arm; a two-arm task's expert is Python "
+                                 "(--task my_pkg.module:Class) or its demos come by teleop or import")
         held = None
         for i, step in enumerate(self.spec.expert):
-            if step.pick is not None:
+            action = next(k for k in STEP_OPTIONS if getattr(step, k) is not None)
+            for option in step.model_fields_set - {action}:
+                if option not in STEP_OPTIONS[action]:
+                    raise self.doc.error(("expert", i, option), f"{option} is not an option of {action} (its options: "
+                                         f"{', '.join(STEP_OPTIONS[action]) or 'none'})")
+            if action == "pick":
+                if held is not None:
+                    raise self.doc.error(("expert", i, "pick"), f"still holding {held!r}: place it first")
                 held = self._body(("expert", i, "pick"), step.pick)
-            else:
-                for key in ("place_on", "place_in"):
-                    if getattr(step, key) is not None:
-                        self._body(("expert", i, key), getattr(step, key))
-                        if held is None:
-                            raise self.doc.error(("expert", i, key), f"{key} needs a pick before it")
-                        held = None
+            elif action in ("place_on", "place_in"):
+                target = self._body(("expert", i, action), getattr(step, action))
+                if held is None:
+                    raise self.doc.error(("expert", i, action), f"{action} needs a pick before it")
+                if target == held:
+                    raise self.doc.error(("expert", i, action), f"cannot place {held!r} on or in itself")
+                held = None
 
     def check_world(self, env: SimEnv) -> None:
         """What needs the compiled world: predicates' joints exist, and every placement is within the arm's reach."""
         for loc, pred in self._predicates():
             for joint in joints_named(pred):
-                if mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_JOINT, joint) < 0:
-                    known = [env.model.joint(j).name for j in range(env.model.njnt)]
-                    task_joints = [j for j in known if j.startswith(tuple(f"{o}_" for o in self.objects))]
-                    raise self.doc.error(loc, f"no joint named {joint!r} in the world (the task's joints: "
+                found = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_JOINT, joint)
+                known = [env.model.joint(j).name for j in range(env.model.njnt)
+                         if int(env.model.jnt_type[j]) in ONE_DOF]
+                task_joints = [j for j in known if j.startswith(tuple(f"{o}_" for o in self.objects))]
+                if found < 0 or int(env.model.jnt_type[found]) not in ONE_DOF:
+                    what = "no joint named" if found < 0 else "not a hinge or slide joint:"
+                    raise self.doc.error(loc, f"{what} {joint!r} in the world (the task's hinge and slide joints: "
                                          f"{', '.join(task_joints) or 'none'})")
         for level, placements in self.variations.items():
             for name, p in placements.items():
@@ -191,18 +220,26 @@ class FileTask(Task):
     @property
     def files(self) -> list[Path]:
         """The mesh and MJCF files the task builds from (resolved): with its text, what makes the task."""
-        found = []
-        for obj in (*self.spec.objects.values(), *self.spec.fixtures.values()):
-            for path in (obj.mesh, obj.mjcf):
-                if path is not None:
-                    found.append(path if path.is_absolute() else (self.folder / path).resolve())
-        return found
+        objects = (*self.spec.objects.values(), *self.spec.fixtures.values())
+        return [resolve_path(p, self.folder) for obj in objects for p in (obj.mesh, obj.mjcf) if p is not None]
 
     # ---- the Task protocol ------------------------------------------------------------------------
     def build(self, spec: mujoco.MjSpec) -> None:
         bodies = {**self.spec.objects, **self.spec.fixtures}
         for i, (name, obj) in enumerate(bodies.items()):
-            add_task_object(spec, name, obj, i, self.folder)
+            loc = ("objects" if name in self.spec.objects else "fixtures", name)
+            try:
+                add_task_object(spec, name, obj, i, self.folder)
+            except (ValueError, TaskObjectError) as exc:  # MuJoCo refusing a mesh or MJCF file, or a free joint in it
+                raise self.doc.error(loc, " ".join(str(exc).split())) from None
+
+    @property
+    def has_expert(self) -> bool:
+        return bool(self.spec.expert)
+
+    def world_error(self, exc: Exception) -> Exception:
+        return self.doc.error((), f"its world does not compile in MuJoCo: {' '.join(str(exc).split())} (an object "
+                              "named as a part of the scene, such as table or floor?)")
 
     def signals(self, env: SimEnv) -> dict[str, bool]:
         return {name: pred(env) for name, pred in self.signal_predicates.items()}
@@ -259,10 +296,4 @@ def _distance_range(p: Placement, base: np.ndarray) -> tuple[float, float]:
 
 def load_task_file(path: Path | str) -> FileTask:
     """A task from its TOML file; any mistake in it is an ``InputFileError`` naming its line and key."""
-    doc = TomlDoc.read(path, "task file")
-    return FileTask(doc, doc.path.read_text(encoding="utf-8"))
-
-
-def task_from_text(text: str, path: Path | str) -> FileTask:
-    """A task from a task file's text (as stored with a dataset); ``path`` is where it came from."""
-    return FileTask(TomlDoc.parse(text, path, "task file"), text)
+    return FileTask(TomlDoc.read(path, "task file"))
