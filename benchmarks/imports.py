@@ -23,7 +23,7 @@ from demoforge.capture.imports.lerobot import import_lerobot
 from demoforge.capture.imports.robomimic import import_robomimic
 from demoforge.data.lerobot import export_lerobot
 from demoforge.sim.robot import load_robot
-from demoforge.sim.robot_check import check_robot
+from demoforge.sim.robot_check import check_tracking
 from gr1 import generation_rows  # noqa: E402  (benchmarks/gr1.py: section 1's table)
 from run import bench_generation, raw_step_seconds  # noqa: E402  (benchmarks/run.py: section 1's method)
 from sections import write_section
@@ -84,7 +84,7 @@ def imported_generation(work: Path, attempts: int) -> list[str]:
 def robots() -> list[str]:
     rows = []
     for name in ("panda", "bimanual_panda", "gr1"):
-        (targets, grips), seconds = timed(check_robot, load_robot(name))
+        (targets, grips), seconds = timed(check_tracking, load_robot(name))
         settle = [t.settle_s for t in targets if t.settle_s is not None]
         rows.append(f"| {name} | {len(targets)} | {max(t.error_mm for t in targets):.2f} | "
                     f"{max(t.error_deg for t in targets):.2f} | {max(settle):.2f} | "

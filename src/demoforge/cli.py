@@ -421,7 +421,7 @@ def robots(
     from demoforge.sim.robot import BUILTIN_ROBOTS, load_robot
 
     if check is not None:
-        _check_robot(load_robot(check))
+        _print_tracking(load_robot(check))
         return
     for name, robot in sorted(BUILTIN_ROBOTS.items()):
         body = f"{robot.body} body (upper body on a pedestal), " if robot.body else ""
@@ -442,12 +442,12 @@ def robots(
             )
 
 
-def _check_robot(robot: object) -> None:
+def _print_tracking(robot: object) -> None:
     from demoforge.errors import EXIT_MISMATCH
-    from demoforge.sim.robot_check import GOOD_DEG, GOOD_MM, HOLD_S, check_robot
+    from demoforge.sim.robot_check import GOOD_DEG, GOOD_MM, HOLD_S, check_tracking
 
     with console.status(f"checking {robot.name}"):
-        targets, grips = check_robot(robot)
+        targets, grips = check_tracking(robot)
     table = Table(title=f"{robot.name}: tracking of targets around home, each held {HOLD_S:g} s")
     for col in ("arm", "target", "error (mm)", "error (deg)", f"within {GOOD_MM:g} mm and {GOOD_DEG:g} deg after", ""):
         table.add_column(col)

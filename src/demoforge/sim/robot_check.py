@@ -54,7 +54,7 @@ class GripResult:
         return self.travel is None or self.travel > 1e-3
 
 
-def check_robot(robot: RobotConfig) -> tuple[list[TargetResult], list[GripResult]]:
+def check_tracking(robot: RobotConfig) -> tuple[list[TargetResult], list[GripResult]]:
     """Build ``robot`` on the tabletop and track every target with every arm."""
     env = SimEnv(model_from_xml(scene_xml(base_scene(robot))), robot)
     steps = int(round(HOLD_S * env.physics.control_hz))

@@ -165,7 +165,7 @@ class JointAtLeast:
 
 
 @dataclass(frozen=True)
-class All:
+class AllOf:
     parts: tuple[Predicate, ...]
 
     def __call__(self, env: SimEnv) -> bool:
@@ -173,7 +173,7 @@ class All:
 
 
 @dataclass(frozen=True)
-class Any_:
+class AnyOf:
     parts: tuple[Predicate, ...]
 
     def __call__(self, env: SimEnv) -> bool:
@@ -188,7 +188,7 @@ class Not:
         return not self.part(env)
 
 
-Predicate = Grasped | Lifted | On | Inside | Near | Upright | JointAtLeast | All | Any_ | Not
+Predicate = Grasped | Lifted | On | Inside | Near | Upright | JointAtLeast | AllOf | AnyOf | Not
 
 # name -> (argument kinds, maker); kinds: "body", "arm", "number", "joint"; a trailing "?" is optional
 VOCABULARY: dict[str, tuple[tuple[str, ...], Callable[..., Predicate]]] = {
@@ -214,7 +214,7 @@ def parse_predicate(text: str, names: Names) -> Predicate:
 def _build(node: ast.expr, names: Names) -> Predicate:
     if isinstance(node, ast.BoolOp):
         parts = tuple(_build(v, names) for v in node.values)
-        return All(parts) if isinstance(node.op, ast.And) else Any_(parts)
+        return AllOf(parts) if isinstance(node.op, ast.And) else AnyOf(parts)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         return Not(_build(node.operand, names))
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.keywords:
@@ -224,7 +224,7 @@ def _build(node: ast.expr, names: Names) -> Predicate:
         if not node.args:
             raise PredicateError(f"{fn}() needs at least one predicate")
         parts = tuple(_build(a, names) for a in node.args)
-        return All(parts) if fn == "all" else Any_(parts)
+        return AllOf(parts) if fn == "all" else AnyOf(parts)
     if fn not in VOCABULARY:
         known = ", ".join([*VOCABULARY, "all", "any", "not"])
         raise PredicateError(f"unknown predicate {fn!r} (known: {known})")
@@ -269,7 +269,7 @@ def arms_named(pred: Predicate) -> list[int]:
     """Every arm (index) a predicate names."""
     if isinstance(pred, Grasped):
         return [pred.arm] if pred.arm is not None else []
-    if isinstance(pred, (All, Any_)):
+    if isinstance(pred, (AllOf, AnyOf)):
         return [a for p in pred.parts for a in arms_named(p)]
     if isinstance(pred, Not):
         return arms_named(pred.part)
@@ -280,7 +280,7 @@ def joints_named(pred: Predicate) -> list[str]:
     """Every joint a predicate reads (checked against the model once the world is built)."""
     if isinstance(pred, JointAtLeast):
         return [pred.joint]
-    if isinstance(pred, (All, Any_)):
+    if isinstance(pred, (AllOf, AnyOf)):
         return [j for p in pred.parts for j in joints_named(p)]
     if isinstance(pred, Not):
         return joints_named(pred.part)
