@@ -132,8 +132,11 @@ def test_a_users_task_with_mjcf_and_mesh_objects_reads_the_physics(bin_task: Pat
     assert model.geom("puck_geom").type == mujoco.mjtGeom.mjGEOM_MESH
     assert abs(float(model.body_subtreemass[model.body("puck").id]) - 0.1) < 1e-9  # mass given: density ignored
     task.reset(env, np.random.default_rng(0), "D0")
+    # the mesh puck is set down on the table by its own box (not dropped from its bounding sphere's height)
+    assert abs(env.body_position("puck")[2] - 0.015 - env.table_z) < 1e-6
     for _ in range(40):
         env.step_physics()
+    assert abs(env.body_position("puck")[2] - 0.015 - env.table_z) < 0.002
     assert not task.success(env) and not task.signals(env)["grasp_cube"]
     bin_pose = env.body_pose("bin")
     set_free_body_pose(model, env.data, "cube", geo.make_pose(bin_pose[:3, 3] + [0, 0, 0.04], np.eye(3)))
@@ -218,7 +221,7 @@ def _line(text: str, needle: str) -> int:
      "cannot place 'cube_a' on or in itself"),
     (("pick = \"cube_a\"", "pick = \"cube_a\"\ncareful = true"), "careful = true", "expert[0].careful",
      "careful is not an option of pick (its options: lift, settle)"),
-    (("[objects.cube_b]", "[objects.table]"), "[objects.table]", "objects.table", "repeated name 'table'"),
+    (("[objects.cube_b]", "[objects.table]"), "[objects.table]", "objects.table", "the scene already has a body named 'table'"),
 ])
 def test_task_file_mistakes_exit_2_naming_line_and_key(tmp_path: Path, edit: tuple[str, str], needle: str | None,
                                                       key: str | None, problem: str) -> None:

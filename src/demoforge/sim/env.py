@@ -350,9 +350,9 @@ def subtree_geoms(model: mujoco.MjModel, body: str) -> np.ndarray:
 
 
 def vertical_extent(model: mujoco.MjModel, body: str) -> tuple[float, float]:
-    """(bottom, top) z of a body's geoms in its own frame, the body upright (meshes: bounding sphere). Only
-    geoms that collide count when there are any (a drawn-only mesh does not hold anything up); a geom of a
-    child body (a door) is offset by the child's position."""
+    """(bottom, top) z of a body's geoms in its own frame, the body upright (a colliding mesh: its box, turned as
+    the geom is; a drawn-only one: its bounding sphere). Only geoms that collide count when there are any (a
+    drawn-only mesh does not hold anything up); a geom of a child body (a door) is offset by the child's position."""
     kinds = mujoco.mjtGeom
     bottoms, tops = [], []
     geoms = subtree_geoms(model, body)
@@ -360,6 +360,12 @@ def vertical_extent(model: mujoco.MjModel, body: str) -> tuple[float, float]:
     root = model.body(body).id
     for g in colliding or geoms:
         kind, size = int(model.geom_type[g]), model.geom_size[g]
+        if kind == int(kinds.mjGEOM_MESH) and colliding:
+            low, high = _mesh_z_range(model, g)
+            z = model.geom_pos[g, 2] + _height_in(model, int(model.geom_bodyid[g]), root)
+            bottoms.append(z + low)
+            tops.append(z + high)
+            continue
         if kind == int(kinds.mjGEOM_SPHERE):
             half = size[0]
         elif kind in (int(kinds.mjGEOM_BOX), int(kinds.mjGEOM_ELLIPSOID)):
@@ -374,6 +380,17 @@ def vertical_extent(model: mujoco.MjModel, body: str) -> tuple[float, float]:
         bottoms.append(z - half)
         tops.append(z + half)
     return float(min(bottoms)), float(max(tops))
+
+
+def _mesh_z_range(model: mujoco.MjModel, geom: int) -> tuple[float, float]:
+    """(lowest, highest) z of a mesh geom's box (MuJoCo's ``geom_aabb``, in the geom's frame) in its body's frame,
+    about the geom's origin: MuJoCo turns a mesh geom to its principal axes, so the box is turned back."""
+    centre, half = model.geom_aabb[geom, :3], model.geom_aabb[geom, 3:]
+    corners = centre + half * np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=float)
+    rot = np.zeros(9)
+    mujoco.mju_quat2Mat(rot, model.geom_quat[geom])
+    zs = corners @ rot.reshape(3, 3)[2]
+    return float(zs.min()), float(zs.max())
 
 
 def _height_in(model: mujoco.MjModel, body: int, root: int) -> float:

@@ -228,6 +228,8 @@ class FileTask(Task):
         bodies = {**self.spec.objects, **self.spec.fixtures}
         for i, (name, obj) in enumerate(bodies.items()):
             loc = ("objects" if name in self.spec.objects else "fixtures", name)
+            if spec.body(name) is not None:  # MuJoCo 4 refuses it here, 3.x only when compiling: one message for both
+                raise self.doc.error(loc, f"the scene already has a body named {name!r}: rename the object")
             try:
                 add_task_object(spec, name, obj, i, self.folder)
             except (ValueError, TaskObjectError) as exc:  # MuJoCo refusing a mesh or MJCF file, or a free joint in it
