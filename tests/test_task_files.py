@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -270,18 +271,25 @@ class RedOnGreen(Stack):
 '''
 
 
-def test_python_tasks_by_module_class_and_by_entry_point(tmp_path: Path, stack_sources: Path) -> None:
-    (tmp_path / "my_tasks.py").write_text(PLUGIN)
-    info = tmp_path / "my_tasks-0.1.dist-info"
+def plugin_cli(folder: Path, dist: str, entry_point: str) -> Callable[..., subprocess.CompletedProcess]:
+    """The CLI run with ``folder`` importable and holding an installed distribution ``dist`` whose entry point group
+    ``demoforge.tasks`` has ``entry_point`` (a real dist-info: importlib.metadata finds it as pip's)."""
+    info = folder / f"{dist}-0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-tasks\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[demoforge.tasks]\nred_on_green = my_tasks:RedOnGreen\n")
-    env = {**os.environ, "MUJOCO_GL": "egl", "COLUMNS": "200", "PYTHONPATH": str(tmp_path)}
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[demoforge.tasks]\n{entry_point}\n")
+    env = {**os.environ, "MUJOCO_GL": "egl", "COLUMNS": "200", "PYTHONPATH": str(folder)}
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "demoforge.cli", *args], capture_output=True, text=True, env=env,
-                              timeout=600, cwd=tmp_path)
+                              timeout=600, cwd=folder)
 
+    return cli
+
+
+def test_python_tasks_by_module_class_and_by_entry_point(tmp_path: Path, stack_sources: Path) -> None:
+    (tmp_path / "my_tasks.py").write_text(PLUGIN)
+    cli = plugin_cli(tmp_path, "my_tasks", "red_on_green = my_tasks:RedOnGreen")
     for ref in ("my_tasks:RedOnGreen", "red_on_green"):
         result = cli("task", "check", ref, "--resets", "2")
         assert result.returncode == 0 and "red_on_green" in result.stdout, result.stderr
@@ -393,16 +401,7 @@ def test_broken_python_tasks_are_named_not_tracebacks(tmp_path: Path) -> None:
     (tmp_path / "odd_tasks.py").write_text(
         "from demoforge.tasks.stack import Stack\n\n\nclass Outer:\n    class Inner(Stack):\n        name = 'inner'\n\n\n"
         "class Fails(Stack):\n    def __init__(self):\n        raise RuntimeError('no GPU here')\n")
-    info = tmp_path / "bad-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bad\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[demoforge.tasks]\nbroken = bad_tasks:Task\n")
-    env = {**os.environ, "MUJOCO_GL": "egl", "COLUMNS": "200", "PYTHONPATH": str(tmp_path)}
-
-    def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "demoforge.cli", *args], capture_output=True, text=True, env=env,
-                              timeout=600, cwd=tmp_path)
-
+    cli = plugin_cli(tmp_path, "bad", "broken = bad_tasks:Task")
     assert_user_error(cli("task", "check", "broken"), "entry point 'broken'", "does not load", "ModuleNotFoundError")
     assert_user_error(cli("task", "check", ":Stack"), "cannot import module ''")
     assert_user_error(cli("task", "check", "odd_tasks:Fails"), "Fails() failed: RuntimeError: no GPU here")
