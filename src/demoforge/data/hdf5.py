@@ -249,6 +249,12 @@ def read_env_args(path: str | Path) -> dict:
     return env_args
 
 
+def env_kwargs_of(env_args: dict) -> dict:
+    """``env_args["env_kwargs"]``, or an empty dict when a file has none (or not a dict)."""
+    kwargs = env_args.get("env_kwargs")
+    return kwargs if isinstance(kwargs, dict) else {}
+
+
 def demo_names(f: h5py.File) -> list[str]:
     """The ``data/demo_<i>`` names of an open file, in index order."""
     path = Path(f.filename)

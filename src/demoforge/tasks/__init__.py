@@ -13,6 +13,7 @@ import importlib
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from demoforge.data.hdf5 import env_kwargs_of
 from demoforge.errors import DemoforgeError
 from demoforge.tasks.base import Placement, Subtask, Task
 from demoforge.tasks.close_door import CloseDoor
@@ -103,7 +104,7 @@ def task_ref(task: Task) -> str:
 
 def check_task_file_unchanged(env_args: dict, ref: str) -> None:
     """Refuse to judge a dataset by a task file that is no longer the one it was made with (its text is stored)."""
-    kwargs = env_args.get("env_kwargs") if isinstance(env_args.get("env_kwargs"), dict) else {}
+    kwargs = env_kwargs_of(env_args)
     stored = kwargs.get("task_file")
     if not isinstance(stored, str) or not ref.endswith(".toml"):
         return
@@ -115,7 +116,7 @@ def check_task_file_unchanged(env_args: dict, ref: str) -> None:
 
 def task_ref_of(env_args: dict) -> str | None:
     """The task reference a dataset's ``env_args`` records (older files and built-ins: the task's name)."""
-    kwargs = env_args.get("env_kwargs") if isinstance(env_args.get("env_kwargs"), dict) else {}
+    kwargs = env_kwargs_of(env_args)
     ref = kwargs.get("task")
     return ref if isinstance(ref, str) and ref else env_args.get("env_name")
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from demoforge import geometry as geo
 from demoforge.data.demo import DatagenInfo, Demo
-from demoforge.data.hdf5 import DatasetWriter
+from demoforge.data.hdf5 import DatasetWriter, env_kwargs_of
 from demoforge.errors import DemoforgeError
 from demoforge.outputs import check_output_file
 from demoforge.rollout.world import World, env_args_for, make_world
@@ -27,8 +27,7 @@ from demoforge.tasks.base import Task
 
 def imported_format(env_args: dict) -> str | None:
     """``robomimic`` or ``lerobot`` for a file ``demoforge import`` wrote, else None."""
-    kwargs = env_args.get("env_kwargs") if isinstance(env_args.get("env_kwargs"), dict) else {}
-    imported = kwargs.get("imported")
+    imported = env_kwargs_of(env_args).get("imported")
     return str(imported.get("format")) if isinstance(imported, dict) else None
 
 
