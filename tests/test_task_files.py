@@ -234,9 +234,10 @@ def test_task_file_mistakes_exit_2_naming_line_and_key(tmp_path: Path, edit: tup
     path.write_text(text)
     where = f"my_task.toml:{_line(text, needle)} [{key}]" if needle else "my_task.toml"
     assert_user_error(run("task", "check", str(path)), where, problem)
-    out = tmp_path / "src.hdf5"
-    assert_user_error(run("source", "--task", str(path), "--num", "1", "--out", str(out)), where.split(" ")[0])
-    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["my_task.toml"]
+    if key in ("subtasks[1].refrence", "success.when", "variations.D1.cube_b"):  # the file read by another command
+        out = tmp_path / "src.hdf5"
+        assert_user_error(run("source", "--task", str(path), "--num", "1", "--out", str(out)), where.split(" ")[0])
+    assert [p.name for p in tmp_path.iterdir()] == ["my_task.toml"]  # nothing written
 
 
 def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
