@@ -46,6 +46,14 @@ def make_pose(pos: np.ndarray, rot: np.ndarray | None = None) -> np.ndarray:
     return pose
 
 
+def make_poses(pos: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """(N, 4, 4) poses from positions (N, 3) and rotation matrices (N, 3, 3)."""
+    out = np.tile(_IDENTITY, (len(pos), 1, 1))
+    out[:, :3, :3] = rot
+    out[:, :3, 3] = pos
+    return out
+
+
 def invert(a_T_b: np.ndarray) -> np.ndarray:
     """``b_T_a`` from ``a_T_b`` using the rigid-transform structure (no general matrix inverse)."""
     rot_t = a_T_b[..., :3, :3].swapaxes(-1, -2)
@@ -138,10 +146,7 @@ def interpolate_poses(start: np.ndarray, end: np.ndarray, num: int) -> np.ndarra
     fractions = np.arange(1, num + 1) / num
     key_rots = Rotation.from_matrix(np.stack([start[:3, :3], end[:3, :3]]))
     rots = Slerp([0.0, 1.0], key_rots)(fractions).as_matrix()
-    out = np.tile(np.eye(4), (num, 1, 1))
-    out[:, :3, :3] = rots
-    out[:, :3, 3] = start[:3, 3] + fractions[:, None] * (end[:3, 3] - start[:3, 3])
-    return out
+    return make_poses(start[:3, 3] + fractions[:, None] * (end[:3, 3] - start[:3, 3]), rots)
 
 
 def pose_error(world_T_current: np.ndarray, world_T_target: np.ndarray) -> tuple[float, float]:

@@ -163,10 +163,7 @@ def _poses(frame: dict, pick: Callable, theirs: str) -> np.ndarray:
 def _pose_rows(pos: np.ndarray, quat_xyzw: np.ndarray) -> np.ndarray:
     quat = geo.xyzw_to_wxyz(quat_xyzw)
     quat = quat / np.linalg.norm(quat, axis=1, keepdims=True)  # float32 storage: back to unit length
-    out = np.tile(np.eye(4), (len(pos), 1, 1))
-    out[:, :3, :3] = geo.quat_to_mat(quat)
-    out[:, :3, 3] = pos
-    return out
+    return geo.make_poses(pos, geo.quat_to_mat(quat))
 
 
 def _episode(world: World, task: object, frame: dict, pick: Callable, eef_pos: np.ndarray, eef_quat: np.ndarray,
@@ -180,10 +177,7 @@ def _episode(world: World, task: object, frame: dict, pick: Callable, eef_pos: n
     base = env.world_T_base
     if "absolute_action" in frame:  # the executed target: position and axis-angle in the base frame
         absolute = frame["absolute_action"].astype(np.float64)
-        target = np.tile(np.eye(4), (T, 1, 1))
-        target[:, :3, :3] = geo.axisangle_to_mat(absolute[:, 3:6])
-        target[:, :3, 3] = absolute[:, :3]
-        target = base @ target
+        target = base @ geo.make_poses(absolute[:, :3], geo.axisangle_to_mat(absolute[:, 3:6]))
     else:
         target = np.stack([action_to_target(eef[t], base, np.clip(actions[t], -1, 1)) for t in range(T)])
     arm = env.arms[0]
